@@ -1,0 +1,206 @@
+// `clawbot chat`: a terminal chat client for a running gateway; interactive on a TTY, one answer per stdin line otherwise.
+import readline from "node:readline";
+import { InvalidArgumentError, type Command } from "commander";
+import { ChatClient, ChatClientError, finishStats, type ChatParams, type FinishFrame } from "./chat-client.js";
+
+interface ChatCommandOptions {
+  url: string;
+  token?: string;
+  session?: string;
+  maxTokens?: number;
+  temperature?: number;
+}
+
+/** A second Ctrl-C within this many milliseconds quits even while an answer streams. */
+const doubleInterruptMs = 1000;
+
+export function registerChatCommand(program: Command): void {
+  program
+    .command("chat")
+    .description("Chat with a running gateway over WebSocket. On a terminal: Ctrl-C cancels an answer, Ctrl-C at the prompt or Ctrl-D quits. Piped: answers each stdin line in turn.")
+    .option("--url <url>", "WebSocket URL of the gateway", "ws://127.0.0.1:8080")
+    .option("--token <jwt>", "access token (default: $CLAWBOT_TOKEN)")
+    .option("--session <id>", "session id, to continue a conversation (default: a new random one)")
+    .option("--max-tokens <n>", "most tokens per answer", parsePositiveInteger)
+    .option("--temperature <t>", "sampling temperature, 0 to 2", parseTemperature)
+    .action(async (options: ChatCommandOptions) => {
+      process.exitCode = await runChat(options);
+    });
+}
+
+/** Runs the chat until input ends or the user quits; returns the exit code. */
+export async function runChat(options: ChatCommandOptions): Promise<number> {
+  const interactive = process.stdin.isTTY === true;
+  const token = options.token ?? (process.env.CLAWBOT_TOKEN || undefined);
+  const params: ChatParams = { max_tokens: options.maxTokens, temperature: options.temperature };
+  let lostConnection: ChatClientError | undefined;
+  const input = new LineInput(interactive);
+  const client = new ChatClient({
+    session: options.session,
+    onClose: (error) => {
+      lostConnection = error;
+      input.stop();
+    },
+  });
+
+  try {
+    await client.connect(options.url, token);
+  } catch (error) {
+    printError(error);
+    input.stop();
+    return 1;
+  }
+  if (interactive) printDim(`connected to ${options.url} · session ${client.session} · Ctrl-C cancels an answer, Ctrl-D quits`);
+
+  let quitCode: number | undefined;
+  let lastInterrupt = 0;
+  const onInterrupt = (): void => {
+    const now = Date.now();
+    if (client.busy && now - lastInterrupt > doubleInterruptMs) {
+      lastInterrupt = now;
+      client.cancel();
+      return;
+    }
+    quitCode = client.busy ? 130 : interactive ? 0 : 130;
+    input.stop();
+    void client.close();
+  };
+  input.onInterrupt(onInterrupt);
+
+  let failures = 0;
+  for (;;) {
+    const line = await input.next();
+    if (line === undefined || quitCode !== undefined || lostConnection) break;
+    if (line.trim() === "") continue;
+    const outcome = await answer(client, line, params);
+    if (quitCode !== undefined) break;
+    if (outcome === "failed") failures += 1;
+    if (lostConnection) break;
+  }
+
+  input.stop();
+  await client.close();
+  if (quitCode !== undefined) {
+    if (interactive) process.stdout.write("\n");
+    return quitCode;
+  }
+  if (lostConnection) {
+    printError(lostConnection);
+    return 1;
+  }
+  return !interactive && failures > 0 ? 1 : 0;
+}
+
+/** Streams one answer to stdout, then the stats line; errors go to stderr. */
+async function answer(client: ChatClient, message: string, params: ChatParams): Promise<"finished" | "failed"> {
+  let streamed = "";
+  try {
+    const finish = await client.ask(message, params, (text) => {
+      streamed += text;
+      process.stdout.write(text);
+    });
+    // A cancel that landed before any delta leaves nothing on screen; show what the server kept.
+    if (streamed === "" && finish.text) process.stdout.write(finish.text);
+    process.stdout.write("\n");
+    printDim(statsLine(finish));
+    return "finished";
+  } catch (error) {
+    if (streamed !== "") process.stdout.write("\n");
+    if (!(error instanceof ChatClientError && error.code === "connection_closed")) printError(error);
+    return "failed";
+  }
+}
+
+function statsLine(finish: FinishFrame): string {
+  const { tokens, tokensPerSecond, ttftMs } = finishStats(finish);
+  const parts = [`${tokens} tokens`];
+  if (tokensPerSecond !== undefined) parts.push(`${tokensPerSecond.toFixed(1)} tok/s`);
+  parts.push(`ttft ${Math.round(ttftMs)} ms`);
+  if (finish.finish_reason !== "stop") parts.push(finish.finish_reason);
+  return `[${parts.join(" · ")}]`;
+}
+
+function printDim(text: string): void {
+  process.stderr.write(process.stderr.isTTY ? `\x1b[2m${text}\x1b[0m\n` : `${text}\n`);
+}
+
+function printError(error: unknown): void {
+  const code = error instanceof ChatClientError ? error.code : "internal";
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`error [${code}]: ${message}\n`);
+}
+
+/** Lines from stdin as an async queue: a readline prompt on a terminal, plain lines from a pipe or file. */
+class LineInput {
+  private readonly lines: string[] = [];
+  private ended = false;
+  private waiting: ((line: string | undefined) => void) | undefined;
+  private readonly reader: readline.Interface;
+  private interruptHandler: (() => void) | undefined;
+  private readonly onSignal = (): void => this.interruptHandler?.();
+
+  constructor(private readonly interactive: boolean) {
+    this.reader = readline.createInterface({
+      input: process.stdin,
+      output: interactive ? process.stdout : undefined,
+      terminal: interactive,
+      prompt: "> ",
+    });
+    this.reader.on("line", (line) => this.push(line));
+    this.reader.on("close", () => this.finish());
+    // On a terminal readline owns Ctrl-C (raw mode); from a pipe it arrives as a process signal.
+    if (interactive) this.reader.on("SIGINT", this.onSignal);
+    else process.on("SIGINT", this.onSignal);
+  }
+
+  onInterrupt(handler: () => void): void {
+    this.interruptHandler = handler;
+  }
+
+  /** The next line, or undefined once input has ended and every queued line was taken. */
+  next(): Promise<string | undefined> {
+    const line = this.lines.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    if (this.ended) return Promise.resolve(undefined);
+    if (this.interactive) this.reader.prompt();
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  /** Stops reading: queued lines are dropped and a waiting next() gets undefined. */
+  stop(): void {
+    this.lines.length = 0;
+    process.off("SIGINT", this.onSignal);
+    this.reader.close();
+    this.finish();
+  }
+
+  private push(line: string): void {
+    if (this.ended) return;
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = undefined;
+      resolve(line);
+    } else {
+      this.lines.push(line);
+    }
+  }
+
+  private finish(): void {
+    this.ended = true;
+    const resolve = this.waiting;
+    this.waiting = undefined;
+    resolve?.(undefined);
+  }
+}
+
+function parsePositiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError("expected a positive integer");
+  return number;
+}
+
+function parseTemperature(value: string): number {
+  const number = Number(value);
+  if (value.trim() === "" || !Number.isFinite(number) || number < 0 || number > 2) throw new InvalidArgumentError("expected a number from 0 to 2");
+  return number;
+}

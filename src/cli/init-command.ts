@@ -1,0 +1,53 @@
+// `clawbot init`: writes a starter clawbot.yaml with a random 32-byte JWT secret and says what to do next.
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import type { Command } from "commander";
+
+export function starterConfig(secret: string): string {
+  return `# Clawbot configuration. Reference: docs/configuration.md
+agent:
+  # A GGUF file (relative to this file), an https URL or an hf:owner/repo/file.gguf URI (downloaded once).
+  # Leave it out to use the default small instruct model.
+  # model_path: ./models/qwen2.5-0.5b-instruct-q4_k_m.gguf
+  max_tokens: 512
+  temperature: 0.7
+  system_prompt: "You are a helpful assistant."
+  parallel: 4          # concurrent sequences decoded in one batch
+  max_queue: 64        # waiting requests before new ones get "overloaded"
+  data_dir: ./data     # sessions (SQLite)
+
+gateways:
+  - type: websocket
+    port: 8080
+    auth:
+      type: jwt
+      secret: "${secret}"
+  - type: http         # OpenAI-compatible API on the same port
+    port: 8080
+    auth:
+      type: jwt
+      secret: "${secret}"
+`;
+}
+
+export function registerInitCommand(program: Command): void {
+  program
+    .command("init")
+    .description("Write a starter clawbot.yaml with a random JWT secret")
+    .option("-o, --output <file>", "where to write it", "clawbot.yaml")
+    .option("-f, --force", "overwrite an existing file")
+    .action((options: { output: string; force?: boolean }) => {
+      if (fs.existsSync(options.output) && !options.force) {
+        process.stderr.write(`${options.output} already exists; pass --force to overwrite it\n`);
+        process.exit(1);
+      }
+      fs.writeFileSync(options.output, starterConfig(randomBytes(32).toString("base64url")), { mode: 0o600 });
+      process.stdout.write(
+        `Wrote ${options.output} (with a random 32-byte JWT secret; keep the file private).\n` +
+          `Next:\n` +
+          `  npx clawbot start --config ${options.output}\n` +
+          `  npx clawbot token issue --config ${options.output} --sub alice --role user --ttl 1h\n` +
+          `  npx clawbot chat --url ws://127.0.0.1:8080 --token <token>\n`,
+      );
+    });
+}

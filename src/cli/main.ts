@@ -1,0 +1,19 @@
+// The `clawbot` command line: one file per command, wired together here.
+import { Command } from "commander";
+import { registerStartCommand } from "./start-command.js";
+import { registerInitCommand } from "./init-command.js";
+import { registerTokenCommand } from "./token-command.js";
+import { registerChatCommand } from "./chat-command.js";
+import { registerModelsCommand } from "./models-command.js";
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command("clawbot")
+    .description("Local-first AI agent gateway: a GGUF model in-process, served over WebSocket and an OpenAI-compatible HTTP API.")
+    .version("0.1.0");
+  registerStartCommand(program);
+  registerInitCommand(program);
+  registerTokenCommand(program);
+  registerChatCommand(program);
+  registerModelsCommand(program);
+  await program.parseAsync(argv);
+}

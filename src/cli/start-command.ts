@@ -1,0 +1,120 @@
+// `clawbot start`: load config (or first-run defaults), make the model available, serve until SIGINT/SIGTERM.
+import fs from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.js";
+import type { ClawbotConfig } from "../config/schema.js";
+import { createDaemon } from "../daemon/daemon.js";
+import { createLogger } from "../logging/logger.js";
+import { defaultModelSha256, defaultModelSpec, modelCacheDir } from "../models/default-model.js";
+import { pullModel } from "../models/model-downloader.js";
+import { issueToken } from "../security/jwt-issuer.js";
+import { firstRunConfig } from "./first-run.js";
+import { createProgressBar } from "./progress-bar.js";
+
+interface StartOptions {
+  config?: string;
+  agent?: string;
+  gateways?: string;
+  model?: string;
+  port?: string;
+  insecureDev?: boolean;
+  logLevel?: string;
+}
+
+export function registerStartCommand(program: Command): void {
+  program
+    .command("start")
+    .description("Start a node: load the model and serve the configured gateways (no config: first-run defaults on localhost)")
+    .option("-c, --config <file>", "clawbot.yaml holding agent: and gateways: (default: ./clawbot.yaml when present)")
+    .option("--agent <file>", "the agent YAML (top-level agent:)")
+    .option("--gateways <file>", "the gateways JSON (top-level gateways:)")
+    .option("-m, --model <path|url|hf-uri>", "model to load instead of agent.model_path; URLs and hf: URIs are downloaded once")
+    .option("-p, --port <port>", "listen on this port instead of the configured ones (WebSocket and HTTP share it)")
+    .option("--insecure-dev", "accept weak JWT secrets (placeholder or under 32 bytes) with a warning")
+    .option("--log-level <level>", "trace, debug, info, warn, error")
+    .action(async (options: StartOptions) => {
+      try {
+        await start(options);
+      } catch (error) {
+        const message = error instanceof ConfigError ? error.message : `clawbot: ${(error as Error).message}`;
+        process.stderr.write(`${message}\n`);
+        process.exit(1);
+      }
+    });
+}
+
+async function start(options: StartOptions): Promise<void> {
+  const environment = process.env;
+  const configPath = options.config ?? (!options.agent && !options.gateways && fs.existsSync("clawbot.yaml") ? "clawbot.yaml" : undefined);
+  const firstRun = !configPath && !options.agent && !options.gateways;
+  const loaded: LoadedConfig = firstRun
+    ? firstRunConfig(environment)
+    : loadConfig({ configPath, agentPath: options.agent, gatewaysPath: options.gateways });
+  const config = withPortOverride(loaded.config, options.port);
+  const logger = createLogger(options.logLevel ?? config.log_level);
+  if (!firstRun) logger.info({ files: loaded.sources }, "configuration loaded");
+
+  const modelPath = config.agent.engine === "llama" ? await resolveModel(options.model, config, loaded.baseDir) : undefined;
+  const loadBar = createProgressBar("Loading model");
+  const daemon = await createDaemon({
+    config,
+    baseDir: loaded.baseDir,
+    modelPath,
+    logger,
+    insecureDev: options.insecureDev,
+    environment,
+    onLoadProgress: (fraction) => loadBar.update(fraction),
+  }).finally(() => loadBar.stop());
+
+  const lines = [`Clawbot is ready: model ${daemon.engine.info.model} (${daemon.engine.info.engine}, ${daemon.engine.info.parallel} sequences)`];
+  for (const gateway of daemon.gateways) lines.push(`  ${gateway.name}`);
+  const jwtGateway = config.gateways.find((gateway) => gateway.type !== "custom" && gateway.auth.type === "jwt");
+  if (firstRun && jwtGateway && jwtGateway.type !== "custom" && jwtGateway.auth.type === "jwt" && jwtGateway.auth.secret) {
+    const token = await issueToken({ secret: jwtGateway.auth.secret, subject: "local", roles: ["user"], ttl: "30d" });
+    const websocket = daemon.gateways.find((gateway) => gateway.name.startsWith("websocket"));
+    lines.push(`  token (30 days): ${token}`);
+    if (websocket) lines.push(`Chat: npx clawbot chat --url ${websocket.name.split(" ")[1]} --token ${token}`);
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn("second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, grace_seconds: config.shutdown_grace }, "shutting down: draining in-flight requests");
+    void daemon.close().then(() => {
+      logger.info("stopped");
+      logger.flush();
+      process.exit(0);
+    });
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+/** The --model flag wins over agent.model_path; with neither, the default model is downloaded once. */
+async function resolveModel(flag: string | undefined, config: ClawbotConfig, baseDir: string): Promise<string> {
+  const fromConfig = config.agent.model_path;
+  const isRemote = (value: string) => /^(https?:|hf:|hf\.co\/)/.test(value);
+  const spec = flag ?? (fromConfig && !isRemote(fromConfig) ? path.resolve(baseDir, fromConfig) : fromConfig);
+  const chosen = spec ?? defaultModelSpec();
+  const sha256 = spec === undefined ? defaultModelSha256() : undefined;
+  const bar = createProgressBar(`Downloading ${chosen}`, { unit: "bytes" });
+  try {
+    const result = await pullModel(chosen, { cacheDir: modelCacheDir(), sha256, onProgress: (received, total) => bar.update(received, total) });
+    return result.path;
+  } finally {
+    bar.stop();
+  }
+}
+
+function withPortOverride(config: ClawbotConfig, port: string | undefined): ClawbotConfig {
+  if (port === undefined) return config;
+  const value = Number(port);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new ConfigError(`--port: expected a port number, got "${port}"`);
+  return { ...config, gateways: config.gateways.map((gateway) => (gateway.type === "custom" ? gateway : { ...gateway, port: value })) };
+}

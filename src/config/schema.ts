@@ -1,0 +1,96 @@
+// The one configuration schema: every key, every default; the TypeScript types are inferred from it.
+import os from "node:os";
+import { z } from "zod";
+
+export const defaultThreads = (): number => Math.max(1, os.availableParallelism() - 1);
+
+const jwtAuthSchema = z.strictObject({
+  type: z.literal("jwt"),
+  /** HS256/384/512 shared secret (at least 32 bytes). */
+  secret: z.string().min(1).optional(),
+  /** PEM file with an RSA, EC or Ed25519 public key (RS256, ES256, EdDSA). */
+  public_key: z.string().min(1).optional(),
+  /** File holding a JSON Web Key Set. */
+  jwks: z.string().min(1).optional(),
+  /** Allowed algorithms; by default the ones that fit the configured key. `none` is never accepted. */
+  algorithms: z.array(z.string()).nonempty().optional(),
+  audience: z.string().optional(),
+  issuer: z.string().optional(),
+  /** Clock skew allowed on exp/nbf, in seconds. */
+  clock_tolerance: z.number().int().min(0).max(300).default(30),
+});
+
+const noAuthSchema = z.strictObject({ type: z.literal("none") });
+
+export const authSchema = z.discriminatedUnion("type", [jwtAuthSchema, noAuthSchema]);
+
+const listenerKeys = {
+  port: z.number().int().min(0).max(65535).default(8080),
+  host: z.string().default("127.0.0.1"),
+  auth: authSchema.default({ type: "none" }),
+};
+
+const websocketGatewaySchema = z.strictObject({
+  type: z.literal("websocket"),
+  ...listenerKeys,
+  path: z.string().startsWith("/").default("/"),
+  /** Largest accepted frame in bytes; larger frames get a payload_too_large error frame. */
+  max_payload: z.number().int().positive().default(1024 * 1024),
+  /** Seconds between pings; a peer that misses one is closed. */
+  ping_interval: z.number().positive().default(30),
+});
+
+const httpGatewaySchema = z.strictObject({
+  type: z.literal("http"),
+  ...listenerKeys,
+  /** Largest accepted request body in bytes. */
+  max_body: z.number().int().positive().default(1024 * 1024),
+});
+
+/** A gateway provided by a registered or user-supplied protocol adapter; its other keys are the adapter's own. */
+const customGatewaySchema = z
+  .object({
+    type: z.literal("custom"),
+    protocol: z.string().min(1),
+  })
+  .passthrough();
+
+export const gatewaySchema = z.discriminatedUnion("type", [websocketGatewaySchema, httpGatewaySchema, customGatewaySchema]);
+
+export const agentSchema = z.strictObject({
+  /** GGUF file; when absent the default model is downloaded once into the model cache. */
+  model_path: z.string().min(1).optional(),
+  max_tokens: z.number().int().positive().default(512),
+  temperature: z.number().min(0).max(2).default(0.7),
+  top_p: z.number().gt(0).max(1).optional(),
+  system_prompt: z.string().default(""),
+  /** Tokens per sequence; by default the model's training context, at most 4096. */
+  context_size: z.number().int().min(64).optional(),
+  /** Concurrent sequences decoded in one batch. */
+  parallel: z.number().int().min(1).max(64).default(4),
+  /** CPU threads for llama.cpp; cores − 1 by default (a 2-core box runs >15× slower with 2). */
+  threads: z.number().int().min(1).default(defaultThreads),
+  /** Requests waiting for a free sequence before new ones are refused with `overloaded`. */
+  max_queue: z.number().int().min(0).default(64),
+  gpu: z.union([z.literal("auto"), z.literal(false)]).default("auto"),
+  engine: z.enum(["llama", "echo"]).default("llama"),
+  /** Where sessions and state live; relative to the config file. */
+  data_dir: z.string().min(1).optional(),
+});
+
+export const configSchema = z.strictObject({
+  agent: agentSchema.default({}),
+  gateways: z.array(gatewaySchema).default([{ type: "websocket" }]),
+  /** Seconds in-flight answers may keep running after SIGINT/SIGTERM before they are cancelled. */
+  shutdown_grace: z.number().min(0).default(10),
+  log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+
+export type ClawbotConfig = z.infer<typeof configSchema>;
+export type AgentConfig = z.infer<typeof agentSchema>;
+export type GatewayConfig = z.infer<typeof gatewaySchema>;
+export type WebsocketGatewayConfig = z.infer<typeof websocketGatewaySchema>;
+export type HttpGatewayConfig = z.infer<typeof httpGatewaySchema>;
+export type CustomGatewayConfig = z.infer<typeof customGatewaySchema>;
+export type AuthConfig = z.infer<typeof authSchema>;
+export type JwtAuthConfig = z.infer<typeof jwtAuthSchema>;

@@ -1,0 +1,40 @@
+// The one table of error codes a client can see, and the ClawError that carries them.
+
+/** Every code a client can receive, with its HTTP status and WebSocket close code. */
+export const errorTable = {
+  bad_request: { status: 400, closeCode: 4400, description: "The request is malformed or misses a required field." },
+  unauthorized: { status: 401, closeCode: 4401, description: "No valid token: missing, expired, not yet valid, wrong signature, audience or issuer." },
+  forbidden: { status: 403, closeCode: 4403, description: "The token is valid but does not allow this action." },
+  not_found: { status: 404, closeCode: 4404, description: "No such route, model or resource." },
+  payload_too_large: { status: 413, closeCode: 1009, description: "The frame or body is larger than the configured limit." },
+  context_length_exceeded: { status: 400, closeCode: 4400, description: "The prompt does not fit in the model's context." },
+  overloaded: { status: 429, closeCode: 4429, description: "All sequences are busy and the admission queue is full; retry later." },
+  cancelled: { status: 499, closeCode: 4499, description: "The request was cancelled by the client or by shutdown." },
+  unavailable: { status: 503, closeCode: 1013, description: "The node is starting or shutting down and cannot take requests." },
+  internal: { status: 500, closeCode: 1011, description: "An unexpected failure inside Clawbot; the log has details." },
+} as const satisfies Record<string, { status: number; closeCode: number; description: string }>;
+
+export type ErrorCode = keyof typeof errorTable;
+
+export class ClawError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ClawError";
+    this.code = code;
+    this.status = errorTable[code].status;
+  }
+}
+
+/** Turns anything thrown into a ClawError, keeping the original as the cause. */
+export function toClawError(error: unknown): ClawError {
+  if (error instanceof ClawError) return error;
+  if (error instanceof Error && error.name === "AbortError") return new ClawError("cancelled", "The request was cancelled.", { cause: error });
+  return new ClawError("internal", "Internal error.", { cause: error });
+}
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(errorTable, value);
+}

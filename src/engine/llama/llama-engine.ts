@@ -1,0 +1,196 @@
+// The llama.cpp engine: one model (mmap), one context with `parallel` sequences batched together, a bounded queue.
+import fs from "node:fs";
+import path from "node:path";
+import {
+  getLlama,
+  LlamaCompletion,
+  LlamaLogLevel,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaModel,
+  type Llama,
+} from "node-llama-cpp";
+import { ClawError } from "../../core/errors.js";
+import type { ChatMessage, FinishReason } from "../../core/types.js";
+import type { Logger } from "../../logging/logger.js";
+import { AdmissionQueue } from "../admission-queue.js";
+import type { EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
+import { StreamChannel } from "../stream-channel.js";
+import { PromptRenderer } from "./prompt-renderer.js";
+
+export interface LlamaEngineOptions {
+  modelPath: string;
+  contextSize?: number;
+  parallel: number;
+  threads: number;
+  maxQueue: number;
+  gpu: "auto" | false;
+  logger: Logger;
+  /** Called with 0..1 while the model file loads. */
+  onLoadProgress?: (fraction: number) => void;
+}
+
+const defaultContextCeiling = 4096;
+
+export async function createLlamaEngine(options: LlamaEngineOptions): Promise<LanguageModel> {
+  assertGgufFile(options.modelPath);
+  const llama = await getLlama({
+    gpu: options.gpu,
+    build: "never",
+    logLevel: LlamaLogLevel.warn,
+    logger: (level, message) => {
+      const text = message.trim();
+      if (!text) return;
+      if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) options.logger.error({ source: "llama.cpp" }, text);
+      else options.logger.debug({ source: "llama.cpp" }, text);
+    },
+  });
+  let model: LlamaModel;
+  try {
+    model = await llama.loadModel({
+      modelPath: options.modelPath,
+      onLoadProgress: options.onLoadProgress,
+    });
+  } catch (error) {
+    await llama.dispose();
+    throw new Error(`Cannot load model ${options.modelPath}: ${(error as Error).message}`, { cause: error });
+  }
+  const trainContext = model.trainContextSize;
+  const contextSize = options.contextSize ?? Math.min(trainContext, defaultContextCeiling);
+  const context = await model.createContext({
+    contextSize,
+    sequences: options.parallel,
+    threads: options.threads,
+  });
+  const sequences = Array.from({ length: options.parallel }, () => context.getSequence());
+  return new LlamaEngine(llama, model, context, sequences, options);
+}
+
+function assertGgufFile(modelPath: string): void {
+  let header: Buffer;
+  try {
+    const handle = fs.openSync(modelPath, "r");
+    header = Buffer.alloc(4);
+    fs.readSync(handle, header, 0, 4, 0);
+    fs.closeSync(handle);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (error as Error).message;
+    throw new Error(`Model file ${modelPath}: ${reason}`);
+  }
+  if (header.toString("latin1") !== "GGUF") throw new Error(`Model file ${modelPath} is not a GGUF file (bad magic bytes)`);
+}
+
+class LlamaEngine implements LanguageModel {
+  readonly info: EngineInfo;
+  private readonly queue: AdmissionQueue;
+  private readonly renderer: PromptRenderer;
+  private readonly completions: LlamaCompletion[];
+
+  constructor(
+    private readonly llama: Llama,
+    private readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    private readonly sequences: LlamaContextSequence[],
+    options: LlamaEngineOptions,
+  ) {
+    this.renderer = new PromptRenderer(model);
+    this.queue = new AdmissionQueue(sequences.length, options.maxQueue);
+    this.completions = sequences.map((sequence) => new LlamaCompletion({ contextSequence: sequence }));
+    this.info = {
+      engine: "llama",
+      model: path.basename(options.modelPath).replace(/\.gguf$/i, ""),
+      contextSize: context.contextSize,
+      parallel: sequences.length,
+      maxQueue: options.maxQueue,
+      threads: options.threads,
+      chatTemplate: this.renderer.usesChatTemplate,
+      backend: llama.gpu === false ? "cpu" : llama.gpu,
+    };
+  }
+
+  load(): EngineLoad {
+    return { active: this.queue.active, queued: this.queue.queued };
+  }
+
+  countPromptTokens(messages: ChatMessage[]): number {
+    return this.renderer.count(messages);
+  }
+
+  async *stream(request: EngineRequest, options: { signal?: AbortSignal } = {}): AsyncGenerator<EnginePart> {
+    const startedAt = performance.now();
+    const prompt = this.renderer.render(request.messages);
+    const promptTokens = prompt.tokens.length + (this.model.tokens.shouldPrependBosToken ? 1 : 0);
+    if (promptTokens >= this.info.contextSize) {
+      throw new ClawError(
+        "context_length_exceeded",
+        `The prompt is ${promptTokens} tokens; the context holds ${this.info.contextSize} (including room for at least one new token).`,
+      );
+    }
+    const lease = await this.queue.acquire(options.signal);
+    const admittedAt = performance.now();
+    const channel = new StreamChannel<string>();
+    // Our own signal, so a consumer that stops reading (client gone) also stops the decode before the slot is reused.
+    const abort = new AbortController();
+    const forwardAbort = () => abort.abort();
+    options.signal?.addEventListener("abort", forwardAbort, { once: true });
+    let generation: Promise<unknown> | undefined;
+    let firstTokenAt: number | undefined;
+    let completionTokens = 0;
+    const maxTokens = Math.min(request.params.maxTokens, this.info.contextSize - promptTokens);
+    try {
+      const completion = this.completions[lease.slot] as LlamaCompletion;
+      const running = completion
+        .generateCompletionWithMeta(prompt.tokens, {
+          maxTokens,
+          temperature: request.params.temperature,
+          topP: request.params.topP,
+          seed: request.params.seed,
+          customStopTriggers: [...prompt.stopTriggers, ...(request.params.stop ?? [])],
+          repeatPenalty: false,
+          signal: abort.signal,
+          stopOnAbortSignal: true,
+          disableContextShift: true,
+          contextShiftSize: 1,
+          onToken: (tokens) => {
+            completionTokens += tokens.length;
+            firstTokenAt ??= performance.now();
+          },
+          onTextChunk: (text) => channel.push(text),
+        })
+        .finally(() => channel.end());
+      generation = running.catch(() => undefined);
+      for await (const text of channel) yield { type: "text-delta", text };
+      const { response, metadata } = await running;
+      const finishReason: FinishReason =
+        metadata.stopReason === "abort" ? "cancelled" : metadata.stopReason === "maxTokens" ? "length" : "stop";
+      const finishedAt = performance.now();
+      yield {
+        type: "finish",
+        text: response,
+        finishReason,
+        usage: { promptTokens, completionTokens },
+        timings: {
+          queueMs: admittedAt - startedAt,
+          ttftMs: (firstTokenAt ?? finishedAt) - startedAt,
+          totalMs: finishedAt - startedAt,
+        },
+      };
+    } catch (error) {
+      if (error instanceof ClawError) throw error;
+      throw new ClawError("internal", `Generation failed: ${(error as Error).message}`, { cause: error });
+    } finally {
+      options.signal?.removeEventListener("abort", forwardAbort);
+      abort.abort();
+      await generation;
+      lease.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.queue.close(new ClawError("unavailable", "The engine is shutting down."));
+    for (const completion of this.completions) completion.dispose({ disposeSequence: true });
+    await this.context.dispose();
+    await this.model.dispose();
+    await this.llama.dispose();
+  }
+}

@@ -1,0 +1,84 @@
+// The JSON frames of the Clawbot protocol (WebSocket today, MQTT and custom adapters later): parse in, serialise out.
+import { z } from "zod";
+import { ClawError } from "../core/errors.js";
+import type { GenerationParams, StreamPart } from "../core/types.js";
+
+const paramsSchema = z.strictObject({
+  max_tokens: z.number().int().positive().optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  top_p: z.number().gt(0).max(1).optional(),
+  seed: z.number().int().optional(),
+  stop: z.union([z.string(), z.array(z.string()).max(8)]).optional(),
+});
+
+const idSchema = z.string().min(1).max(128);
+
+export const clientFrameSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("chat"),
+    id: idSchema,
+    session: z.string().min(1).max(256).optional(),
+    message: z.string(),
+    params: paramsSchema.optional(),
+  }),
+  z.strictObject({ type: z.literal("cancel"), id: idSchema }),
+  z.strictObject({ type: z.literal("ping") }),
+  z.strictObject({ type: z.literal("auth"), token: z.string().min(1) }),
+]);
+
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+export type ChatFrame = Extract<ClientFrame, { type: "chat" }>;
+
+/** Parses one frame; a bad frame becomes a ClawError with the id when one could be read. */
+export function parseClientFrame(text: string): { frame: ClientFrame } | { error: ClawError; id: string | null } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { error: new ClawError("bad_request", "The frame is not valid JSON."), id: null };
+  }
+  const result = clientFrameSchema.safeParse(value);
+  if (result.success) return { frame: result.data };
+  const id = typeof value === "object" && value !== null && typeof (value as { id?: unknown }).id === "string" ? (value as { id: string }).id : null;
+  const issue = result.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+  return { error: new ClawError("bad_request", `Invalid frame: ${where}${issue?.message ?? "unknown error"}`), id };
+}
+
+export function toGenerationParams(params: ChatFrame["params"]): Partial<GenerationParams> {
+  if (!params) return {};
+  return {
+    maxTokens: params.max_tokens,
+    temperature: params.temperature,
+    topP: params.top_p,
+    seed: params.seed,
+    stop: typeof params.stop === "string" ? [params.stop] : params.stop,
+  };
+}
+
+/** The server → client frame for one stream part, in the protocol's snake_case. */
+export function serverFrame(id: string | null, part: StreamPart): Record<string, unknown> {
+  switch (part.type) {
+    case "text-delta":
+      return { type: "text-delta", id, text: part.text };
+    case "finish":
+      return {
+        type: "finish",
+        id,
+        text: part.text,
+        finish_reason: part.finishReason,
+        usage: { prompt_tokens: part.usage.promptTokens, completion_tokens: part.usage.completionTokens },
+        timings: { queue_ms: round(part.timings.queueMs), ttft_ms: round(part.timings.ttftMs), total_ms: round(part.timings.totalMs) },
+      };
+    case "error":
+      return errorFrame(id, part.error);
+  }
+}
+
+export function errorFrame(id: string | null, error: ClawError): Record<string, unknown> {
+  return { type: "error", id, code: error.code, message: error.message };
+}
+
+function round(milliseconds: number): number {
+  return Math.round(milliseconds * 100) / 100;
+}

@@ -1,0 +1,23 @@
+// What every gateway adapter is to the daemon: something that starts serving and stops cleanly.
+import type { Logger } from "../logging/logger.js";
+import type { Pipeline } from "../pipeline/pipeline.js";
+import type { Authenticator } from "../security/authenticator.js";
+import type { LanguageModel } from "../engine/language-model.js";
+
+export interface Gateway {
+  /** Human-readable name for logs, e.g. "websocket ws://127.0.0.1:8080/". */
+  readonly name: string;
+  start(): Promise<void>;
+  /** Stops taking new connections; in-flight requests are drained by the pipeline. */
+  stop(): Promise<void>;
+}
+
+/** What the daemon hands every adapter. */
+export interface GatewayContext {
+  pipeline: Pipeline;
+  authenticator: Authenticator;
+  engine: LanguageModel;
+  logger: Logger;
+  /** Whether the model is loaded and requests can be served. */
+  isReady(): boolean;
+}

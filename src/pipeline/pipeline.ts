@@ -1,0 +1,103 @@
+// The one request path every gateway uses: authenticate → session → build prompt → generate → record.
+import type { AgentConfig } from "../config/schema.js";
+import { ClawError, toClawError } from "../core/errors.js";
+import type { ChatMessage, GenerationParams, Principal, StreamPart } from "../core/types.js";
+import type { LanguageModel } from "../engine/language-model.js";
+import type { Logger } from "../logging/logger.js";
+import type { SessionRepository } from "../store/session-repository.js";
+import { buildPrompt } from "./prompt-builder.js";
+
+export interface PipelineRequest {
+  /** Client-chosen id, echoed in every part of the reply. */
+  id: string;
+  /**
+   * Stage 1, authenticate, happens in the gateway through its Authenticator (once per connection for
+   * WebSocket, per request for HTTP); the pipeline only ever sees verified principals.
+   */
+  principal: Principal;
+  /** The conversation this turn belongs to; history is loaded and the exchange stored when set. */
+  session?: string;
+  /** The new user turn (WebSocket protocol), used with `session`. */
+  message?: string;
+  /** A whole conversation (OpenAI API), used as given; a system prompt from config is added when it has none. */
+  messages?: ChatMessage[];
+  params?: Partial<GenerationParams>;
+}
+
+/** Where the pipeline writes the answer: text deltas, then one finish or one error. */
+export interface Reply {
+  write(part: StreamPart): void;
+}
+
+export interface PipelineOptions {
+  agent: AgentConfig;
+  engine: LanguageModel;
+  sessions: SessionRepository;
+  logger: Logger;
+}
+
+export class Pipeline {
+  private readonly inFlight = new Set<AbortController>();
+  private accepting = true;
+
+  constructor(private readonly options: PipelineOptions) {}
+
+  get activeRequests(): number {
+    return this.inFlight.size;
+  }
+
+  /** Runs one request to its end. Never throws: every failure is written to the reply as a coded error. */
+  async handle(request: PipelineRequest, reply: Reply, signal?: AbortSignal): Promise<void> {
+    const controller = new AbortController();
+    const forwardAbort = () => controller.abort();
+    signal?.addEventListener("abort", forwardAbort, { once: true });
+    if (signal?.aborted) controller.abort();
+    this.inFlight.add(controller);
+    try {
+      if (!this.accepting) throw new ClawError("unavailable", "The node is shutting down.");
+      const { agent, engine, sessions } = this.options;
+      const params = resolveParams(agent, request.params);
+      // Stage 3, session: the stored history of this principal's session.
+      const history = request.session && request.messages === undefined ? sessions.history(request.principal.subject, request.session) : [];
+      // Stage 4, build prompt: system prompt + history (trimmed oldest-first) + the new turn.
+      const messages = buildPrompt({ agent, engine, request, history, maxTokens: params.maxTokens });
+      // Stage 5, generate.
+      for await (const part of engine.stream({ messages, params }, { signal: controller.signal })) {
+        reply.write(part);
+        // Stage 6, record: store the exchange once it completed.
+        if (part.type === "finish" && request.session && request.message !== undefined && part.finishReason !== "cancelled") {
+          sessions.appendExchange(request.principal.subject, request.session, request.message, part.text);
+        }
+      }
+    } catch (error) {
+      const clawError = toClawError(error);
+      if (clawError.code === "internal") this.options.logger.error({ err: error, request: request.id }, "request failed");
+      reply.write({ type: "error", error: clawError });
+    } finally {
+      signal?.removeEventListener("abort", forwardAbort);
+      this.inFlight.delete(controller);
+    }
+  }
+
+  /**
+   * Stops accepting requests, lets in-flight answers finish for up to `graceMs`, then cancels the rest
+   * (they finish with finishReason "cancelled").
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.accepting = false;
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    for (const controller of this.inFlight) controller.abort();
+    while (this.inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function resolveParams(agent: AgentConfig, given: Partial<GenerationParams> = {}): GenerationParams {
+  return {
+    maxTokens: given.maxTokens ?? agent.max_tokens,
+    temperature: given.temperature ?? agent.temperature,
+    topP: given.topP ?? agent.top_p,
+    seed: given.seed,
+    stop: given.stop,
+  };
+}

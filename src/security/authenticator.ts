@@ -1,0 +1,27 @@
+// Stage 1 of the request path: turns a gateway's credentials into a Principal, or refuses with `unauthorized`.
+import type { AuthConfig } from "../config/schema.js";
+import { ClawError } from "../core/errors.js";
+import type { Principal } from "../core/types.js";
+import { createTokenVerifier, type TokenVerifier } from "./jwt-verifier.js";
+
+export interface Authenticator {
+  /** Whether a token is required; false only for `auth: {type: none}` on loopback. */
+  readonly required: boolean;
+  authenticate(token: string | undefined): Promise<Principal>;
+}
+
+const anonymous: Principal = Object.freeze({ subject: "anonymous", roles: ["user"], scopes: [], claims: {} });
+
+export async function createAuthenticator(config: AuthConfig, baseDir: string): Promise<Authenticator> {
+  if (config.type === "none") {
+    return { required: false, authenticate: async () => anonymous };
+  }
+  const verifier: TokenVerifier = await createTokenVerifier(config, baseDir);
+  return {
+    required: true,
+    authenticate: async (token) => {
+      if (!token) throw new ClawError("unauthorized", "A bearer token is required.");
+      return verifier.verify(token);
+    },
+  };
+}
