@@ -72,10 +72,12 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
     const line = await input.next();
     if (line === undefined || quitCode !== undefined || lostConnection) break;
     if (line.trim() === "") continue;
-    const outcome = await answer(client, line, params);
-    if (quitCode !== undefined) break;
-    if (outcome === "failed") failures += 1;
-    if (lostConnection) break;
+    const failure = await answer(client, line, params);
+    if (quitCode !== undefined || lostConnection) break;
+    if (failure) {
+      printError(failure.error);
+      failures += 1;
+    }
   }
 
   input.stop();
@@ -91,8 +93,8 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
   return !interactive && failures > 0 ? 1 : 0;
 }
 
-/** Streams one answer to stdout, then the stats line; errors go to stderr. */
-async function answer(client: ChatClient, message: string, params: ChatParams): Promise<"finished" | "failed"> {
+/** Streams one answer to stdout, then the stats line (stderr); returns the failure, if any, for the caller to report. */
+async function answer(client: ChatClient, message: string, params: ChatParams): Promise<{ error: unknown } | undefined> {
   let streamed = "";
   try {
     const finish = await client.ask(message, params, (text) => {
@@ -103,11 +105,10 @@ async function answer(client: ChatClient, message: string, params: ChatParams): 
     if (streamed === "" && finish.text) process.stdout.write(finish.text);
     process.stdout.write("\n");
     printDim(statsLine(finish));
-    return "finished";
+    return undefined;
   } catch (error) {
     if (streamed !== "") process.stdout.write("\n");
-    if (!(error instanceof ChatClientError && error.code === "connection_closed")) printError(error);
-    return "failed";
+    return { error };
   }
 }
 
@@ -148,9 +149,9 @@ class LineInput {
     });
     this.reader.on("line", (line) => this.push(line));
     this.reader.on("close", () => this.finish());
-    // On a terminal readline owns Ctrl-C (raw mode); from a pipe it arrives as a process signal.
-    if (interactive) this.reader.on("SIGINT", this.onSignal);
-    else process.on("SIGINT", this.onSignal);
+    // On a terminal readline owns Ctrl-C (raw mode); from a pipe, or once readline closed on Ctrl-D, it is a process signal.
+    this.reader.on("SIGINT", this.onSignal);
+    process.on("SIGINT", this.onSignal);
   }
 
   onInterrupt(handler: () => void): void {

@@ -32,6 +32,7 @@ export interface Daemon {
   readonly gateways: Gateway[];
   readonly pipeline: Pipeline;
   readonly engine: LanguageModel;
+  readonly sessions: SessionRepository;
   /** Drains in-flight requests (up to shutdown_grace seconds), then stops gateways, engine and store. */
   close(): Promise<void>;
 }
@@ -91,7 +92,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     const loaded = await createEngine(config.agent, { modelPath: options.modelPath, logger, onLoadProgress: options.onLoadProgress });
     engine.resolve(loaded);
     logger.info({ ...loaded.info }, "model ready");
-    return { gateways, pipeline, engine, close };
+    return { gateways, pipeline, engine, sessions, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,0 +1,54 @@
+// Starts a real Clawbot node in-process for integration tests: the real model (or echo), WebSocket + HTTP on a free port.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { configSchema } from "../../src/config/schema.js";
+import { createDaemon, type Daemon } from "../../src/daemon/daemon.js";
+import { silentLogger } from "../../src/logging/logger.js";
+import { issueToken } from "../../src/security/jwt-issuer.js";
+import { testModelPath } from "./test-model.js";
+
+export const testSecret = "test-secret-0123456789-abcdefghijklmnop";
+
+export interface TestNode {
+  daemon: Daemon;
+  wsUrl: string;
+  httpUrl: string;
+  dataDir: string;
+  token(subject?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface TestNodeOptions {
+  agent?: Record<string, unknown>;
+  /** Reuse a data directory (to test persistence across restarts). */
+  dataDir?: string;
+  shutdownGrace?: number;
+  websocket?: Record<string, unknown>;
+}
+
+export async function startTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-test-"));
+  const agent = { temperature: 0, data_dir: dataDir, ...options.agent };
+  const engine = agent.engine ?? "llama";
+  const auth = { type: "jwt", secret: testSecret };
+  const config = configSchema.parse({
+    agent,
+    gateways: [
+      { type: "websocket", port: 0, auth, ...options.websocket },
+      { type: "http", port: 0, auth },
+    ],
+    shutdown_grace: options.shutdownGrace ?? 5,
+  });
+  const modelPath = engine === "llama" ? await testModelPath() : undefined;
+  const daemon = await createDaemon({ config, baseDir: dataDir, modelPath, logger: silentLogger });
+  const port = (daemon.gateways[0] as unknown as { port: number }).port;
+  return {
+    daemon,
+    wsUrl: `ws://127.0.0.1:${port}/`,
+    httpUrl: `http://127.0.0.1:${port}`,
+    dataDir,
+    token: (subject = "alice") => issueToken({ secret: testSecret, subject, roles: ["user"], ttl: "1h" }),
+    close: () => daemon.close(),
+  };
+}
