@@ -43,7 +43,7 @@ describe("clawbot chat (stdin not a TTY)", () => {
     const result = await runChat(["--url", server.url, "--token", token, "--session", "piped", "--max-tokens", "32", "--temperature", "0"], "hello world\n\nsecond line\nhistory");
     expect(result.stdout).toBe("you said: hello world\nyou said: second line\nearlier: hello world, second line\n");
     expect(result.stderr.trim().split("\n")).toHaveLength(3);
-    expect(result.stderr).toMatch(/^\[3 tokens · [\d.]+ tok\/s · ttft \d+ ms\]$/m);
+    expect(result.stderr).toMatch(/^\[4 tokens · [\d.]+ tok\/s · ttft \d+ ms\]$/m);
     expect(result.code).toBe(0);
     const chat = server.frames.find((frame) => frame.type === "chat" && frame.session === "piped");
     expect(chat).toMatchObject({ params: { max_tokens: 32, temperature: 0 } });

@@ -29,7 +29,7 @@ export interface TestNodeOptions {
 
 export async function startTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-test-"));
-  const agent = { temperature: 0, data_dir: dataDir, ...options.agent };
+  const agent: Record<string, unknown> = { temperature: 0, data_dir: dataDir, ...options.agent };
   const engine = agent.engine ?? "llama";
   const auth = { type: "jwt", secret: testSecret };
   const config = configSchema.parse({

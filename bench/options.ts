@@ -1,0 +1,64 @@
+// Benchmark settings with their defaults, each overridable from the environment (BENCH_*).
+import { defaultThreads } from "../src/config/schema.js";
+
+export interface BenchOptions {
+  /** Timed repetitions per mode × concurrency cell (after one untimed warm-up round). */
+  repetitions: number;
+  concurrencies: number[];
+  maxTokens: number;
+  /** llama.cpp threads; cores − 1 by default, like the config default. */
+  threads: number;
+  /** Sequences the engine batches; at least the highest concurrency. */
+  parallel: number;
+  contextSize: number;
+  /** GGUF to load; the test model (stories260K) when unset. */
+  modelPath: string | undefined;
+  echoRate: number;
+  echoWarmupSeconds: number;
+  echoSeconds: number;
+  echoConnections: number;
+  echoMaxTokens: number;
+  /** Where the generated section goes; empty to skip writing. */
+  reportPath: string;
+  skipThroughput: boolean;
+  skipEcho: boolean;
+}
+
+export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env): BenchOptions {
+  const concurrencies = listOption(environment.BENCH_CONCURRENCIES, [1, 4, 8]);
+  return {
+    repetitions: integerOption(environment.BENCH_REPETITIONS, 5, 1),
+    concurrencies,
+    maxTokens: integerOption(environment.BENCH_MAX_TOKENS, 256, 1),
+    threads: integerOption(environment.BENCH_THREADS, defaultThreads(), 1),
+    parallel: integerOption(environment.BENCH_PARALLEL, Math.max(8, ...concurrencies), 1),
+    contextSize: integerOption(environment.BENCH_CONTEXT_SIZE, 1024, 64),
+    modelPath: environment.BENCH_MODEL || undefined,
+    echoRate: integerOption(environment.BENCH_ECHO_RATE, 1000, 1),
+    echoWarmupSeconds: numberOption(environment.BENCH_ECHO_WARMUP_SECONDS, 1, 0),
+    echoSeconds: numberOption(environment.BENCH_ECHO_SECONDS, 5, 0.1),
+    echoConnections: integerOption(environment.BENCH_ECHO_CONNECTIONS, 4, 1),
+    echoMaxTokens: integerOption(environment.BENCH_ECHO_MAX_TOKENS, 4, 1),
+    reportPath: environment.BENCH_REPORT ?? "docs/benchmarks.md",
+    skipThroughput: environment.BENCH_SKIP_THROUGHPUT === "1",
+    skipEcho: environment.BENCH_SKIP_ECHO === "1",
+  };
+}
+
+function numberOption(text: string | undefined, fallback: number, minimum: number): number {
+  if (text === undefined || text.trim() === "") return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < minimum) throw new Error(`Invalid benchmark setting "${text}": expected a number ≥ ${minimum}`);
+  return value;
+}
+
+function integerOption(text: string | undefined, fallback: number, minimum: number): number {
+  const value = numberOption(text, fallback, minimum);
+  if (!Number.isInteger(value)) throw new Error(`Invalid benchmark setting "${text}": expected a whole number`);
+  return value;
+}
+
+function listOption(text: string | undefined, fallback: number[]): number[] {
+  if (text === undefined || text.trim() === "") return fallback;
+  return text.split(",").map((part) => integerOption(part, 1, 1));
+}
