@@ -175,3 +175,22 @@ describe("websocket authentication", () => {
     expect(unauthenticated.frames.filter((frame) => frame.type === "text-delta")).toEqual([]);
   });
 });
+
+describe("websocket cancel while queued", () => {
+  it("ends a request cancelled in the queue with finish_reason cancelled", async () => {
+    const node = await startTestNode({ agent: { parallel: 1, max_queue: 4 } });
+    const client = await WsTestClient.connect(node.wsUrl, { token: await node.token() });
+    const running = client.result("running");
+    const firstDelta = client.next((frame) => frame.id === "running" && frame.type === "text-delta");
+    client.send({ type: "chat", id: "running", message: "Once upon a time", params: { max_tokens: 1900 } });
+    await firstDelta;
+    const waiting = client.result("waiting");
+    client.send({ type: "chat", id: "waiting", message: "The little dog", params: { max_tokens: 8 } });
+    client.send({ type: "cancel", id: "waiting" });
+    expect((await waiting).end).toMatchObject({ type: "finish", finish_reason: "cancelled", text: "", usage: { completion_tokens: 0 } });
+    client.send({ type: "cancel", id: "running" });
+    expect((await running).end).toMatchObject({ type: "finish", finish_reason: "cancelled" });
+    client.close();
+    await node.close();
+  });
+});

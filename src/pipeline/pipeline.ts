@@ -48,6 +48,7 @@ export class Pipeline {
 
   /** Runs one request to its end. Never throws: every failure is written to the reply as a coded error. */
   async handle(request: PipelineRequest, reply: Reply, signal?: AbortSignal): Promise<void> {
+    const startedAt = performance.now();
     const controller = new AbortController();
     const forwardAbort = () => controller.abort();
     signal?.addEventListener("abort", forwardAbort, { once: true });
@@ -71,6 +72,12 @@ export class Pipeline {
       }
     } catch (error) {
       const clawError = toClawError(error);
+      if (clawError.code === "cancelled") {
+        // Cancelled while still queued: it ends like any cancelled answer, with nothing generated.
+        const waited = performance.now() - startedAt;
+        reply.write({ type: "finish", text: "", finishReason: "cancelled", usage: { promptTokens: 0, completionTokens: 0 }, timings: { queueMs: waited, ttftMs: waited, totalMs: waited } });
+        return;
+      }
       if (clawError.code === "internal") this.options.logger.error({ err: error, request: request.id }, "request failed");
       reply.write({ type: "error", error: clawError });
     } finally {

@@ -1,0 +1,210 @@
+// Renders the benchmark results as markdown and writes them into the generated section of docs/benchmarks.md.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { EchoLatencyResult } from "./echo-latency.js";
+import type { BenchOptions } from "./options.js";
+import { findCell, modeLabels, type ThroughputResult } from "./throughput.js";
+import type { ModeName } from "./stream-drivers.js";
+
+const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export const sectionStart = "<!-- bench:generated:start (written by `npm run bench`; edits inside are overwritten) -->";
+export const sectionEnd = "<!-- bench:generated:end -->";
+
+/** Targets the benchmark reports on (never asserts). */
+export const targets = {
+  gatewayRatio: 0.95,
+  batchingGain: 1.5,
+  echoP99Ms: 2,
+};
+
+export interface BenchResults {
+  options: BenchOptions;
+  startedAt: Date;
+  throughput?: ThroughputResult;
+  echo?: EchoLatencyResult;
+}
+
+export function renderResults(results: BenchResults): string {
+  const parts = [renderMachine(results)];
+  if (results.throughput) parts.push(renderThroughput(results.throughput));
+  if (results.echo) parts.push(renderEcho(results.echo));
+  return parts.join("\n\n");
+}
+
+function renderMachine({ options, startedAt, throughput }: BenchResults): string {
+  const cpus = os.cpus();
+  const rows: [string, string][] = [
+    ["Date", startedAt.toISOString()],
+    ["CPU", `${cpus[0]?.model.trim() ?? "unknown"} (${os.availableParallelism()} logical cores)`],
+    ["Memory", `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`],
+    ["OS", `${os.type()} ${os.release()} ${os.arch()}`],
+    ["Node.js", process.version],
+    ["node-llama-cpp", packageVersion("node-llama-cpp")],
+    ["ws", packageVersion("ws")],
+  ];
+  if (throughput) {
+    const info = throughput.engineInfo;
+    rows.push(
+      ["Model file", `${path.basename(throughput.modelPath)} (${(throughput.modelBytes / 1024 ** 2).toFixed(2)} MiB)`],
+      ["Backend", info.backend],
+      ["llama.cpp threads", String(info.threads)],
+      ["Parallel sequences", String(info.parallel)],
+      ["Context per sequence", `${info.contextSize} tokens`],
+    );
+  } else {
+    rows.push(["llama.cpp threads", String(options.threads)]);
+  }
+  rows.push(["How to reproduce", "`npm run bench` (quick run: `BENCH_REPETITIONS=1 BENCH_ECHO_SECONDS=1 npm run bench`)"]);
+  return ["### Machine", "", table(["", ""], rows)].join("\n");
+}
+
+function renderThroughput(result: ThroughputResult): string {
+  const modes: ModeName[] = ["engine", "websocket", "http-sse"];
+  const concurrencies = [...new Set(result.cells.map((cell) => cell.concurrency))];
+  const rows: string[][] = [];
+  for (const concurrency of concurrencies) {
+    const baseline = findCell(result.cells, "engine", concurrency);
+    for (const mode of modes) {
+      const cell = findCell(result.cells, mode, concurrency);
+      if (!cell) continue;
+      const low = Math.min(...cell.tokensPerSecond);
+      const high = Math.max(...cell.tokensPerSecond);
+      const ratio = baseline ? cell.medianTokensPerSecond / baseline.medianTokensPerSecond : Number.NaN;
+      rows.push([
+        modeLabels[mode],
+        String(concurrency),
+        fixed(cell.medianTokensPerSecond, 0),
+        `${fixed(low, 0)}–${fixed(high, 0)}`,
+        fixed(cell.medianTtftMs, 2),
+        mode === "engine" ? "1.00 (baseline)" : `${fixed(ratio, 3)}`,
+        String(cell.tokensPerRound[0] ?? 0),
+      ]);
+    }
+  }
+  const targetRows: string[][] = [];
+  for (const mode of ["websocket", "http-sse"] as const) {
+    const ratios = concurrencies.map((concurrency) => {
+      const cell = findCell(result.cells, mode, concurrency);
+      const baseline = findCell(result.cells, "engine", concurrency);
+      return cell && baseline ? cell.medianTokensPerSecond / baseline.medianTokensPerSecond : Number.NaN;
+    });
+    targetRows.push([
+      `${modeLabels[mode]} ≥ ${targets.gatewayRatio}× (a) at every concurrency`,
+      concurrencies.map((concurrency, index) => `×${concurrency}: ${fixed(ratios[index] as number, 3)}`).join(", "),
+      metText(ratios.every((ratio) => ratio >= targets.gatewayRatio)),
+    ]);
+  }
+  for (const mode of modes) {
+    const single = findCell(result.cells, mode, 1);
+    const four = findCell(result.cells, mode, 4);
+    if (!single || !four) continue;
+    const gain = four.medianTokensPerSecond / single.medianTokensPerSecond;
+    targetRows.push([`${modeLabels[mode]}: 4 streams ≥ ${targets.batchingGain}× one stream`, `${fixed(gain, 2)}×`, metText(gain >= targets.batchingGain)]);
+  }
+  const notes = [
+    `Greedy decoding (temperature 0), max_tokens ${result.maxTokens}, ${result.repetitions} timed repetitions after one warm-up round;`,
+    "aggregate tok/s = completion tokens of all streams ÷ time from the first request to the last finish (median over repetitions);",
+    "TTFT = client-side time from the request to the first non-empty text delta (median over all streams of all repetitions).",
+    "Modes run one after another inside each repetition (order rotated every repetition), all against the same loaded model and context;",
+    "the WebSocket and HTTP clients run in the same Node process as the daemon (loopback), so client-side parsing is included.",
+  ];
+  const memory = [
+    `RSS after model load: ${fixed(result.rssAfterLoadMb, 1)} MB; after the benchmark: ${fixed(result.rssAfterBenchMb, 1)} MB;`,
+    `peak RSS: ${fixed(result.maxRssMb, 1)} MB (one process: daemon, model and benchmark clients).`,
+  ];
+  const consistency =
+    result.textMismatches.length === 0
+      ? "Every stream's text matched the first text seen for its prompt, in all modes and concurrencies (deterministic greedy output)."
+      : `Text mismatches against the first output seen for the same prompt: ${result.textMismatches.join("; ")}.`;
+  return [
+    "### Engine throughput: direct vs WebSocket vs HTTP SSE",
+    "",
+    notes.join("\n"),
+    "",
+    table(["Mode", "Streams", "Aggregate tok/s (median)", "Range", "TTFT median (ms)", "vs (a)", "Tokens per round"], rows),
+    "",
+    table(["Target", "Measured", "Result"], targetRows),
+    "",
+    memory.join("\n"),
+    "",
+    consistency,
+    "",
+    `Throughput section took ${fixed(result.secondsTaken, 1)} s.`,
+  ].join("\n");
+}
+
+function renderEcho(result: EchoLatencyResult): string {
+  const row = (label: string, summary: EchoLatencyResult["latency"]) => [label, fixed(summary.p50, 3), fixed(summary.p90, 3), fixed(summary.p99, 3), fixed(summary.max, 3)];
+  const notes = [
+    `Echo engine (no model), WebSocket, open loop at ${result.targetRate} requests/s over ${result.connections} connections:`,
+    `${result.warmupSeconds} s warm-up, then ${result.seconds} s measured (${result.sent} requests); each request is a short message with max_tokens ${result.maxTokens}`,
+    `(${result.maxTokens} text-delta frames, then finish). Latency = send → finish frame on the client. Requests are sent on schedule whatever the replies;`,
+    "the \"from schedule\" row also counts the sender's own lateness (the client shares the event loop with the daemon).",
+  ];
+  const summaryRows: string[][] = [
+    ["Achieved send rate", `${fixed(result.achievedSendRate, 1)} requests/s`],
+    ["Achieved completion rate", `${fixed(result.achievedCompletionRate, 1)} requests/s`],
+    ["Completed / errors / unanswered", `${result.completed} / ${result.errors} / ${result.lost}`],
+    ["Sender lag p99 / max", `${fixed(result.sendLag.p99, 3)} / ${fixed(result.sendLag.max, 3)} ms`],
+    ["Event-loop delay p99 / max", `${fixed(result.eventLoopDelayP99Ms, 3)} / ${fixed(result.eventLoopDelayMaxMs, 3)} ms`],
+    [`Target: p99 < ${targets.echoP99Ms} ms`, `${fixed(result.latency.p99, 3)} ms: ${metText(result.latency.p99 < targets.echoP99Ms && result.errors === 0 && result.lost === 0)}`],
+  ];
+  return [
+    "### Request latency: echo engine over WebSocket",
+    "",
+    notes.join("\n"),
+    "",
+    table(["Latency (ms)", "p50", "p90", "p99", "max"], [row("send → finish", result.latency), row("from schedule → finish", result.latencyFromSchedule)]),
+    "",
+    table(["", ""], summaryRows),
+  ].join("\n");
+}
+
+/** Replaces the generated section of the document (creating the document or the section when missing). */
+export function writeReport(reportPath: string, markdown: string): void {
+  const section = `${sectionStart}\n\n${markdown}\n\n${sectionEnd}`;
+  const existing = fs.existsSync(reportPath) ? fs.readFileSync(reportPath, "utf8") : undefined;
+  let document: string;
+  if (existing === undefined) {
+    document = `${documentHeader}\n${section}\n`;
+  } else {
+    const start = existing.indexOf(sectionStart);
+    const end = existing.indexOf(sectionEnd);
+    document =
+      start >= 0 && end > start
+        ? existing.slice(0, start) + section + existing.slice(end + sectionEnd.length)
+        : `${existing.trimEnd()}\n\n${section}\n`;
+  }
+  fs.mkdirSync(path.dirname(reportPath), { recursive: true });
+  fs.writeFileSync(reportPath, document);
+}
+
+const documentHeader = `# Benchmarks
+
+Generated by \`npm run bench\` (bench/run.ts); only the section between the markers below is rewritten.
+`;
+
+function packageVersion(name: string): string {
+  const manifestPath = path.join(repositoryRoot, "node_modules", name, "package.json");
+  try {
+    return (JSON.parse(fs.readFileSync(manifestPath, "utf8")) as { version?: string }).version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+function metText(met: boolean): string {
+  return met ? "met" : "**not met**";
+}
+
+function fixed(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : "n/a";
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}

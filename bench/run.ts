@@ -1,0 +1,40 @@
+// `npm run bench`: engine throughput (direct vs WebSocket vs HTTP SSE) and echo latency; prints and writes docs/benchmarks.md.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { testModelPath } from "../test/helpers/test-model.js";
+import { runEchoLatency } from "./echo-latency.js";
+import { readBenchOptions } from "./options.js";
+import { renderResults, writeReport, type BenchResults } from "./report.js";
+import { runThroughput } from "./throughput.js";
+
+const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+async function main(): Promise<void> {
+  const options = readBenchOptions();
+  const results: BenchResults = { options, startedAt: new Date() };
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (!options.skipThroughput) {
+    const modelPath = options.modelPath ? path.resolve(options.modelPath) : await testModelPath();
+    log(
+      `throughput: ${path.basename(modelPath)}, threads ${options.threads}, parallel ${options.parallel}, ` +
+        `streams ${options.concurrencies.join("/")}, max_tokens ${options.maxTokens}, ${options.repetitions} repetitions`,
+    );
+    results.throughput = await runThroughput(options, modelPath, log);
+  }
+  if (!options.skipEcho) {
+    log("echo latency:");
+    results.echo = await runEchoLatency(options, log);
+  }
+  const markdown = renderResults(results);
+  process.stdout.write(`\n${markdown}\n`);
+  if (options.reportPath) {
+    const reportPath = path.resolve(repositoryRoot, options.reportPath);
+    writeReport(reportPath, markdown);
+    log(`\nwrote ${path.relative(process.cwd(), reportPath) || reportPath}`);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

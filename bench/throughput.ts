@@ -1,0 +1,148 @@
+// Engine throughput side by side: direct engine, WebSocket and HTTP SSE, at each concurrency, modes interleaved per repetition.
+import fs from "node:fs";
+import type { EngineInfo } from "../src/engine/language-model.js";
+import { startBenchNode } from "./bench-node.js";
+import type { BenchOptions } from "./options.js";
+import { median } from "./stats.js";
+import { engineDriver, httpSseDriver, websocketDriver, type ModeName, type StreamDriver, type StreamOutcome } from "./stream-drivers.js";
+
+/** Distinct TinyStories-style openings; stream i of a round uses prompt i (mod the count), the same in every mode. */
+export const benchPrompts = [
+  "Once upon a time",
+  "The little dog",
+  "Lily and Tom went",
+  "One day, a big bird",
+  "Tim had a red ball",
+  "The sun was shining",
+  "Sue wanted to play",
+  "There was a tiny cat",
+];
+
+export const modeLabels: Record<ModeName, string> = {
+  engine: "(a) engine direct",
+  websocket: "(b) WebSocket",
+  "http-sse": "(c) HTTP SSE",
+};
+
+export interface ThroughputCell {
+  mode: ModeName;
+  concurrency: number;
+  /** Aggregate completion tokens per second of each timed repetition. */
+  tokensPerSecond: number[];
+  /** Client-side time to first token of every stream of every timed repetition. */
+  ttftMs: number[];
+  /** Completion tokens per repetition (the same for every mode when generation is deterministic). */
+  tokensPerRound: number[];
+  medianTokensPerSecond: number;
+  medianTtftMs: number;
+}
+
+export interface ThroughputResult {
+  modelPath: string;
+  modelBytes: number;
+  engineInfo: EngineInfo;
+  repetitions: number;
+  maxTokens: number;
+  cells: ThroughputCell[];
+  rssAfterLoadMb: number;
+  rssAfterBenchMb: number;
+  maxRssMb: number;
+  /** Streams whose text differed from the first text seen for the same prompt (greedy output should not vary). */
+  textMismatches: string[];
+  secondsTaken: number;
+}
+
+const modes: ModeName[] = ["engine", "websocket", "http-sse"];
+
+export async function runThroughput(options: BenchOptions, modelPath: string, log: (line: string) => void): Promise<ThroughputResult> {
+  const benchStartedAt = performance.now();
+  const node = await startBenchNode(
+    { engine: "llama", temperature: 0, threads: options.threads, parallel: options.parallel, context_size: options.contextSize, max_queue: 64 },
+    modelPath,
+  );
+  const rssAfterLoadMb = megabytes(process.memoryUsage().rss);
+  const settings = { maxTokens: options.maxTokens, temperature: 0 };
+  const maxConcurrency = Math.max(...options.concurrencies);
+  const drivers: StreamDriver[] = [
+    engineDriver(node.daemon.engine, settings),
+    await websocketDriver(node.wsUrl, node.token, maxConcurrency, settings),
+    httpSseDriver(node.httpUrl, node.token, settings),
+  ];
+  const cells = new Map<string, ThroughputCell>();
+  for (const concurrency of options.concurrencies) {
+    for (const mode of modes) {
+      cells.set(cellKey(mode, concurrency), { mode, concurrency, tokensPerSecond: [], ttftMs: [], tokensPerRound: [], medianTokensPerSecond: 0, medianTtftMs: 0 });
+    }
+  }
+  const referenceTexts = new Map<string, string>();
+  const textMismatches: string[] = [];
+  const checkTexts = (mode: ModeName, concurrency: number, outcomes: StreamOutcome[]) => {
+    outcomes.forEach((outcome, index) => {
+      const prompt = benchPrompts[index % benchPrompts.length] as string;
+      const reference = referenceTexts.get(prompt);
+      if (reference === undefined) referenceTexts.set(prompt, outcome.text);
+      else if (reference !== outcome.text && textMismatches.length < 20) textMismatches.push(`${mode} ×${concurrency}: "${prompt}"`);
+    });
+  };
+  try {
+    // Round 0 is an untimed warm-up (JIT, connections, KV cache allocation); modes rotate their order every round.
+    for (let round = 0; round <= options.repetitions; round += 1) {
+      const order = modes.map((_mode, index) => drivers[(index + round) % drivers.length] as StreamDriver);
+      for (const concurrency of options.concurrencies) {
+        for (const driver of order) {
+          const { outcomes, seconds } = await runRound(driver, concurrency);
+          checkTexts(driver.mode, concurrency, outcomes);
+          if (round === 0) continue;
+          const cell = cells.get(cellKey(driver.mode, concurrency)) as ThroughputCell;
+          const tokens = outcomes.reduce((sum, outcome) => sum + outcome.completionTokens, 0);
+          cell.tokensPerRound.push(tokens);
+          cell.tokensPerSecond.push(tokens / seconds);
+          cell.ttftMs.push(...outcomes.map((outcome) => outcome.ttftMs));
+        }
+      }
+      log(round === 0 ? "  warm-up round done" : `  repetition ${round}/${options.repetitions} done`);
+    }
+    for (const cell of cells.values()) {
+      cell.medianTokensPerSecond = median(cell.tokensPerSecond);
+      cell.medianTtftMs = median(cell.ttftMs);
+    }
+    const rssAfterBenchMb = megabytes(process.memoryUsage().rss);
+    return {
+      modelPath,
+      modelBytes: fs.statSync(modelPath).size,
+      engineInfo: node.daemon.engine.info,
+      repetitions: options.repetitions,
+      maxTokens: options.maxTokens,
+      cells: [...cells.values()],
+      rssAfterLoadMb,
+      rssAfterBenchMb,
+      maxRssMb: process.resourceUsage().maxRSS / 1024,
+      textMismatches,
+      secondsTaken: (performance.now() - benchStartedAt) / 1000,
+    };
+  } finally {
+    for (const driver of drivers) await driver.close();
+    await node.close();
+  }
+}
+
+/** Starts `concurrency` streams at once and waits for all; the round's time runs from the first request to the last finish. */
+async function runRound(driver: StreamDriver, concurrency: number): Promise<{ outcomes: StreamOutcome[]; seconds: number }> {
+  const startedAt = performance.now();
+  const outcomes = await Promise.all(
+    Array.from({ length: concurrency }, (_unused, index) => driver.stream(benchPrompts[index % benchPrompts.length] as string, index)),
+  );
+  return { outcomes, seconds: (performance.now() - startedAt) / 1000 };
+}
+
+export function findCell(cells: readonly ThroughputCell[], mode: ModeName, concurrency: number): ThroughputCell | undefined {
+  return cells.find((cell) => cell.mode === mode && cell.concurrency === concurrency);
+}
+
+function cellKey(mode: ModeName, concurrency: number): string {
+  return `${mode}/${concurrency}`;
+}
+
+function megabytes(bytes: number): number {
+  return bytes / (1024 * 1024);
+}
