@@ -93,10 +93,11 @@ describe("first run with nothing configured", () => {
     const port = await freePort();
 
     const first = spawnCli(["start", "--port", String(port)], { cwd, env });
+    const httpUrl = `http://127.0.0.1:${port}/v1`;
     const ready = await waitUntilReady(first);
     expect(modelServer.gets()).toBe(1);
     expect(ready.wsUrl).toBe(`ws://127.0.0.1:${port}/`);
-    expect(ready.httpUrl).toBe(`http://127.0.0.1:${port}/v1`);
+    expect(ready.httpUrl).toBe(httpUrl);
     expect(ready.token).toMatch(jwtPattern);
     expect(ready.chatLine).toBe(`Chat: npx clawbot chat --url ws://127.0.0.1:${port}/ --token ${ready.token}`);
     expect(fs.existsSync(path.join(root, "models-cache", "stories260K.gguf"))).toBe(true);
@@ -104,17 +105,17 @@ describe("first run with nothing configured", () => {
     const secret = fs.readFileSync(secretFile, "utf8");
 
     const token = ready.token!;
-    expect(await complete(ready.httpUrl, token)).toMatch(/[a-z]{2}/i);
+    expect(await complete(httpUrl, token)).toMatch(/[a-z]{2}/i);
     const readiness = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(readiness.status).toBe(200);
     expect(await readiness.json()).toMatchObject({ status: "ready", model: "stories260K" });
     expect(await stop(first)).toBe(0);
 
     const second = spawnCli(["start", "--port", String(port)], { cwd, env });
-    const again = await waitUntilReady(second);
+    expect((await waitUntilReady(second)).httpUrl).toBe(httpUrl);
     expect(modelServer.gets()).toBe(1);
     expect(fs.readFileSync(secretFile, "utf8")).toBe(secret);
-    expect(await complete(again.httpUrl, token)).toMatch(/[a-z]{2}/i);
+    expect(await complete(httpUrl, token)).toMatch(/[a-z]{2}/i);
     expect(await stop(second)).toBe(0);
   });
 });
@@ -198,11 +199,13 @@ describe("the seed's agent.yaml and gateways.json", () => {
   it("starts with --insecure-dev and warns loudly", async () => {
     const port = await freePort();
     const node = spawnCli(["start", "--agent", "agent.yaml", "--gateways", "gateways.json", "--port", String(port), "--insecure-dev"], { cwd, env });
+    const wsUrl = `ws://127.0.0.1:${port}/`;
     const ready = await waitUntilReady(node);
-    expect(ready.wsUrl).toBe(`ws://127.0.0.1:${port}/`);
+    expect(ready.wsUrl).toBe(wsUrl);
+    expect(ready.httpUrl).toBeUndefined();
     await node.waitFor(/INSECURE/, { stream: "stderr", timeoutMs: 5_000 });
     const token = await issueToken({ secret: "your-secret-key", subject: "dev", roles: ["user"], ttl: "5m" });
-    const client = await connect(ready.wsUrl, token);
+    const client = await connect(wsUrl, token);
     const { end } = await client.chat("c1", "Once upon a time", { max_tokens: 16, temperature: 0 });
     expect(end).toMatchObject({ type: "finish", id: "c1" });
     expect(await stop(node)).toBe(0);
@@ -263,8 +266,9 @@ describe("graceful shutdown", () => {
       }),
     );
     const node = spawnCli(["start", "--config", "clawbot.yaml"], { cwd, env: sandboxEnv(cwd) });
-    const ready = await waitUntilReady(node);
-    const client = await connect(ready.wsUrl, await issueToken({ secret, subject: "alice", roles: ["user"], ttl: "5m" }));
+    const wsUrl = `ws://127.0.0.1:${port}/`;
+    expect((await waitUntilReady(node)).wsUrl).toBe(wsUrl);
+    const client = await connect(wsUrl, await issueToken({ secret, subject: "alice", roles: ["user"], ttl: "5m" }));
 
     const result = client.result("r1");
     const firstDelta = client.next((frame) => frame.type === "text-delta" && frame.id === "r1");

@@ -69,8 +69,8 @@ async function start(options: StartOptions): Promise<void> {
 
   const lines = [`Clawbot is ready: model ${daemon.engine.info.model} (${daemon.engine.info.engine}, ${daemon.engine.info.parallel} sequences)`];
   for (const gateway of daemon.gateways) lines.push(`  ${gateway.name}`);
-  const jwtGateway = config.gateways.find((gateway) => gateway.type !== "custom" && gateway.auth.type === "jwt");
-  if (firstRun && jwtGateway && jwtGateway.type !== "custom" && jwtGateway.auth.type === "jwt" && jwtGateway.auth.secret) {
+  const jwtGateway = config.gateways.find((gateway) => gateway.type === "websocket" || gateway.type === "http");
+  if (firstRun && jwtGateway?.auth.type === "jwt" && jwtGateway.auth.secret) {
     const token = await issueToken({ secret: jwtGateway.auth.secret, subject: "local", roles: ["user"], ttl: "30d" });
     const websocket = daemon.gateways.find((gateway) => gateway.name.startsWith("websocket"));
     lines.push(`  token (30 days): ${token}`);
@@ -116,5 +116,5 @@ function withPortOverride(config: ClawbotConfig, port: string | undefined): Claw
   if (port === undefined) return config;
   const value = Number(port);
   if (!Number.isInteger(value) || value < 0 || value > 65535) throw new ConfigError(`--port: expected a port number, got "${port}"`);
-  return { ...config, gateways: config.gateways.map((gateway) => (gateway.type === "custom" ? gateway : { ...gateway, port: value })) };
+  return { ...config, gateways: config.gateways.map((gateway) => (gateway.type === "websocket" || gateway.type === "http" ? { ...gateway, port: value } : gateway)) };
 }

@@ -47,6 +47,34 @@ const httpGatewaySchema = z.strictObject({
   max_body: z.number().int().positive().default(1024 * 1024),
 });
 
+/** MQTT client to an external broker; also what `{"type": "custom", "protocol": "enterprise_mqtt"}` means. */
+export const mqttOptionsSchema = z.strictObject({
+  /** tcp://, mqtt://, mqtts://, ssl://, ws:// or wss:// URL of the broker. */
+  broker: z.string().regex(/^(tcp|mqtt|mqtts|ssl|tls|ws|wss):\/\//, "expected a broker URL such as tcp://host:1883"),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  /** Stable client id: the broker keeps this session's subscriptions and queued messages while Clawbot is down. */
+  client_id: z.string().min(1).max(128).optional(),
+  /** 5 (MQTT 5, default) or 4 (MQTT 3.1.1). */
+  protocol_version: z.union([z.literal(5), z.literal(4)]).default(5),
+  qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+  topic_prefix: z.string().min(1).default("clawbot"),
+  /** Seconds the broker keeps the session (and queued requests) after Clawbot disconnects. */
+  session_expiry: z.number().int().min(0).default(86_400),
+  keepalive: z.number().int().min(0).default(60),
+  /** Longest wait between reconnect attempts, in seconds (the delay doubles from 1 s up to this). */
+  reconnect_max_delay: z.number().positive().default(30),
+  /** PEM files for mqtts:// / wss://. */
+  ca: z.string().optional(),
+  cert: z.string().optional(),
+  key: z.string().optional(),
+  /** Largest accepted request payload in bytes. */
+  max_payload: z.number().int().positive().default(1024 * 1024),
+  auth: authSchema.default({ type: "none" }),
+});
+
+const mqttGatewaySchema = mqttOptionsSchema.extend({ type: z.literal("mqtt") });
+
 /** A gateway provided by a registered or user-supplied protocol adapter; its other keys are the adapter's own. */
 const customGatewaySchema = z
   .object({
@@ -55,7 +83,7 @@ const customGatewaySchema = z
   })
   .passthrough();
 
-export const gatewaySchema = z.discriminatedUnion("type", [websocketGatewaySchema, httpGatewaySchema, customGatewaySchema]);
+export const gatewaySchema = z.discriminatedUnion("type", [websocketGatewaySchema, httpGatewaySchema, mqttGatewaySchema, customGatewaySchema]);
 
 export const agentSchema = z.strictObject({
   /** GGUF file; when absent the default model is downloaded once into the model cache. */
@@ -78,8 +106,18 @@ export const agentSchema = z.strictObject({
   data_dir: z.string().min(1).optional(),
 });
 
+/** A plugin from a file (TypeScript or JavaScript, loaded at run time) or a built-in one, with its options. */
+export const pluginEntrySchema = z.union([
+  z.strictObject({ path: z.string().min(1), options: z.record(z.unknown()).default({}) }),
+  z.strictObject({ builtin: z.string().min(1), options: z.record(z.unknown()).default({}) }),
+]);
+
 export const configSchema = z.strictObject({
   agent: agentSchema.default({}),
+  /** Run in this order on every request: preProcess first to last, postProcess likewise. */
+  plugins: z.array(pluginEntrySchema).default([]),
+  /** Seconds each plugin hook may take before the request fails with plugin_error. */
+  plugin_timeout: z.number().positive().default(2),
   gateways: z.array(gatewaySchema).default([{ type: "websocket" }]),
   /** Seconds in-flight answers may keep running after SIGINT/SIGTERM before they are cancelled. */
   shutdown_grace: z.number().min(0).default(10),
@@ -92,5 +130,8 @@ export type GatewayConfig = z.infer<typeof gatewaySchema>;
 export type WebsocketGatewayConfig = z.infer<typeof websocketGatewaySchema>;
 export type HttpGatewayConfig = z.infer<typeof httpGatewaySchema>;
 export type CustomGatewayConfig = z.infer<typeof customGatewaySchema>;
+export type MqttGatewayConfig = z.infer<typeof mqttGatewaySchema>;
+export type MqttOptions = z.infer<typeof mqttOptionsSchema>;
 export type AuthConfig = z.infer<typeof authSchema>;
 export type JwtAuthConfig = z.infer<typeof jwtAuthSchema>;
+export type PluginEntry = z.infer<typeof pluginEntrySchema>;

@@ -11,6 +11,7 @@ export const errorTable = {
   overloaded: { status: 429, closeCode: 4429, description: "All sequences are busy and the admission queue is full; retry later." },
   cancelled: { status: 499, closeCode: 4499, description: "The request was cancelled by the client or by shutdown." },
   unavailable: { status: 503, closeCode: 1013, description: "The node is starting or shutting down and cannot take requests." },
+  plugin_error: { status: 500, closeCode: 1011, description: "A plugin hook threw, timed out or returned something invalid; the message names the plugin." },
   internal: { status: 500, closeCode: 1011, description: "An unexpected failure inside Clawbot; the log has details." },
 } as const satisfies Record<string, { status: number; closeCode: number; description: string }>;
 

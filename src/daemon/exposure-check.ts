@@ -13,8 +13,8 @@ export function isLoopback(host: string): boolean {
 export function checkExposure(config: ClawbotConfig, options: { insecureDev: boolean; logger: Logger }): void {
   config.gateways.forEach((gateway, index) => {
     if (gateway.type === "custom") return;
-    const where = `gateways[${index}] (${gateway.type} on ${gateway.host}:${gateway.port})`;
-    if (gateway.auth.type === "none" && !isLoopback(gateway.host)) {
+    const where = gateway.type === "mqtt" ? `gateways[${index}] (mqtt ${gateway.broker})` : `gateways[${index}] (${gateway.type} on ${gateway.host}:${gateway.port})`;
+    if (gateway.type !== "mqtt" && gateway.auth.type === "none" && !isLoopback(gateway.host)) {
       throw new Error(`${where}: binding to ${gateway.host} with auth disabled is refused; configure auth (type: jwt) or bind to 127.0.0.1`);
     }
     if (gateway.auth.type === "jwt" && gateway.auth.secret !== undefined) {

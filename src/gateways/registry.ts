@@ -21,6 +21,8 @@ export async function createGateway(config: GatewayConfig, context: GatewayConte
       return new WebsocketGateway(config, context, listeners);
     case "http":
       return new HttpGateway(config, context, listeners);
+    case "mqtt":
+      throw new Error("The MQTT gateway is not built yet");
     case "custom": {
       const factory = protocols.get(config.protocol);
       if (!factory) {
