@@ -18,7 +18,6 @@ export const ggufValueTypes = {
   float64: 12,
 } as const;
 
-export type GgufScalarType = Exclude<keyof typeof ggufValueTypes, "array">;
 export type GgufValueType = keyof typeof ggufValueTypes;
 
 /**

@@ -4,7 +4,7 @@ import type { ChatMessage } from "../../core/types.js";
 import { renderPlainPrompt } from "../plain-prompt.js";
 
 export interface RenderedPrompt {
-  /** Prompt tokens without the beginning-of-sequence token (LlamaCompletion prepends it). */
+  /** Prompt tokens, without the beginning-of-sequence token when LlamaCompletion prepends it. */
   tokens: Token[];
   /** Stop triggers the chat template asks for (end-of-turn markers). */
   stopTriggers: LlamaText[];
@@ -34,8 +34,9 @@ export class PromptRenderer {
     chatHistory.push({ type: "model", response: [] });
     const state = this.chatWrapper.generateContextState({ chatHistory });
     const tokens = state.contextText.tokenize(this.model.tokenizer);
+    // LlamaCompletion prepends BOS itself when the model asks for it; drop the template's copy only then.
     const bos = this.model.tokens.bos;
-    if (bos !== null && tokens[0] === bos) tokens.shift();
+    if (this.model.tokens.shouldPrependBosToken && bos !== null && tokens[0] === bos) tokens.shift();
     return { tokens, stopTriggers: state.stopGenerationTriggers ?? [] };
   }
 

@@ -1,8 +1,9 @@
 // One WebSocket client: authenticates (if not at upgrade), decodes frames, runs chats through the pipeline.
 import type { RawData, WebSocket } from "ws";
 import { ClawError, errorTable, toClawError } from "../../core/errors.js";
-import type { Principal, StreamPart } from "../../core/types.js";
-import { errorFrame, parseClientFrame, serverFrame, toGenerationParams, type ChatFrame } from "../frames.js";
+import type { Principal } from "../../core/types.js";
+import { FrameSession } from "../frame-session.js";
+import { errorFrame, parseClientFrame } from "../frames.js";
 import type { GatewayContext } from "../gateway.js";
 
 export interface ConnectionOptions {
@@ -16,7 +17,7 @@ export interface ConnectionOptions {
 
 export class WebsocketConnection {
   private principal: Principal | undefined;
-  private readonly requests = new Map<string, AbortController>();
+  private readonly session: FrameSession;
   private alive = true;
   /** Frames are handled in order, so an auth frame is verified before the chat that follows it. */
   private queue: Promise<void> = Promise.resolve();
@@ -27,6 +28,7 @@ export class WebsocketConnection {
     private readonly options: ConnectionOptions,
   ) {
     this.principal = options.principal;
+    this.session = new FrameSession({ pipeline: options.context.pipeline, send: (frame) => this.send(frame) });
     socket.on("message", (data) => {
       this.queue = this.queue.then(() => this.receive(data)).catch((error) => this.fail(error));
     });
@@ -68,16 +70,12 @@ export class WebsocketConnection {
     }
     const frame = parsed.frame;
     if (frame.type === "auth") return this.authenticate(frame.token);
-    if (frame.type === "ping") return this.send({ type: "pong" });
-    if (!this.principal) {
+    if (!this.principal && frame.type !== "ping") {
       this.close(errorTable.unauthorized.closeCode, "authenticate first");
       return;
     }
-    if (frame.type === "cancel") {
-      this.requests.get(frame.id)?.abort();
-      return;
-    }
-    this.startChat(frame, this.principal);
+    // Not awaited: answers stream while later frames (more chats, cancels) are read.
+    void this.session.receive(frame, this.principal);
   }
 
   private async authenticate(token: string): Promise<void> {
@@ -95,30 +93,13 @@ export class WebsocketConnection {
     }
   }
 
-  private startChat(frame: ChatFrame, principal: Principal): void {
-    if (this.requests.has(frame.id)) {
-      this.send(errorFrame(frame.id, new ClawError("bad_request", `A request with id "${frame.id}" is already running on this connection.`)));
-      return;
-    }
-    const controller = new AbortController();
-    this.requests.set(frame.id, controller);
-    const reply = { write: (part: StreamPart) => this.send(serverFrame(frame.id, part)) };
-    void this.options.context.pipeline
-      .handle(
-        { id: frame.id, principal, session: frame.session, message: frame.message, params: toGenerationParams(frame.params) },
-        reply,
-        controller.signal,
-      )
-      .finally(() => this.requests.delete(frame.id));
-  }
-
   private send(frame: Record<string, unknown>): void {
     if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(frame));
   }
 
   private abortAll(): void {
     clearTimeout(this.authTimer);
-    for (const controller of this.requests.values()) controller.abort();
+    this.session.cancelAll();
   }
 
   private fail(error: unknown): void {
