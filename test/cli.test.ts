@@ -9,7 +9,7 @@ import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { issueToken } from "../src/security/jwt-issuer.js";
-import { freePort, killAll, runCli, sandboxEnv, spawnCli, tempDir, waitUntilReady, type CliProcess } from "./helpers/cli-process.js";
+import { freePort, killAll, removeTempDirs, runCli, sandboxEnv, spawnCli, tempDir, waitUntilReady, type CliProcess } from "./helpers/cli-process.js";
 import { testModelPath } from "./helpers/test-model.js";
 import { WsTestClient } from "./helpers/ws-test-client.js";
 
@@ -25,6 +25,11 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.socket.terminate();
   await killAll();
+});
+
+afterAll(async () => {
+  await killAll();
+  removeTempDirs();
 });
 
 /** SIGTERM, then the exit code (the node drains and exits 0). */
@@ -163,6 +168,24 @@ describe("init, token issue and chat", () => {
     expect(chat.stderr).toMatch(/\d+ tokens/);
     expect(await stop(node)).toBe(0);
   });
+
+  it("init --force replaces the file and makes it private; an unwritable path is a one-line error", async () => {
+    const cwd = tempDir();
+    const env = sandboxEnv(cwd);
+    const configFile = path.join(cwd, "clawbot.yaml");
+    fs.writeFileSync(configFile, "# old\n", { mode: 0o644 });
+    fs.chmodSync(configFile, 0o644);
+
+    const forced = await runCli(["init", "--force"], { cwd, env });
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(fs.readFileSync(configFile, "utf8")).toContain("gateways:");
+    expect(fs.statSync(configFile).mode & 0o777).toBe(0o600);
+
+    const unwritable = await runCli(["init", "--output", "no-such-dir/clawbot.yaml"], { cwd, env });
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.stderr).toMatch(/^cannot write no-such-dir\/clawbot\.yaml: ENOENT/);
+    expect(unwritable.stderr).not.toMatch(/^\s+at /m);
+  });
 });
 
 describe("the seed's agent.yaml and gateways.json", () => {
@@ -275,12 +298,15 @@ describe("graceful shutdown", () => {
     client.send({ type: "chat", id: "r1", message: "Once upon a time", params: { max_tokens: 300, temperature: 0 } });
     await firstDelta;
     node.child.kill("SIGTERM");
+    // The answer (300 tokens, a few hundred ms) is still streaming when the signal goes out.
+    expect(client.frames.some((frame) => frame.type === "finish"), "r1 finished before SIGTERM was sent").toBe(false);
+    await node.waitFor(/shutting down: draining in-flight requests/, { stream: "stderr", timeoutMs: 10_000 });
 
     const { deltas, end } = await result;
     expect(end).toMatchObject({ type: "finish", id: "r1" });
     expect(["stop", "length"]).toContain(end.finish_reason);
     expect(end.text).toBe(deltas.join(""));
-    expect((await node.exited).code).toBe(0);
-    expect(node.stderr()).toContain("shutting down: draining in-flight requests");
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(await node.exited).toEqual({ code: 0, signal: null });
   });
 });

@@ -41,7 +41,14 @@ export function registerInitCommand(program: Command): void {
         process.stderr.write(`${options.output} already exists; pass --force to overwrite it\n`);
         process.exit(1);
       }
-      fs.writeFileSync(options.output, starterConfig(randomBytes(32).toString("base64url")), { mode: 0o600 });
+      try {
+        fs.writeFileSync(options.output, starterConfig(randomBytes(32).toString("base64url")), { mode: 0o600 });
+        // `mode` applies only when the file is created; an overwritten (--force) file keeps its old, maybe readable, mode.
+        fs.chmodSync(options.output, 0o600);
+      } catch (error) {
+        process.stderr.write(`cannot write ${options.output}: ${(error as Error).message}\n`);
+        process.exit(1);
+      }
       process.stdout.write(
         `Wrote ${options.output} (with a random 32-byte JWT secret; keep the file private).\n` +
           `Next:\n` +

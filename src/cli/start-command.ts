@@ -4,7 +4,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.js";
 import type { ClawbotConfig } from "../config/schema.js";
-import { createDaemon } from "../daemon/daemon.js";
+import { createDaemon, type Daemon } from "../daemon/daemon.js";
 import { createLogger } from "../logging/logger.js";
 import { defaultModelSha256, defaultModelSpec, modelCacheDir } from "../models/default-model.js";
 import { pullModel } from "../models/model-downloader.js";
@@ -55,9 +55,34 @@ async function start(options: StartOptions): Promise<void> {
   const logger = createLogger(options.logLevel ?? config.log_level);
   if (!firstRun) logger.info({ files: loaded.sources }, "configuration loaded");
 
+  // Signals are handled from here on: before the node is ready they abort the download or load (a partial
+  // download is kept and resumes next time); after, they drain in-flight answers and exit 0.
+  let daemon: Daemon | undefined;
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn("second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    if (!daemon) {
+      logger.info({ signal }, "interrupted before the node was ready");
+      logger.flush();
+      process.exit(130);
+    }
+    logger.info({ signal, grace_seconds: config.shutdown_grace }, "shutting down: draining in-flight requests");
+    void daemon.close().then(() => {
+      logger.info("stopped");
+      logger.flush();
+      process.exit(0);
+    });
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+
   const modelPath = config.agent.engine === "llama" ? await resolveModel(options.model, config, loaded.baseDir) : undefined;
   const loadBar = createProgressBar("Loading model");
-  const daemon = await createDaemon({
+  daemon = await createDaemon({
     config,
     baseDir: loaded.baseDir,
     modelPath,
@@ -78,22 +103,6 @@ async function start(options: StartOptions): Promise<void> {
   }
   process.stdout.write(`${lines.join("\n")}\n`);
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      logger.warn("second signal: exiting now");
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal, grace_seconds: config.shutdown_grace }, "shutting down: draining in-flight requests");
-    void daemon.close().then(() => {
-      logger.info("stopped");
-      logger.flush();
-      process.exit(0);
-    });
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
 }
 
 /** The --model flag wins over agent.model_path; with neither, the default model is downloaded once. */

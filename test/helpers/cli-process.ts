@@ -35,6 +35,10 @@ export interface SpawnOptions {
 }
 
 const running = new Set<CliProcess>();
+// Last resort if the test process itself goes away without reaching afterEach.
+process.once("exit", () => {
+  for (const cli of running) cli.child.kill("SIGKILL");
+});
 
 /** Starts `clawbot <args>`; every process started here is tracked until killAll() (call it in afterEach). */
 export function spawnCli(args: string[], options: SpawnOptions): CliProcess {
@@ -135,9 +139,18 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** A fresh temporary directory. */
+const tempDirs: string[] = [];
+
+/** A fresh temporary directory, removed by removeTempDirs(). */
 export function tempDir(prefix = "clawbot-cli-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Removes every directory tempDir() made (call it in afterAll, after killAll()). */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** Environment that keeps the CLI's own files (secret, sessions, model cache) inside `root`, away from the real home. */
