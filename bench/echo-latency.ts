@@ -1,5 +1,5 @@
 // Request latency over WebSocket against the echo engine at a fixed open-loop rate (sends on schedule, whatever the replies).
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import type WebSocket from "ws";
 import { startBenchNode } from "./bench-node.js";
 import type { BenchOptions } from "./options.js";
@@ -31,6 +31,10 @@ export interface EchoLatencyResult {
   /** Event-loop delay (shared by server and client, one process) during the measured window, in milliseconds. */
   eventLoopDelayP99Ms: number;
   eventLoopDelayMaxMs: number;
+  /** Garbage-collection pauses during the measured window. */
+  gcPauses: number;
+  gcPauseTotalMs: number;
+  gcPauseMaxMs: number;
 }
 
 interface InFlight {
@@ -59,6 +63,12 @@ export async function runEchoLatency(options: BenchOptions, log: (line: string) 
   let allAnswered: (() => void) | undefined;
   let sentTotal = 0;
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  let measuring = false;
+  const gcPauses: number[] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    if (measuring) gcPauses.push(...list.getEntries().map((entry) => entry.duration));
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
 
   const onMessage = (data: WebSocket.RawData) => {
     const receivedAt = performance.now();
@@ -89,7 +99,10 @@ export async function runEchoLatency(options: BenchOptions, log: (line: string) 
           const index = sentTotal;
           const scheduledAt = startAt + index * intervalMs;
           const measured = index >= warmupCount;
-          if (index === warmupCount) loopDelay.enable();
+          if (index === warmupCount) {
+            loopDelay.enable();
+            measuring = true;
+          }
           const id = `echo-${index}`;
           const sentAt = performance.now();
           inFlight.set(id, { scheduledAt, sentAt, measured });
@@ -117,6 +130,7 @@ export async function runEchoLatency(options: BenchOptions, log: (line: string) 
       };
     });
     loopDelay.disable();
+    measuring = false;
     const lost = [...inFlight.values()].filter((request) => request.measured).length;
     return {
       targetRate: options.echoRate,
@@ -135,8 +149,12 @@ export async function runEchoLatency(options: BenchOptions, log: (line: string) 
       achievedCompletionRate: latencies.length > 0 ? (latencies.length * 1000) / (lastMeasuredFinishAt - firstMeasuredSendAt) : 0,
       eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
       eventLoopDelayMaxMs: loopDelay.max / 1e6,
+      gcPauses: gcPauses.length,
+      gcPauseTotalMs: gcPauses.reduce((sum, pause) => sum + pause, 0),
+      gcPauseMaxMs: gcPauses.length > 0 ? Math.max(...gcPauses) : 0,
     };
   } finally {
+    gcObserver.disconnect();
     await Promise.all(sockets.map((socket) => closeSocket(socket)));
     await node.close();
   }

@@ -22,12 +22,13 @@ export interface BenchOptions {
   reportPath: string;
   skipThroughput: boolean;
   skipEcho: boolean;
+  skipLateJoin: boolean;
 }
 
 export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env): BenchOptions {
   const concurrencies = listOption(environment.BENCH_CONCURRENCIES, [1, 4, 8]);
   return {
-    repetitions: integerOption(environment.BENCH_REPETITIONS, 5, 1),
+    repetitions: integerOption(environment.BENCH_REPETITIONS, 9, 1),
     concurrencies,
     maxTokens: integerOption(environment.BENCH_MAX_TOKENS, 256, 1),
     threads: integerOption(environment.BENCH_THREADS, defaultThreads(), 1),
@@ -42,6 +43,7 @@ export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env): 
     reportPath: environment.BENCH_REPORT ?? "docs/benchmarks.md",
     skipThroughput: environment.BENCH_SKIP_THROUGHPUT === "1",
     skipEcho: environment.BENCH_SKIP_ECHO === "1",
+    skipLateJoin: environment.BENCH_SKIP_LATE_JOIN === "1",
   };
 }
 

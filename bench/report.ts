@@ -4,8 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EchoLatencyResult } from "./echo-latency.js";
+import type { LateJoinResult } from "./late-join.js";
 import type { BenchOptions } from "./options.js";
-import { findCell, modeLabels, type ThroughputResult } from "./throughput.js";
+import { findCell, lateStartFraction, modeLabels, type ThroughputResult } from "./throughput.js";
 import type { ModeName } from "./stream-drivers.js";
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -23,18 +24,23 @@ export const targets = {
 export interface BenchResults {
   options: BenchOptions;
   startedAt: Date;
+  /** os.loadavg() when the run started and ended: other work on the machine skews the numbers. */
+  loadAverageAtStart: number[];
+  loadAverageAtEnd?: number[];
   throughput?: ThroughputResult;
+  lateJoin?: LateJoinResult;
   echo?: EchoLatencyResult;
 }
 
 export function renderResults(results: BenchResults): string {
   const parts = [renderMachine(results)];
   if (results.throughput) parts.push(renderThroughput(results.throughput));
+  if (results.lateJoin) parts.push(renderLateJoin(results.lateJoin));
   if (results.echo) parts.push(renderEcho(results.echo));
   return parts.join("\n\n");
 }
 
-function renderMachine({ options, startedAt, throughput }: BenchResults): string {
+function renderMachine({ options, startedAt, throughput, loadAverageAtStart, loadAverageAtEnd }: BenchResults): string {
   const cpus = os.cpus();
   const rows: [string, string][] = [
     ["Date", startedAt.toISOString()],
@@ -44,6 +50,7 @@ function renderMachine({ options, startedAt, throughput }: BenchResults): string
     ["Node.js", process.version],
     ["node-llama-cpp", packageVersion("node-llama-cpp")],
     ["ws", packageVersion("ws")],
+    ["Load average (1/5/15 min) at start → end", `${loadText(loadAverageAtStart)} → ${loadText(loadAverageAtEnd ?? os.loadavg())}`],
   ];
   if (throughput) {
     const info = throughput.engineInfo;
@@ -79,6 +86,8 @@ function renderThroughput(result: ThroughputResult): string {
         fixed(cell.medianTokensPerSecond, 0),
         `${fixed(low, 0)}–${fixed(high, 0)}`,
         fixed(cell.medianTtftMs, 2),
+        fixed(cell.p90TtftMs, 2),
+        `${cell.lateStarts}/${cell.streams}`,
         mode === "engine" ? "1.00 (baseline)" : `${fixed(ratio, 3)}`,
         String(cell.tokensPerRound[0] ?? 0),
       ]);
@@ -107,13 +116,15 @@ function renderThroughput(result: ThroughputResult): string {
   const notes = [
     `Greedy decoding (temperature 0), max_tokens ${result.maxTokens}, ${result.repetitions} timed repetitions after one warm-up round;`,
     "aggregate tok/s = completion tokens of all streams ÷ time from the first request to the last finish (median over repetitions);",
-    "TTFT = client-side time from the request to the first non-empty text delta (median over all streams of all repetitions).",
+    "TTFT = client-side time from the request to the first non-empty text delta (median and p90 over all streams of all repetitions);",
+    `late starts = streams whose first token came after ${lateStartFraction * 100}% of their round (they waited for the others instead of joining the batch).`,
     "Modes run one after another inside each repetition (order rotated every repetition), all against the same loaded model and context;",
     "the WebSocket and HTTP clients run in the same Node process as the daemon (loopback), so client-side parsing is included.",
   ];
   const memory = [
-    `RSS after model load: ${fixed(result.rssAfterLoadMb, 1)} MB; after the benchmark: ${fixed(result.rssAfterBenchMb, 1)} MB;`,
-    `peak RSS: ${fixed(result.maxRssMb, 1)} MB (one process: daemon, model and benchmark clients).`,
+    `Process RSS: ${fixed(result.rssBeforeLoadMb, 1)} MB before the daemon and model load, ${fixed(result.rssAfterLoadMb, 1)} MB after`,
+    `(+${fixed(result.rssAfterLoadMb - result.rssBeforeLoadMb, 1)} MB), ${fixed(result.rssAfterBenchMb, 1)} MB after the throughput runs, peak ${fixed(result.maxRssMb, 1)} MB`,
+    "(one process: daemon, model and benchmark clients).",
   ];
   const consistency =
     result.textMismatches.length === 0
@@ -124,7 +135,7 @@ function renderThroughput(result: ThroughputResult): string {
     "",
     notes.join("\n"),
     "",
-    table(["Mode", "Streams", "Aggregate tok/s (median)", "Range", "TTFT median (ms)", "vs (a)", "Tokens per round"], rows),
+    table(["Mode", "Streams", "Aggregate tok/s (median)", "Range", "TTFT median (ms)", "TTFT p90 (ms)", "Late starts", "vs (a)", "Tokens per round"], rows),
     "",
     table(["Target", "Measured", "Result"], targetRows),
     "",
@@ -134,6 +145,23 @@ function renderThroughput(result: ThroughputResult): string {
     "",
     `Throughput section took ${fixed(result.secondsTaken, 1)} s.`,
   ].join("\n");
+}
+
+function renderLateJoin(result: LateJoinResult): string {
+  const stalled = result.reusedTtftMs > 5 * result.freshTtftMs && result.reusedTtftMs > 0.5 * result.runningTotalMs;
+  const notes = [
+    `Engine only (no gateway): ${result.runningStreams} streams start together; a short request arrives ${result.joinDelayMs} ms later on its own sequence.`,
+    `After a warm-up, first one round with the late request on a never-used sequence, then ${result.rounds} rounds on sequences that hold an earlier conversation.`,
+  ];
+  const rows = [
+    ["Late request, never-used sequence", fixed(result.freshTtftMs, 2)],
+    [`Late request, previously used sequence (median of ${result.rounds})`, fixed(result.reusedTtftMs, 2)],
+    ["Running streams' total time (median)", fixed(result.runningTotalMs, 2)],
+  ];
+  const verdict = stalled
+    ? "The late request on a used sequence waits until the running streams finish instead of joining their batch (see Findings)."
+    : "The late request joins the running batch on both fresh and used sequences.";
+  return ["### Late join: a request arriving during generation", "", notes.join("\n"), "", table(["Time to first token", "ms"], rows), "", verdict].join("\n");
 }
 
 function renderEcho(result: EchoLatencyResult): string {
@@ -150,6 +178,7 @@ function renderEcho(result: EchoLatencyResult): string {
     ["Completed / errors / unanswered", `${result.completed} / ${result.errors} / ${result.lost}`],
     ["Sender lag p99 / max", `${fixed(result.sendLag.p99, 3)} / ${fixed(result.sendLag.max, 3)} ms`],
     ["Event-loop delay p99 / max", `${fixed(result.eventLoopDelayP99Ms, 3)} / ${fixed(result.eventLoopDelayMaxMs, 3)} ms`],
+    ["GC pauses (count, total, longest)", `${result.gcPauses}, ${fixed(result.gcPauseTotalMs, 1)} ms, ${fixed(result.gcPauseMaxMs, 2)} ms`],
     [`Target: p99 < ${targets.echoP99Ms} ms`, `${fixed(result.latency.p99, 3)} ms: ${metText(result.latency.p99 < targets.echoP99Ms && result.errors === 0 && result.lost === 0)}`],
   ];
   return [
@@ -194,6 +223,10 @@ function packageVersion(name: string): string {
   } catch {
     return "unknown";
   }
+}
+
+function loadText(load: number[]): string {
+  return load.map((value) => value.toFixed(2)).join(" / ");
 }
 
 function metText(met: boolean): string {

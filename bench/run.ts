@@ -1,8 +1,10 @@
 // `npm run bench`: engine throughput (direct vs WebSocket vs HTTP SSE) and echo latency; prints and writes docs/benchmarks.md.
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { testModelPath } from "../test/helpers/test-model.js";
 import { runEchoLatency } from "./echo-latency.js";
+import { runLateJoin } from "./late-join.js";
 import { readBenchOptions } from "./options.js";
 import { renderResults, writeReport, type BenchResults } from "./report.js";
 import { runThroughput } from "./throughput.js";
@@ -11,8 +13,13 @@ const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url))
 
 async function main(): Promise<void> {
   const options = readBenchOptions();
-  const results: BenchResults = { options, startedAt: new Date() };
+  const results: BenchResults = { options, startedAt: new Date(), loadAverageAtStart: os.loadavg() };
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  // Echo first, in a fresh process: a small heap and no model threads, so its tail latency is the gateway's own.
+  if (!options.skipEcho) {
+    log("echo latency:");
+    results.echo = await runEchoLatency(options, log);
+  }
   if (!options.skipThroughput) {
     const modelPath = options.modelPath ? path.resolve(options.modelPath) : await testModelPath();
     log(
@@ -20,11 +27,12 @@ async function main(): Promise<void> {
         `streams ${options.concurrencies.join("/")}, max_tokens ${options.maxTokens}, ${options.repetitions} repetitions`,
     );
     results.throughput = await runThroughput(options, modelPath, log);
+    if (!options.skipLateJoin) {
+      log("late join:");
+      results.lateJoin = await runLateJoin(options, modelPath);
+    }
   }
-  if (!options.skipEcho) {
-    log("echo latency:");
-    results.echo = await runEchoLatency(options, log);
-  }
+  results.loadAverageAtEnd = os.loadavg();
   const markdown = renderResults(results);
   process.stdout.write(`\n${markdown}\n`);
   if (options.reportPath) {

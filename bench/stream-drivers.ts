@@ -173,3 +173,12 @@ export function httpSseDriver(baseUrl: string, token: string, settings: Generati
     close: async () => {},
   };
 }
+
+/** Rejects when `promise` has not settled within `milliseconds`, so a lost reply cannot hang the benchmark. */
+export function withTimeout<T>(promise: Promise<T>, milliseconds: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${milliseconds / 1000} s`)), milliseconds);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

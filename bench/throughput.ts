@@ -3,8 +3,16 @@ import fs from "node:fs";
 import type { EngineInfo } from "../src/engine/language-model.js";
 import { startBenchNode } from "./bench-node.js";
 import type { BenchOptions } from "./options.js";
-import { median } from "./stats.js";
-import { engineDriver, httpSseDriver, websocketDriver, type ModeName, type StreamDriver, type StreamOutcome } from "./stream-drivers.js";
+import { median, percentile } from "./stats.js";
+import {
+  engineDriver,
+  httpSseDriver,
+  websocketDriver,
+  withTimeout,
+  type ModeName,
+  type StreamDriver,
+  type StreamOutcome,
+} from "./stream-drivers.js";
 
 /** Distinct TinyStories-style openings; stream i of a round uses prompt i (mod the count), the same in every mode. */
 export const benchPrompts = [
@@ -33,8 +41,12 @@ export interface ThroughputCell {
   ttftMs: number[];
   /** Completion tokens per repetition (the same for every mode when generation is deterministic). */
   tokensPerRound: number[];
+  /** Streams whose first token came after a quarter of their round: they did not join the running batch. */
+  lateStarts: number;
+  streams: number;
   medianTokensPerSecond: number;
   medianTtftMs: number;
+  p90TtftMs: number;
 }
 
 export interface ThroughputResult {
@@ -44,6 +56,8 @@ export interface ThroughputResult {
   repetitions: number;
   maxTokens: number;
   cells: ThroughputCell[];
+  /** Process RSS just before the daemon and model load (Node, tsx and whatever ran earlier). */
+  rssBeforeLoadMb: number;
   rssAfterLoadMb: number;
   rssAfterBenchMb: number;
   maxRssMb: number;
@@ -54,8 +68,15 @@ export interface ThroughputResult {
 
 const modes: ModeName[] = ["engine", "websocket", "http-sse"];
 
+/** A stream whose time to first token exceeds this fraction of its round's time counts as a late start. */
+export const lateStartFraction = 0.25;
+
+/** One round far slower than this means a lost reply, not a slow machine. */
+const roundTimeoutMs = 120_000;
+
 export async function runThroughput(options: BenchOptions, modelPath: string, log: (line: string) => void): Promise<ThroughputResult> {
   const benchStartedAt = performance.now();
+  const rssBeforeLoadMb = megabytes(process.memoryUsage().rss);
   const node = await startBenchNode(
     { engine: "llama", temperature: 0, threads: options.threads, parallel: options.parallel, context_size: options.contextSize, max_queue: 64 },
     modelPath,
@@ -63,15 +84,22 @@ export async function runThroughput(options: BenchOptions, modelPath: string, lo
   const rssAfterLoadMb = megabytes(process.memoryUsage().rss);
   const settings = { maxTokens: options.maxTokens, temperature: 0 };
   const maxConcurrency = Math.max(...options.concurrencies);
-  const drivers: StreamDriver[] = [
-    engineDriver(node.daemon.engine, settings),
-    await websocketDriver(node.wsUrl, node.token, maxConcurrency, settings),
-    httpSseDriver(node.httpUrl, node.token, settings),
-  ];
+  const drivers: StreamDriver[] = [];
   const cells = new Map<string, ThroughputCell>();
   for (const concurrency of options.concurrencies) {
     for (const mode of modes) {
-      cells.set(cellKey(mode, concurrency), { mode, concurrency, tokensPerSecond: [], ttftMs: [], tokensPerRound: [], medianTokensPerSecond: 0, medianTtftMs: 0 });
+      cells.set(cellKey(mode, concurrency), {
+        mode,
+        concurrency,
+        tokensPerSecond: [],
+        ttftMs: [],
+        tokensPerRound: [],
+        lateStarts: 0,
+        streams: 0,
+        medianTokensPerSecond: 0,
+        medianTtftMs: 0,
+        p90TtftMs: 0,
+      });
     }
   }
   const referenceTexts = new Map<string, string>();
@@ -85,6 +113,11 @@ export async function runThroughput(options: BenchOptions, modelPath: string, lo
     });
   };
   try {
+    drivers.push(
+      engineDriver(node.daemon.engine, settings),
+      await websocketDriver(node.wsUrl, node.token, maxConcurrency, settings),
+      httpSseDriver(node.httpUrl, node.token, settings),
+    );
     // Round 0 is an untimed warm-up (JIT, connections, KV cache allocation); modes rotate their order every round.
     for (let round = 0; round <= options.repetitions; round += 1) {
       const order = modes.map((_mode, index) => drivers[(index + round) % drivers.length] as StreamDriver);
@@ -98,6 +131,8 @@ export async function runThroughput(options: BenchOptions, modelPath: string, lo
           cell.tokensPerRound.push(tokens);
           cell.tokensPerSecond.push(tokens / seconds);
           cell.ttftMs.push(...outcomes.map((outcome) => outcome.ttftMs));
+          cell.streams += outcomes.length;
+          cell.lateStarts += outcomes.filter((outcome) => outcome.ttftMs > lateStartFraction * seconds * 1000).length;
         }
       }
       log(round === 0 ? "  warm-up round done" : `  repetition ${round}/${options.repetitions} done`);
@@ -105,6 +140,7 @@ export async function runThroughput(options: BenchOptions, modelPath: string, lo
     for (const cell of cells.values()) {
       cell.medianTokensPerSecond = median(cell.tokensPerSecond);
       cell.medianTtftMs = median(cell.ttftMs);
+      cell.p90TtftMs = percentile(cell.ttftMs, 0.9);
     }
     const rssAfterBenchMb = megabytes(process.memoryUsage().rss);
     return {
@@ -114,6 +150,7 @@ export async function runThroughput(options: BenchOptions, modelPath: string, lo
       repetitions: options.repetitions,
       maxTokens: options.maxTokens,
       cells: [...cells.values()],
+      rssBeforeLoadMb,
       rssAfterLoadMb,
       rssAfterBenchMb,
       maxRssMb: process.resourceUsage().maxRSS / 1024,
@@ -129,8 +166,10 @@ export async function runThroughput(options: BenchOptions, modelPath: string, lo
 /** Starts `concurrency` streams at once and waits for all; the round's time runs from the first request to the last finish. */
 async function runRound(driver: StreamDriver, concurrency: number): Promise<{ outcomes: StreamOutcome[]; seconds: number }> {
   const startedAt = performance.now();
-  const outcomes = await Promise.all(
-    Array.from({ length: concurrency }, (_unused, index) => driver.stream(benchPrompts[index % benchPrompts.length] as string, index)),
+  const outcomes = await withTimeout(
+    Promise.all(Array.from({ length: concurrency }, (_unused, index) => driver.stream(benchPrompts[index % benchPrompts.length] as string, index))),
+    roundTimeoutMs,
+    `A ${driver.mode} round of ${concurrency} streams`,
   );
   return { outcomes, seconds: (performance.now() - startedAt) / 1000 };
 }

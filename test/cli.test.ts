@@ -234,12 +234,26 @@ describe("the seed's agent.yaml and gateways.json", () => {
     expect(await stop(node)).toBe(0);
   });
 
-  it("names the unavailable custom protocol enterprise_mqtt", async () => {
+  it("starts the full seed gateways: enterprise_mqtt retries its unreachable broker while WebSocket serves", async () => {
     const port = await freePort();
     const args = ["start", "--agent", "agent.yaml", "--gateways", "gateways-full.json", "--port", String(port), "--insecure-dev"];
+    const node = spawnCli(args, { cwd, env });
+    const ready = await waitUntilReady(node);
+    expect(node.stdout()).toContain("mqtt tcp://broker.example:1883");
+    const client = await connect(ready.wsUrl as string, await issueToken({ secret: "your-secret-key", subject: "alice", ttl: "1h" }));
+    const { end } = await client.chat("c2", "Once upon a time", { max_tokens: 8, temperature: 0 });
+    expect(end).toMatchObject({ type: "finish", id: "c2" });
+    client.close();
+    expect(await stop(node)).toBe(0);
+  });
+
+  it("names a custom protocol that no adapter registers", async () => {
+    const port = await freePort();
+    fs.writeFileSync(path.join(cwd, "gateways-unknown.json"), JSON.stringify({ gateways: [websocketGateway, { ...mqttGateway, protocol: "enterprise_amqp" }] }));
+    const args = ["start", "--agent", "agent.yaml", "--gateways", "gateways-unknown.json", "--port", String(port), "--insecure-dev"];
     const result = await runCli(args, { cwd, env });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("enterprise_mqtt");
+    expect(result.stderr).toContain(`Gateway protocol "enterprise_amqp" is not available`);
     expect(result.stdout).not.toContain("Clawbot is ready");
   });
 });

@@ -33,11 +33,20 @@ describe("start-time refusals", () => {
   });
 
   it("names an unregistered custom protocol instead of skipping it", async () => {
-    const seed = {
+    const unknown = {
       agent: { engine: "echo", data_dir: dataDir() },
-      gateways: [{ type: "custom", protocol: "enterprise_mqtt", broker: "tcp://broker.example:1883", qos: 1 }],
+      gateways: [{ type: "custom", protocol: "carrier_pigeon", coop: "roof" }],
     };
-    await expect(startWith(seed)).rejects.toThrow(/Gateway protocol "enterprise_mqtt" is not available/);
+    await expect(startWith(unknown)).rejects.toThrow(/Gateway protocol "carrier_pigeon" is not available/);
+  });
+
+  it("starts the seed's enterprise_mqtt entry while its broker is unreachable, and names bad keys by path", async () => {
+    const seedGateway = { type: "custom", protocol: "enterprise_mqtt", broker: "tcp://broker.example:1883", qos: 1 };
+    const daemon = await startWith({ agent: { engine: "echo", data_dir: dataDir() }, gateways: [{ type: "websocket", port: 0 }, seedGateway] });
+    expect(daemon.gateways[1]?.name).toMatch(/^mqtt tcp:\/\/broker\.example:1883/);
+    await daemon.close();
+    const bad = { agent: { engine: "echo", data_dir: dataDir() }, gateways: [{ type: "websocket", port: 0 }, { ...seedGateway, qos: 3 }] };
+    await expect(startWith(bad)).rejects.toThrow(/gateways\[1\]\.qos: expected one of 0, 1, 2/);
   });
 
   it("names the path of a missing or non-GGUF model file", async () => {

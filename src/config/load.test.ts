@@ -65,7 +65,7 @@ describe("loadConfig", () => {
     })();
     expect(error).toBeInstanceOf(ConfigError);
     expect(error?.message).toMatch(/gateways\[0\]\.port/);
-    expect(error?.message).toMatch(/gateways\[1\]\.type: expected one of "websocket", "http", "custom"/);
+    expect(error?.message).toMatch(/gateways\[1\]\.type: expected one of "websocket", "http", "mqtt", "custom"/);
   });
 
   it("reports a missing file and invalid YAML with the file name", () => {

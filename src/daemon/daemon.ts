@@ -7,9 +7,11 @@ import { DeferredEngine } from "../engine/deferred-engine.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { Gateway } from "../gateways/gateway.js";
 import { HttpListeners } from "../gateways/http-listeners.js";
-import { createGateway } from "../gateways/registry.js";
+import { createGateway, resolveGatewayConfig } from "../gateways/registry.js";
 import type { Logger } from "../logging/logger.js";
 import { Pipeline } from "../pipeline/pipeline.js";
+import { loadPlugins } from "../plugins/plugin-loader.js";
+import { PluginHost } from "../plugins/plugin-host.js";
 import { createAuthenticator } from "../security/authenticator.js";
 import { openDatabase } from "../store/database.js";
 import { SessionRepository } from "../store/session-repository.js";
@@ -31,6 +33,8 @@ export interface DaemonOptions {
 export interface Daemon {
   readonly gateways: Gateway[];
   readonly pipeline: Pipeline;
+  /** The loaded plugins, in config order. */
+  readonly plugins: PluginHost;
   readonly engine: LanguageModel;
   readonly sessions: SessionRepository;
   /** Drains in-flight requests (up to shutdown_grace seconds), then stops gateways, engine and store. */
@@ -39,7 +43,12 @@ export interface Daemon {
 
 export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, baseDir, logger } = options;
-  checkExposure(config, { insecureDev: options.insecureDev ?? false, logger });
+  // Custom entries naming a built-in protocol (enterprise_mqtt) become that gateway's config, checked like the others.
+  const gatewayConfigs = config.gateways.map((entry, index) => resolveGatewayConfig(entry, `gateways[${index}]`));
+  checkExposure({ ...config, gateways: gatewayConfigs }, { insecureDev: options.insecureDev ?? false, logger });
+  // Plugins load first: a plugin file that fails to load stops the start, naming the file, before anything listens.
+  const plugins = new PluginHost(await loadPlugins(config.plugins, { baseDir }), { timeoutMs: config.plugin_timeout * 1000, logger });
+  if (plugins.plugins.length > 0) logger.info({ plugins: plugins.plugins.map((plugin) => plugin.name) }, "plugins loaded");
   const dataDir = config.agent.data_dir ? path.resolve(baseDir, config.agent.data_dir) : path.join(clawbotHome(options.environment), "data");
   let database: ReturnType<typeof openDatabase> | undefined;
   let pipeline: Pipeline | undefined;
@@ -55,10 +64,13 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   const started: Gateway[] = [];
   // Reverse of start order, with the drain first: in-flight answers finish (or are cancelled) before anything closes.
+  // Gateways that can pause stop taking new requests before the drain (MQTT leaves them on the broker).
   const close = async () => {
-    const steps: [string, () => Promise<void> | void][] = [
+    const stopping = [...started].reverse();
+    const steps: [string, () => Promise<unknown> | void][] = [
+      ["pause gateways", () => Promise.all(stopping.map((gateway) => gateway.pause?.()))],
       ["drain", () => pipeline?.drain(config.shutdown_grace * 1000)],
-      ...started.reverse().map((gateway): [string, () => Promise<void>] => [gateway.name, () => gateway.stop()]),
+      ...stopping.map((gateway): [string, () => Promise<void>] => [gateway.name, () => gateway.stop()]),
       ["engine", () => engine.close()],
       ["store", () => void database?.close()],
     ];
@@ -74,13 +86,13 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     database = openDatabase(dataDir);
     const sessions = new SessionRepository(database);
-    pipeline = new Pipeline({ agent: config.agent, engine, sessions, logger });
+    pipeline = new Pipeline({ agent: config.agent, engine, sessions, logger, plugins });
     const listeners = new HttpListeners();
     const gateways: Gateway[] = [];
-    for (const gatewayConfig of config.gateways) {
+    for (const gatewayConfig of gatewayConfigs) {
       const auth = gatewayConfig.type === "custom" ? authSchema.parse(gatewayConfig.auth ?? { type: "none" }) : gatewayConfig.auth;
       const authenticator = await createAuthenticator(auth, baseDir);
-      const context = { pipeline, authenticator, engine, logger: logger.child({ gateway: gatewayConfig.type }), isReady: () => engine.ready };
+      const context = { pipeline, authenticator, engine, logger: logger.child({ gateway: gatewayConfig.type }), baseDir, isReady: () => engine.ready };
       gateways.push(await createGateway(gatewayConfig, context, listeners));
     }
     // Gateways listen first so /readyz answers 503 while the model loads; requests get `unavailable` until then.
@@ -92,7 +104,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     const loaded = await createEngine(config.agent, { modelPath: options.modelPath, logger, onLoadProgress: options.onLoadProgress });
     engine.resolve(loaded);
     logger.info({ ...loaded.info }, "model ready");
-    return { gateways, pipeline, engine, sessions, close };
+    return { gateways, pipeline, plugins, engine, sessions, close };
   } catch (error) {
     await close();
     throw error;

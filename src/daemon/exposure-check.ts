@@ -14,6 +14,9 @@ export function checkExposure(config: ClawbotConfig, options: { insecureDev: boo
   config.gateways.forEach((gateway, index) => {
     if (gateway.type === "custom") return;
     const where = gateway.type === "mqtt" ? `gateways[${index}] (mqtt ${gateway.broker})` : `gateways[${index}] (${gateway.type} on ${gateway.host}:${gateway.port})`;
+    if (gateway.type === "mqtt" && gateway.auth.type === "none" && !isLoopback(brokerHost(gateway.broker))) {
+      options.logger.warn(`${where}: auth disabled: anyone who may publish to the broker's request topics can use the model; restrict them with broker ACLs or configure auth (type: jwt)`);
+    }
     if (gateway.type !== "mqtt" && gateway.auth.type === "none" && !isLoopback(gateway.host)) {
       throw new Error(`${where}: binding to ${gateway.host} with auth disabled is refused; configure auth (type: jwt) or bind to 127.0.0.1`);
     }
@@ -26,4 +29,12 @@ export function checkExposure(config: ClawbotConfig, options: { insecureDev: boo
       options.logger.warn(`INSECURE: ${where}: auth.secret ${reason}. Anyone who guesses it can mint tokens. Never run like this in production.`);
     }
   });
+}
+
+function brokerHost(url: string): string {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return url;
+  }
 }

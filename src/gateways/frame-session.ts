@@ -8,6 +8,8 @@ export type ServerFrame = Record<string, unknown>;
 
 export interface FrameSessionOptions {
   pipeline: Pipeline;
+  /** The gateway's protocol name ("websocket", …), passed to the pipeline for plugins and logs. */
+  gateway?: string;
   /** Writes one server frame to the client. */
   send(frame: ServerFrame): void;
 }
@@ -55,7 +57,7 @@ export class FrameSession {
     const reply = { write: (part: StreamPart) => this.options.send(serverFrame(frame.id, part)) };
     try {
       await this.options.pipeline.handle(
-        { id: frame.id, principal, session: frame.session, message: frame.message, params: toGenerationParams(frame.params) },
+        { id: frame.id, principal, session: frame.session, message: frame.message, params: toGenerationParams(frame.params), gateway: this.options.gateway },
         reply,
         controller.signal,
       );

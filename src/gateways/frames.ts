@@ -1,4 +1,4 @@
-// The JSON frames of the Clawbot protocol (WebSocket today, MQTT and custom adapters later): parse in, serialise out.
+// The JSON frames of the Clawbot protocol (WebSocket, MQTT, custom adapters): parse in, serialise out.
 import { z } from "zod";
 import { ClawError } from "../core/errors.js";
 import type { GenerationParams, StreamPart } from "../core/types.js";
@@ -29,18 +29,66 @@ export const clientFrameSchema = z.discriminatedUnion("type", [
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ChatFrame = Extract<ClientFrame, { type: "chat" }>;
 
+export type FrameError = { error: ClawError; id: string | null };
+
 /** Parses one frame; a bad frame becomes a ClawError with the id when one could be read. */
-export function parseClientFrame(text: string): { frame: ClientFrame } | { error: ClawError; id: string | null } {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { error: new ClawError("bad_request", "The frame is not valid JSON."), id: null };
+export function parseClientFrame(text: string): { frame: ClientFrame } | FrameError {
+  const value = parseJson(text);
+  if (value === invalidJson) return { error: new ClawError("bad_request", "The frame is not valid JSON."), id: null };
+  return parseFrameValue(value);
+}
+
+/** A frame from a stateless transport (MQTT): the protocol frame plus the fields each message carries for itself. */
+export interface TransportFrame {
+  frame: Exclude<ClientFrame, { type: "auth" }>;
+  /** The JWT, verified for this one request (there is no connection to authenticate). */
+  token: string | undefined;
+  /** false: only the final `finish` (or `error`) frame is sent, no `text-delta`s. */
+  stream: boolean;
+}
+
+const transportFieldsSchema = z.object({ token: z.string().min(1).optional(), stream: z.boolean().optional() });
+
+/** Parses a frame that may carry `token` and `stream`; an `auth` frame is refused, since each message brings its own token. */
+export function parseTransportFrame(text: string): TransportFrame | FrameError {
+  const value = parseJson(text);
+  if (value === invalidJson) return { error: new ClawError("bad_request", "The frame is not valid JSON."), id: null };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { error: new ClawError("bad_request", "Invalid frame: expected a JSON object"), id: null };
   }
+  const { token, stream, ...rest } = value as Record<string, unknown>;
+  const fields = transportFieldsSchema.safeParse({ token, stream });
+  if (!fields.success) return invalidFrame(fields.error, readId(value));
+  if (rest.type === "auth") {
+    return { error: new ClawError("bad_request", "There is no auth frame here: put the token in each request's token field."), id: readId(value) };
+  }
+  const parsed = parseFrameValue(rest);
+  if ("error" in parsed) return parsed;
+  return { frame: parsed.frame as TransportFrame["frame"], token: fields.data.token, stream: fields.data.stream ?? true };
+}
+
+const invalidJson = Symbol("invalid JSON");
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return invalidJson;
+  }
+}
+
+function parseFrameValue(value: unknown): { frame: ClientFrame } | FrameError {
   const result = clientFrameSchema.safeParse(value);
   if (result.success) return { frame: result.data };
-  const id = typeof value === "object" && value !== null && typeof (value as { id?: unknown }).id === "string" ? (value as { id: string }).id : null;
-  const issue = result.error.issues[0];
+  return invalidFrame(result.error, readId(value));
+}
+
+function readId(value: unknown): string | null {
+  return typeof value === "object" && value !== null && typeof (value as { id?: unknown }).id === "string" ? (value as { id: string }).id : null;
+}
+
+function invalidFrame(error: z.ZodError, id: string | null): FrameError {
+  const issue = error.issues[0];
   const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
   return { error: new ClawError("bad_request", `Invalid frame: ${where}${issue?.message ?? "unknown error"}`), id };
 }

@@ -8,6 +8,11 @@ export interface Gateway {
   /** Human-readable name for logs, e.g. "websocket ws://127.0.0.1:8080/". */
   readonly name: string;
   start(): Promise<void>;
+  /**
+   * Optional: stop taking new requests before the daemon drains in-flight ones (the requests still running
+   * finish and reply). MQTT leaves new requests unacknowledged on the broker, so they are served after a restart.
+   */
+  pause?(): Promise<void> | void;
   /** Stops taking new connections; in-flight requests are drained by the pipeline. */
   stop(): Promise<void>;
 }
@@ -18,6 +23,8 @@ export interface GatewayContext {
   authenticator: Authenticator;
   engine: LanguageModel;
   logger: Logger;
+  /** Directory that relative paths in the gateway's config (key files, CA files) resolve against. */
+  baseDir: string;
   /** Whether the model is loaded and requests can be served. */
   isReady(): boolean;
 }

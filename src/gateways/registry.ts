@@ -1,18 +1,41 @@
 // Resolves a gateway config entry to its adapter: built-in types, and custom protocols registered by name.
-import type { CustomGatewayConfig, GatewayConfig } from "../config/schema.js";
+import type { z } from "zod";
+import { ConfigError, formatPath } from "../config/load.js";
+import { mqttOptionsSchema, type CustomGatewayConfig, type GatewayConfig } from "../config/schema.js";
 import type { Gateway, GatewayContext } from "./gateway.js";
 import { HttpGateway } from "./http/http-gateway.js";
 import type { HttpListeners } from "./http-listeners.js";
+import { MqttGateway } from "./mqtt/mqtt-gateway.js";
 import { WebsocketGateway } from "./websocket/websocket-gateway.js";
 
 export type ProtocolFactory = (config: CustomGatewayConfig, context: GatewayContext) => Gateway | Promise<Gateway>;
 
 const protocols = new Map<string, ProtocolFactory>();
 
+/**
+ * Custom protocol names that Clawbot registers for its own adapters: `{"type": "custom", "protocol": name, …}`
+ * is that built-in gateway, its other keys parsed (and defaulted) by the built-in's schema.
+ */
+const builtinProtocols = new Map<string, (options: Record<string, unknown>, where: string) => GatewayConfig>([
+  ["enterprise_mqtt", (options, where) => ({ type: "mqtt", ...parseOptions(mqttOptionsSchema, options, where, "enterprise_mqtt") })],
+]);
+
 /** Makes `{"type": "custom", "protocol": name}` resolve to this adapter. */
 export function registerProtocol(name: string, factory: ProtocolFactory): void {
-  if (protocols.has(name)) throw new Error(`Gateway protocol "${name}" is already registered`);
+  if (protocols.has(name) || builtinProtocols.has(name)) throw new Error(`Gateway protocol "${name}" is already registered`);
   protocols.set(name, factory);
+}
+
+/**
+ * Turns a custom entry naming a built-in protocol (enterprise_mqtt) into that built-in's config; other entries
+ * come back unchanged. `where` names the entry in errors, e.g. "gateways[1]".
+ */
+export function resolveGatewayConfig(config: GatewayConfig, where: string): GatewayConfig {
+  if (config.type !== "custom") return config;
+  const builtin = builtinProtocols.get(config.protocol);
+  if (!builtin) return config;
+  const { type: _type, protocol: _protocol, ...options } = config;
+  return builtin(options, where);
 }
 
 export async function createGateway(config: GatewayConfig, context: GatewayContext, listeners: HttpListeners): Promise<Gateway> {
@@ -22,11 +45,13 @@ export async function createGateway(config: GatewayConfig, context: GatewayConte
     case "http":
       return new HttpGateway(config, context, listeners);
     case "mqtt":
-      throw new Error("The MQTT gateway is not built yet");
+      return new MqttGateway(config, context);
     case "custom": {
+      const resolved = resolveGatewayConfig(config, `gateway "${config.protocol}"`);
+      if (resolved.type !== "custom") return createGateway(resolved, context, listeners);
       const factory = protocols.get(config.protocol);
       if (!factory) {
-        const known = [...protocols.keys()];
+        const known = [...builtinProtocols.keys(), ...protocols.keys()];
         throw new Error(
           `Gateway protocol "${config.protocol}" is not available: no adapter registers it ` +
             `(registered: ${known.length > 0 ? known.join(", ") : "none"}). Remove the gateway or install its adapter.`,
@@ -35,4 +60,21 @@ export async function createGateway(config: GatewayConfig, context: GatewayConte
       return factory(config, context);
     }
   }
+}
+
+/** Parses an adapter's keys; every problem names its key path, like the config loader's messages. */
+function parseOptions<Schema extends z.ZodTypeAny>(schema: Schema, options: Record<string, unknown>, where: string, protocol: string): z.output<Schema> {
+  const result = schema.safeParse(options);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const at = `${where}${issue.path.length > 0 ? `.${formatPath(issue.path)}` : ""}`;
+    if (issue.code === "unrecognized_keys") return `${at}: unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((key) => `"${key}"`).join(", ")} (protocol ${protocol})`;
+    if (issue.code === "invalid_type") return `${at}: expected ${issue.expected}, got ${issue.received} (protocol ${protocol})`;
+    if (issue.code === "invalid_union") {
+      const literals = issue.unionErrors.flatMap((error) => error.issues).flatMap((inner) => (inner.code === "invalid_literal" ? [JSON.stringify(inner.expected)] : []));
+      if (literals.length > 0) return `${at}: expected one of ${literals.join(", ")} (protocol ${protocol})`;
+    }
+    return `${at}: ${issue.message} (protocol ${protocol})`;
+  });
+  throw new ConfigError(lines.join("\n"));
 }

@@ -1,10 +1,13 @@
-// The one request path every gateway uses: authenticate → session → build prompt → generate → record.
+// The one request path every gateway uses: authenticate → session → preProcess → build prompt → generate → postProcess → record.
 import type { AgentConfig } from "../config/schema.js";
 import { ClawError, toClawError } from "../core/errors.js";
 import type { ChatMessage, GenerationParams, Principal, StreamPart } from "../core/types.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { Logger } from "../logging/logger.js";
+import { createPluginContext } from "../plugins/plugin-context.js";
+import { PluginHost } from "../plugins/plugin-host.js";
 import type { SessionRepository } from "../store/session-repository.js";
+import { splitConversation } from "./conversation.js";
 import { buildPrompt } from "./prompt-builder.js";
 
 export interface PipelineRequest {
@@ -22,6 +25,8 @@ export interface PipelineRequest {
   /** A whole conversation (OpenAI API), used as given; a system prompt from config is added when it has none. */
   messages?: ChatMessage[];
   params?: Partial<GenerationParams>;
+  /** The gateway it came through ("websocket", "http", "mqtt", …), for plugins and logs. */
+  gateway?: string;
 }
 
 /** Where the pipeline writes the answer: text deltas, then one finish or one error. */
@@ -34,13 +39,18 @@ export interface PipelineOptions {
   engine: LanguageModel;
   sessions: SessionRepository;
   logger: Logger;
+  /** The configured plugins; none when absent. */
+  plugins?: PluginHost;
 }
 
 export class Pipeline {
   private readonly inFlight = new Set<AbortController>();
   private accepting = true;
+  readonly plugins: PluginHost;
 
-  constructor(private readonly options: PipelineOptions) {}
+  constructor(private readonly options: PipelineOptions) {
+    this.plugins = options.plugins ?? PluginHost.empty(options.logger);
+  }
 
   get activeRequests(): number {
     return this.inFlight.size;
@@ -60,14 +70,39 @@ export class Pipeline {
       const params = resolveParams(agent, request.params);
       // Stage 3, session: the stored history of this principal's session.
       const history = request.session && request.messages === undefined ? sessions.history(request.principal.subject, request.session) : [];
-      // Stage 4, build prompt: system prompt + history (trimmed oldest-first) + the new turn.
-      const messages = buildPrompt({ agent, engine, request, history, maxTokens: params.maxTokens });
-      // Stage 5, generate.
+      const conversation = splitConversation(request, history);
+      // Stage 4, preProcess: plugins in config order may rewrite the input and the other messages, or refuse.
+      const context = createPluginContext({
+        input: conversation.input,
+        messages: conversation.messages,
+        principal: request.principal,
+        session: request.session,
+        requestId: request.id,
+        gateway: request.gateway,
+      });
+      await this.plugins.preProcess(context);
+      // Stage 5, build prompt: system prompt + history (trimmed oldest-first) + the new turn, as plugins left them.
+      const turn = conversation.hasTurn ? context.input : undefined;
+      const messages = buildPrompt({ agent, engine, messages: context.messages, turn, whole: conversation.whole, maxTokens: params.maxTokens });
+      // Stage 6, generate; stage 7, postProcess: every delta passes the plugins' output processing before it is written.
+      const output = await this.plugins.createOutput(context);
+      let delivered = "";
+      const deliver = (text: string) => {
+        if (text === "") return;
+        delivered += text;
+        reply.write({ type: "text-delta", text });
+      };
       for await (const part of engine.stream({ messages, params }, { signal: controller.signal })) {
-        reply.write(part);
-        // Stage 6, record: store the exchange once it completed.
-        if (part.type === "finish" && request.session && request.message !== undefined && part.finishReason !== "cancelled") {
-          sessions.appendExchange(request.principal.subject, request.session, request.message, part.text);
+        if (part.type === "text-delta") {
+          deliver(await output.push(part.text));
+          continue;
+        }
+        deliver(await output.finish());
+        // The finish text is what the client received, delta by delta.
+        reply.write({ ...part, text: delivered });
+        // Stage 8, record: the processed input and the delivered answer, so nothing a plugin masked is stored.
+        if (request.session && request.message !== undefined && part.finishReason !== "cancelled") {
+          sessions.appendExchange(request.principal.subject, request.session, context.input, delivered);
         }
       }
     } catch (error) {

@@ -25,6 +25,12 @@ export interface TestNodeOptions {
   dataDir?: string;
   shutdownGrace?: number;
   websocket?: Record<string, unknown>;
+  /** The config's `plugins` entries; relative paths resolve against `baseDir`. */
+  plugins?: unknown[];
+  /** Seconds each plugin hook may take (config `plugin_timeout`). */
+  pluginTimeout?: number;
+  /** Directory relative config paths resolve against; the data directory by default. */
+  baseDir?: string;
 }
 
 export async function startTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
@@ -39,9 +45,11 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
       { type: "http", port: 0, auth },
     ],
     shutdown_grace: options.shutdownGrace ?? 5,
+    plugins: options.plugins ?? [],
+    plugin_timeout: options.pluginTimeout ?? 2,
   });
   const modelPath = engine === "llama" ? await testModelPath() : undefined;
-  const daemon = await createDaemon({ config, baseDir: dataDir, modelPath, logger: silentLogger });
+  const daemon = await createDaemon({ config, baseDir: options.baseDir ?? dataDir, modelPath, logger: silentLogger });
   const port = (daemon.gateways[0] as unknown as { port: number }).port;
   return {
     daemon,

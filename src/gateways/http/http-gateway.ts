@@ -103,7 +103,7 @@ export class HttpGateway implements Gateway {
     response.on("close", () => {
       if (!response.writableFinished) controller.abort();
     });
-    const pipelineRequest = { id, principal, messages: toChatMessages(body), params: toParams(body) };
+    const pipelineRequest = { id, principal, messages: toChatMessages(body), params: toParams(body), gateway: "http" };
     if (body.stream) {
       const writer = new SseChatWriter(response, { id, model, includeUsageChunk: body.stream_options?.include_usage === true });
       await this.context.pipeline.handle(pipelineRequest, writer, controller.signal);

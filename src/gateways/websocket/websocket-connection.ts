@@ -28,7 +28,7 @@ export class WebsocketConnection {
     private readonly options: ConnectionOptions,
   ) {
     this.principal = options.principal;
-    this.session = new FrameSession({ pipeline: options.context.pipeline, send: (frame) => this.send(frame) });
+    this.session = new FrameSession({ pipeline: options.context.pipeline, gateway: "websocket", send: (frame) => this.send(frame) });
     socket.on("message", (data) => {
       this.queue = this.queue.then(() => this.receive(data)).catch((error) => this.fail(error));
     });

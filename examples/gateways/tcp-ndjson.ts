@@ -1,0 +1,91 @@
+// Example protocol adapter: Clawbot's JSON frames, one per line, over plain TCP. A template for your own protocol.
+//
+// Config:  {"type": "custom", "protocol": "tcp-ndjson", "path": "./examples/gateways/tcp-ndjson.ts",
+//           "port": 9000, "auth": {"type": "jwt", "secret": "${CLAWBOT_JWT_SECRET}"}}
+// Try it:  printf '%s\n' '{"type":"auth","token":"<jwt>"}' '{"type":"chat","id":"1","message":"Hello"}' | nc 127.0.0.1 9000
+import net from "node:net";
+import { z } from "zod";
+import { ClawError, defineGatewayAdapter, errorFrame, FrameSession, parseClientFrame, type Principal } from "clawbot";
+
+const optionsSchema = z.strictObject({
+  host: z.string().default("127.0.0.1"),
+  port: z.number().int().min(0).max(65535),
+  /** Longest accepted line in bytes. */
+  max_line: z.number().int().positive().default(1024 * 1024),
+});
+
+export default defineGatewayAdapter({
+  protocol: "tcp-ndjson",
+  options: optionsSchema,
+  create(options, context) {
+    const server = net.createServer((socket) => serveClient(socket));
+    const sockets = new Set<net.Socket>();
+
+    function serveClient(socket: net.Socket): void {
+      sockets.add(socket);
+      const send = (frame: Record<string, unknown>) => socket.writable && socket.write(`${JSON.stringify(frame)}\n`);
+      const session = new FrameSession({ pipeline: context.pipeline, send });
+      let principal: Principal | undefined;
+      let pending = "";
+      // Lines are handled in order, so an auth line is verified before the chat after it.
+      let queue = Promise.resolve();
+
+      const handleLine = async (line: string) => {
+        if (!line.trim()) return;
+        const parsed = parseClientFrame(line);
+        if ("error" in parsed) return void send(errorFrame(parsed.id, parsed.error));
+        const frame = parsed.frame;
+        if (frame.type === "auth") {
+          try {
+            principal = await context.authenticator.authenticate(frame.token);
+            send({ type: "authenticated", subject: principal.subject });
+          } catch (error) {
+            send(errorFrame(null, error instanceof ClawError ? error : new ClawError("unauthorized", "Invalid token.")));
+            socket.end();
+          }
+          return;
+        }
+        // Without auth configured, every client is the anonymous principal.
+        if (!principal && !context.authenticator.required) principal = await context.authenticator.authenticate(undefined);
+        void session.receive(frame, principal);
+      };
+
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => {
+        pending += chunk;
+        let newline: number;
+        while ((newline = pending.indexOf("\n")) >= 0) {
+          const line = pending.slice(0, newline);
+          pending = pending.slice(newline + 1);
+          queue = queue.then(() => handleLine(line));
+        }
+        if (Buffer.byteLength(pending) > options.max_line) {
+          pending = "";
+          send(errorFrame(null, new ClawError("payload_too_large", `Lines are limited to ${options.max_line} bytes.`)));
+        }
+      });
+      socket.on("close", () => {
+        sockets.delete(socket);
+        session.cancelAll();
+      });
+      socket.on("error", (error) => context.logger.debug({ err: error }, "tcp-ndjson client error"));
+    }
+
+    return {
+      get name() {
+        const address = server.address();
+        return `tcp-ndjson tcp://${options.host}:${typeof address === "object" && address ? address.port : options.port}`;
+      },
+      start: () =>
+        new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(options.port, options.host, () => resolve());
+        }),
+      stop: () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    };
+  },
+});

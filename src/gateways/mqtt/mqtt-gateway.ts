@@ -1,0 +1,191 @@
+// The MQTT gateway: a client of an external broker that answers JSON request frames published on <prefix>/req/<clientId>.
+import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
+import type { MqttOptions } from "../../config/schema.js";
+import type { Gateway, GatewayContext } from "../gateway.js";
+import { mqttConnectSettings, type MqttConnectSettings } from "./mqtt-client-options.js";
+import { MqttRequestHandler, type ReplyTarget } from "./mqtt-request-handler.js";
+import { MqttTopics } from "./mqtt-topics.js";
+import { ReconnectBackoff } from "./reconnect-backoff.js";
+
+export type MqttConnectionState = "waiting-for-model" | "connecting" | "connected" | "reconnecting" | "stopped";
+
+export interface MqttGatewayStatus {
+  state: MqttConnectionState;
+  connected: boolean;
+  /** Reconnect attempts since start. */
+  reconnects: number;
+  /** The last connection or subscription error, if any. */
+  lastError: string | undefined;
+}
+
+/** How often start() checks whether the model is loaded: requests are taken off the broker only once they can be served. */
+const readyPollMs = 100;
+/** How long stop() waits for a clean MQTT disconnect before closing the socket. */
+const disconnectTimeoutMs = 3_000;
+
+export class MqttGateway implements Gateway {
+  private readonly topics: MqttTopics;
+  private readonly settings: MqttConnectSettings;
+  private readonly backoff: ReconnectBackoff;
+  private readonly handler: MqttRequestHandler;
+  private client: MqttClient | undefined;
+  private state: MqttConnectionState = "waiting-for-model";
+  private reconnects = 0;
+  private lastError: string | undefined;
+  private paused = false;
+  /** Requests left unacknowledged because the node is stopping; the broker redelivers them after a restart. */
+  private held = 0;
+  private readyTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly config: MqttOptions,
+    private readonly context: GatewayContext,
+  ) {
+    this.topics = new MqttTopics(config.topic_prefix);
+    this.backoff = new ReconnectBackoff({ maxMs: config.reconnect_max_delay * 1000 });
+    this.settings = mqttConnectSettings(config, context.baseDir, this.backoff.next());
+    this.handler = new MqttRequestHandler({
+      context,
+      topics: this.topics,
+      maxPayload: config.max_payload,
+      rememberMs: Math.max(config.session_expiry, 600) * 1000,
+      publish: (target, frame) => this.publish(target, frame),
+    });
+  }
+
+  get name(): string {
+    return `mqtt ${redactedUrl(this.config.broker)} (${this.topics.requestFilter}, client id ${this.settings.options.clientId})`;
+  }
+
+  status(): MqttGatewayStatus {
+    return { state: this.state, connected: this.state === "connected", reconnects: this.reconnects, lastError: this.lastError };
+  }
+
+  /** Returns at once: the broker connection opens when the model is ready and retries in the background. */
+  async start(): Promise<void> {
+    const check = () => {
+      if (this.state !== "waiting-for-model") return;
+      if (this.context.isReady()) return this.connect();
+      // Not unref'd: with only MQTT gateways, nothing else keeps the process alive until the connection opens.
+      this.readyTimer = setTimeout(check, readyPollMs);
+    };
+    check();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  async stop(): Promise<void> {
+    this.paused = true;
+    this.state = "stopped";
+    clearTimeout(this.readyTimer);
+    this.handler.cancelAll();
+    const client = this.client;
+    if (!client) return;
+    if (client.connected && this.held === 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), disconnectTimeoutMs)));
+      const ended = await Promise.race([client.endAsync(false).then(() => true, () => false), timedOut]);
+      clearTimeout(timer);
+      if (ended) return;
+    } else if (client.connected) {
+      // Inbound processing is held (so the held requests stay unacknowledged): let the replies already written reach the broker.
+      await flushed(client);
+    }
+    await client.endAsync(true);
+  }
+
+  private connect(): void {
+    this.state = "connecting";
+    const { logger } = this.context;
+    logger.info({ broker: redactedUrl(this.config.broker), clientId: this.settings.options.clientId }, "mqtt connecting");
+    const client = mqtt.connect(this.settings.url, { ...this.settings.options });
+    this.client = client;
+    client.handleMessage = (packet, done) => this.receive(packet, done);
+    client.on("connect", (connack) => {
+      if (this.state === "stopped") return;
+      const reconnected = this.reconnects > 0;
+      this.state = "connected";
+      this.backoff.reset();
+      client.options.reconnectPeriod = this.backoff.next();
+      logger.info({ sessionPresent: connack.sessionPresent, reconnects: this.reconnects }, "mqtt connected");
+      if (reconnected && !connack.sessionPresent) {
+        logger.warn("mqtt broker had no session for this client id: requests published while disconnected were not kept");
+      }
+      this.subscribe(client);
+    });
+    client.on("reconnect", () => {
+      this.reconnects += 1;
+      this.state = "reconnecting";
+      // mqtt.js waits a fixed reconnectPeriod; setting it before each attempt makes the next wait longer (capped).
+      client.options.reconnectPeriod = this.backoff.next();
+      logger.info({ attempt: this.reconnects, nextDelayMs: client.options.reconnectPeriod }, "mqtt reconnecting");
+    });
+    client.on("close", () => {
+      if (this.state === "connected") logger.warn({ broker: redactedUrl(this.config.broker) }, "mqtt connection lost; reconnecting");
+      if (this.state !== "stopped") this.state = "reconnecting";
+    });
+    client.on("disconnect", (packet) => {
+      logger.warn({ reasonCode: packet.reasonCode, reason: packet.properties?.reasonString }, "mqtt broker sent DISCONNECT");
+    });
+    client.on("error", (error) => {
+      this.lastError = error.message;
+      logger.warn({ err: error.message, attempt: this.reconnects }, "mqtt connection error");
+    });
+  }
+
+  private subscribe(client: MqttClient): void {
+    const noLocal = this.config.protocol_version === 5 ? { nl: true } : {};
+    client.subscribe(this.topics.requestFilter, { qos: this.config.qos, ...noLocal }, (error, granted) => {
+      const refused = granted?.find((grant) => grant.qos === 128);
+      if (error || refused) {
+        this.lastError = error?.message ?? `the broker refused the subscription to ${this.topics.requestFilter}`;
+        this.context.logger.error({ reason: this.lastError }, "mqtt subscribe failed");
+        return;
+      }
+      this.context.logger.debug({ filter: this.topics.requestFilter, qos: this.config.qos }, "mqtt subscribed");
+    });
+  }
+
+  /**
+   * mqtt.js calls this for each inbound PUBLISH, one at a time, and sends the PUBACK (QoS 1) or PUBCOMP (QoS 2)
+   * when `done` is called: after the request is accepted. While stopping, `done` is never called, so the
+   * request stays unacknowledged on the broker and is delivered again when Clawbot comes back.
+   */
+  private receive(packet: IPublishPacket, done: (error?: Error) => void): void {
+    if (this.paused) {
+      this.held += 1;
+      if (this.held === 1) this.context.logger.info("mqtt node stopping: new requests stay on the broker until the next start");
+      return;
+    }
+    void this.handler.accept(packet).finally(() => done());
+  }
+
+  private publish(target: ReplyTarget, frame: Record<string, unknown>): void {
+    const client = this.client;
+    if (!client) return;
+    const properties =
+      this.config.protocol_version === 5
+        ? { contentType: "application/json", payloadFormatIndicator: true, ...(target.correlationData ? { correlationData: target.correlationData } : {}) }
+        : undefined;
+    client.publish(target.topic, JSON.stringify(frame), { qos: this.config.qos, properties }, (error) => {
+      if (error) this.context.logger.warn({ err: error.message, topic: target.topic }, "mqtt reply not published");
+    });
+  }
+}
+
+function redactedUrl(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, "//");
+}
+
+function delay(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
+}
+
+/** Waits (up to a second) until the socket has handed everything written to the kernel. */
+async function flushed(client: MqttClient): Promise<void> {
+  const stream = client.stream as unknown as { writableLength?: number };
+  for (let waited = 0; (stream.writableLength ?? 0) > 0 && waited < 1000; waited += 10) await delay(10);
+  await delay(50);
+}

@@ -1,0 +1,228 @@
+// The MQTT gateway end to end against a real Mosquitto and the real test model: streaming, response topics, persistence, duplicates, auth, broker restarts.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { configSchema } from "../src/config/schema.js";
+import { createDaemon, type Daemon } from "../src/daemon/daemon.js";
+import { MqttGateway } from "../src/gateways/mqtt/mqtt-gateway.js";
+import { createLogger, silentLogger } from "../src/logging/logger.js";
+import { issueToken } from "../src/security/jwt-issuer.js";
+import { findMosquitto, missingMosquittoMessage, MosquittoBroker } from "./helpers/mosquitto.js";
+import { MqttTestClient } from "./helpers/mqtt-test-client.js";
+import { testSecret } from "./helpers/test-node.js";
+import { testModelPath } from "./helpers/test-model.js";
+import { WsTestClient } from "./helpers/ws-test-client.js";
+
+// Without mosquitto the tests are skipped on a developer machine, but fail loudly in CI.
+const skip = !findMosquitto() && !process.env.CI;
+if (skip) console.warn(`Skipping the MQTT gateway tests: ${missingMosquittoMessage}`);
+
+const logger = process.env.CLAWBOT_TEST_LOGS ? createLogger("debug", { pretty: false }) : silentLogger;
+
+async function startNode(gateways: Record<string, unknown>[], agent: Record<string, unknown> = {}): Promise<Daemon> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-mqtt-"));
+  const config = configSchema.parse({ agent: { temperature: 0, data_dir: dataDir, ...agent }, gateways, shutdown_grace: 2 });
+  const modelPath = config.agent.engine === "llama" ? await testModelPath() : undefined;
+  return createDaemon({ config, baseDir: dataDir, modelPath, logger });
+}
+
+function mqttGateway(daemon: Daemon, index = 0): MqttGateway {
+  const gateway = daemon.gateways.filter((candidate) => candidate instanceof MqttGateway)[index];
+  if (!gateway) throw new Error("no MQTT gateway");
+  return gateway as MqttGateway;
+}
+
+async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe.skipIf(skip)("mqtt gateway against Mosquitto", () => {
+  let broker: MosquittoBroker;
+  let daemon: Daemon | undefined;
+  let tester: MqttTestClient;
+  const token = (subject = "alice") => issueToken({ secret: testSecret, subject, roles: ["user"], ttl: "1h" });
+  const gateways = () => [
+    { type: "mqtt", broker: broker.url, client_id: "clawbot-test", reconnect_max_delay: 0.5, session_expiry: 3600 },
+    // The seed's spelling, with auth and MQTT 3.1.1: the same adapter under its custom protocol name.
+    {
+      type: "custom",
+      protocol: "enterprise_mqtt",
+      broker: broker.url,
+      qos: 1,
+      protocol_version: 4,
+      client_id: "clawbot-test-secure",
+      topic_prefix: "secure",
+      reconnect_max_delay: 0.5,
+      auth: { type: "jwt", secret: testSecret },
+    },
+    { type: "websocket", port: 0 },
+  ];
+  const startAndConnect = async () => {
+    daemon = await startNode(gateways(), { context_size: 2048 });
+    const started = daemon;
+    await until(() => mqttGateway(started, 0).status().connected && mqttGateway(started, 1).status().connected);
+  };
+
+  beforeAll(async () => {
+    broker = await MosquittoBroker.start();
+    await startAndConnect();
+    // A persistent session, so replies published while the broker restarts are kept for it.
+    tester = await MqttTestClient.connect(broker.url, "tester", { extra: { clean: false, properties: { sessionExpiryInterval: 600 } } });
+  });
+  afterAll(async () => {
+    await tester?.close();
+    await daemon?.close();
+    await broker?.close();
+  });
+
+  it("streams an answer whose deltas add up to the finish text; stream false sends only finish", async () => {
+    const { deltas, end } = await tester.chat("stream-1", "Once upon a time", { params: { max_tokens: 32 } });
+    expect(end).toMatchObject({ type: "finish", id: "stream-1", finish_reason: "length", usage: { completion_tokens: 32 } });
+    expect(deltas.length).toBeGreaterThan(5);
+    expect(deltas.join("")).toBe(end.text);
+
+    const quiet = await tester.chat("quiet-1", "Once upon a time", { params: { max_tokens: 32 }, stream: false });
+    expect(quiet.deltas).toEqual([]);
+    expect(quiet.end).toMatchObject({ type: "finish", text: end.text });
+  });
+
+  it("answers on the MQTT 5 response topic with the request's correlation data", async () => {
+    await tester.subscribe("replies/tester/inbox");
+    const correlationData = Buffer.from("corr-42");
+    const reply = tester.next(({ topic, frame }) => topic === "replies/tester/inbox" && frame.type === "finish");
+    await tester.publish({ type: "chat", id: "rt-1", message: "The little dog", params: { max_tokens: 8 } }, { responseTopic: "replies/tester/inbox", correlationData });
+    const { packet, frame } = await reply;
+    expect(frame).toMatchObject({ id: "rt-1", finish_reason: "length" });
+    expect(Buffer.from(packet.properties?.correlationData ?? []).toString()).toBe("corr-42");
+    expect(packet.properties?.contentType).toBe("application/json");
+    expect(tester.received.filter(({ frame: other }) => other.id === "rt-1").every(({ topic }) => topic === "replies/tester/inbox")).toBe(true);
+  });
+
+  it("answers malformed payloads with error frames and keeps serving", async () => {
+    await tester.publish("this is not json");
+    expect((await tester.next(({ frame }) => frame.type === "error" && frame.id === null)).frame.code).toBe("bad_request");
+    await tester.publish({ type: "chat", id: "bad-1" });
+    expect((await tester.next(({ frame }) => frame.type === "error" && frame.id === "bad-1")).frame.code).toBe("bad_request");
+    await tester.publish({ type: "chat", id: "bad-2", message: "hi", stream: "yes" });
+    expect((await tester.next(({ frame }) => frame.type === "error" && frame.id === "bad-2")).frame.code).toBe("bad_request");
+    await tester.publish({ type: "chat", id: "bad-3", message: "x".repeat(1024 * 1024 + 10) });
+    expect((await tester.next(({ frame }) => frame.type === "error" && frame.code === "payload_too_large")).frame).toBeTruthy();
+    await tester.publish({ type: "ping" });
+    expect(await tester.next(({ frame }) => frame.type === "pong")).toBeTruthy();
+    expect((await tester.chat("after-bad", "Once upon a time", { params: { max_tokens: 4 } })).end.type).toBe("finish");
+  });
+
+  it("answers a duplicate request (same client, same id) once", async () => {
+    const request = { type: "chat", id: "dup-1", message: "Lily and Tom went", params: { max_tokens: 48 } };
+    const first = tester.result("dup-1");
+    await tester.publish(request);
+    await tester.publish(request);
+    await first;
+    await tester.publish(request);
+    // Requests are taken in order: once this later one is answered, the duplicates have been seen.
+    expect((await tester.chat("dup-after", "The little dog", { params: { max_tokens: 4 } })).end.type).toBe("finish");
+    const frames = tester.framesOf("dup-1");
+    expect(frames.filter((frame) => frame.type === "finish")).toHaveLength(1);
+    expect(frames.filter((frame) => frame.type === "error")).toEqual([]);
+  });
+
+  it("checks the token field like WebSocket: a bad or missing token is refused and never runs", async () => {
+    const secure = await MqttTestClient.connect(broker.url, "secure-tester", { prefix: "secure" });
+    try {
+      const forged = await new SignJWT({ sub: "mallory" })
+        .setProtectedHeader({ alg: "HS256" })
+        .setExpirationTime("1h")
+        .sign(new TextEncoder().encode("another-secret-of-sufficient-length!!"));
+      const refused = await secure.chat("forged", "Once upon a time", { token: forged });
+      expect(refused.end).toMatchObject({ type: "error", code: "unauthorized" });
+      expect(refused.deltas).toEqual([]);
+      expect((await secure.chat("no-token", "Once upon a time")).end).toMatchObject({ type: "error", code: "unauthorized" });
+      const allowed = await secure.chat("signed", "Once upon a time", { token: await token(), params: { max_tokens: 4 } });
+      expect(allowed.end).toMatchObject({ type: "finish", id: "signed" });
+      // A refused request does not take its id: the same id with a good token runs.
+      const retried = secure.next(({ frame }) => frame.id === "forged" && frame.type === "finish");
+      await secure.publish({ type: "chat", id: "forged", message: "Once upon a time", token: await token(), params: { max_tokens: 4 } });
+      await retried;
+    } finally {
+      await secure.close();
+    }
+  });
+
+  it("answers a QoS 1 request published while Clawbot was stopped once it starts again", async () => {
+    await daemon?.close();
+    daemon = undefined;
+    const pending = tester.result("while-down", 30_000);
+    await tester.publish({ type: "chat", id: "while-down", message: "Once upon a time", params: { max_tokens: 8 } });
+    await startAndConnect();
+    expect((await pending).end).toMatchObject({ type: "finish", id: "while-down", finish_reason: "length" });
+  });
+
+  it("leaves requests that arrive during shutdown on the broker, and answers them after the restart", async () => {
+    const running = tester.result("draining", 30_000);
+    const firstDelta = tester.next(({ frame }) => frame.id === "draining" && frame.type === "text-delta");
+    await tester.publish({ type: "chat", id: "draining", message: "Once upon a time", params: { max_tokens: 400 } });
+    await firstDelta;
+    const closing = (daemon as Daemon).close();
+    daemon = undefined;
+    await tester.publish({ type: "chat", id: "late", message: "The little dog", params: { max_tokens: 8 } });
+    // The answer in flight still finishes during the drain; the late request is neither run nor refused.
+    expect((await running).end).toMatchObject({ type: "finish", id: "draining" });
+    await closing;
+    expect(tester.framesOf("late")).toEqual([]);
+    const late = tester.result("late", 30_000);
+    await startAndConnect();
+    expect((await late).end).toMatchObject({ type: "finish", id: "late", finish_reason: "length" });
+  });
+
+  it("survives a broker restart mid-answer, and other gateways keep serving while the broker is down", async () => {
+    const started = daemon as Daemon;
+    const gateway = mqttGateway(started);
+    const reconnectsBefore = gateway.status().reconnects;
+    const long = tester.result("mid-run", 40_000);
+    const firstDelta = tester.next(({ frame }) => frame.id === "mid-run" && frame.type === "text-delta");
+    await tester.publish({ type: "chat", id: "mid-run", message: "Once upon a time", params: { max_tokens: 1500 } });
+    await firstDelta;
+    await broker.stop();
+    await until(() => !gateway.status().connected);
+    const websocketPort = (started.gateways.find((candidate) => candidate.name.startsWith("websocket")) as unknown as { port: number }).port;
+    const websocket = await WsTestClient.connect(`ws://127.0.0.1:${websocketPort}/`);
+    expect((await websocket.chat("ws-1", "Once upon a time", { max_tokens: 4 })).end.type).toBe("finish");
+    websocket.close();
+    await broker.resume();
+    await until(() => gateway.status().connected, 20_000);
+    expect(gateway.status().reconnects).toBeGreaterThan(reconnectsBefore);
+    expect((await long).end).toMatchObject({ type: "finish", id: "mid-run" });
+    expect((await tester.chat("after-restart", "The little dog", { params: { max_tokens: 4 } })).end.type).toBe("finish");
+  });
+});
+
+describe("mqtt gateway with the broker unreachable", () => {
+  it("starts at once, keeps the other gateways serving, and retries with backoff", async () => {
+    const daemon = await startNode(
+      [
+        { type: "websocket", port: 0 },
+        { type: "custom", protocol: "enterprise_mqtt", broker: "tcp://127.0.0.1:1", qos: 1, reconnect_max_delay: 0.2 },
+      ],
+      { engine: "echo" },
+    );
+    try {
+      const port = (daemon.gateways[0] as unknown as { port: number }).port;
+      const client = await WsTestClient.connect(`ws://127.0.0.1:${port}/`);
+      expect((await client.chat("w", "hello", { max_tokens: 4 })).end.type).toBe("finish");
+      client.close();
+      const gateway = mqttGateway(daemon);
+      await until(() => gateway.status().reconnects >= 2, 10_000);
+      expect(gateway.status()).toMatchObject({ connected: false, state: "reconnecting", lastError: expect.stringContaining("ECONNREFUSED") });
+    } finally {
+      const closing = performance.now();
+      await daemon.close();
+      expect(performance.now() - closing).toBeLessThan(2_000);
+    }
+  });
+});
