@@ -22,6 +22,8 @@ export type FinishReason = "stop" | "length" | "cancelled";
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens found already evaluated in the sequence's state (not evaluated again). */
+  cachedPromptTokens?: number;
 }
 
 export interface Timings {

@@ -32,12 +32,18 @@ export class AdmissionQueue {
     return this.waiters.length;
   }
 
-  /** Resolves with a slot as soon as one is free, in arrival order. */
-  acquire(signal?: AbortSignal): Promise<SlotLease> {
+  /**
+   * Resolves with a slot as soon as one is free, in arrival order. `choose` picks among the free slots
+   * (e.g. the one whose state already holds most of the prompt); by default the most recently freed.
+   */
+  acquire(signal?: AbortSignal, choose?: (freeSlots: readonly number[]) => number): Promise<SlotLease> {
     if (this.closedReason) return Promise.reject(this.closedReason);
     if (signal?.aborted) return Promise.reject(new ClawError("cancelled", "The request was cancelled before it started."));
-    const slot = this.freeSlots.pop();
-    if (slot !== undefined) return Promise.resolve(this.lease(slot));
+    if (this.freeSlots.length > 0) {
+      const chosen = choose ? choose(this.freeSlots) : (this.freeSlots.at(-1) as number);
+      this.freeSlots.splice(this.freeSlots.indexOf(chosen), 1);
+      return Promise.resolve(this.lease(chosen));
+    }
     if (this.waiters.length >= this.maxQueue) {
       return Promise.reject(
         new ClawError("overloaded", `All ${this.slots} sequences are busy and ${this.waiters.length} requests are queued; retry later.`),

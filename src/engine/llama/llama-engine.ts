@@ -1,22 +1,15 @@
 // The llama.cpp engine: one model (mmap), one context with `parallel` sequences batched together, a bounded queue.
 import fs from "node:fs";
 import path from "node:path";
-import {
-  getLlama,
-  LlamaCompletion,
-  LlamaLogLevel,
-  type LlamaContext,
-  type LlamaContextSequence,
-  type LlamaModel,
-  type Llama,
-} from "node-llama-cpp";
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import { ClawError } from "../../core/errors.js";
-import type { ChatMessage, FinishReason } from "../../core/types.js";
+import type { ChatMessage } from "../../core/types.js";
 import type { Logger } from "../../logging/logger.js";
 import { AdmissionQueue } from "../admission-queue.js";
 import type { EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
-import { StreamChannel } from "../stream-channel.js";
+import { GenerationGate } from "./generation-gate.js";
 import { PromptRenderer } from "./prompt-renderer.js";
+import { generateOnSequence } from "./sequence-generation.js";
 
 export interface LlamaEngineOptions {
   modelPath: string;
@@ -84,7 +77,9 @@ class LlamaEngine implements LanguageModel {
   readonly info: EngineInfo;
   private readonly queue: AdmissionQueue;
   private readonly renderer: PromptRenderer;
-  private readonly completions: LlamaCompletion[];
+  private readonly gate = new GenerationGate();
+  /** When each sequence was last handed out, to give away the least recently used state first. */
+  private readonly lastUsed: number[];
 
   constructor(
     private readonly llama: Llama,
@@ -95,7 +90,7 @@ class LlamaEngine implements LanguageModel {
   ) {
     this.renderer = new PromptRenderer(model);
     this.queue = new AdmissionQueue(sequences.length, options.maxQueue);
-    this.completions = sequences.map((sequence) => new LlamaCompletion({ contextSequence: sequence }));
+    this.lastUsed = sequences.map(() => 0);
     this.info = {
       engine: "llama",
       model: path.basename(options.modelPath).replace(/\.gguf$/i, ""),
@@ -119,76 +114,74 @@ class LlamaEngine implements LanguageModel {
   async *stream(request: EngineRequest, options: { signal?: AbortSignal } = {}): AsyncGenerator<EnginePart> {
     const startedAt = performance.now();
     const prompt = this.renderer.render(request.messages);
-    const promptTokens = prompt.tokens.length + (this.model.tokens.shouldPrependBosToken ? 1 : 0);
+    const promptTokens = prompt.tokens.length;
     if (promptTokens >= this.info.contextSize) {
       throw new ClawError(
         "context_length_exceeded",
         `The prompt is ${promptTokens} tokens; the context holds ${this.info.contextSize} (including room for at least one new token).`,
       );
     }
-    const lease = await this.queue.acquire(options.signal);
+    const lease = await this.queue.acquire(options.signal, (free) => this.closestSequence(free, prompt.tokens));
+    this.lastUsed[lease.slot] = performance.now();
     const admittedAt = performance.now();
-    const channel = new StreamChannel<string>();
     // Our own signal, so a consumer that stops reading (client gone) also stops the decode before the slot is reused.
     const abort = new AbortController();
     const forwardAbort = () => abort.abort();
     options.signal?.addEventListener("abort", forwardAbort, { once: true });
-    let generation: Promise<unknown> | undefined;
     let firstTokenAt: number | undefined;
-    let completionTokens = 0;
-    const maxTokens = Math.min(request.params.maxTokens, this.info.contextSize - promptTokens);
+    let text = "";
     try {
-      const completion = this.completions[lease.slot] as LlamaCompletion;
-      const running = completion
-        .generateCompletionWithMeta(prompt.tokens, {
-          maxTokens,
-          temperature: request.params.temperature,
-          topP: request.params.topP,
-          seed: request.params.seed,
-          customStopTriggers: [...prompt.stopTriggers, ...(request.params.stop ?? [])],
-          repeatPenalty: false,
-          signal: abort.signal,
-          stopOnAbortSignal: true,
-          disableContextShift: true,
-          contextShiftSize: 1,
-          onToken: (tokens) => {
-            completionTokens += tokens.length;
-            firstTokenAt ??= performance.now();
-          },
-          onTextChunk: (text) => channel.push(text),
-        })
-        .finally(() => channel.end());
-      generation = running.catch(() => undefined);
-      for await (const text of channel) yield { type: "text-delta", text };
-      const { response, metadata } = await running;
-      const finishReason: FinishReason =
-        metadata.stopReason === "abort" ? "cancelled" : metadata.stopReason === "maxTokens" ? "length" : "stop";
+      const generation = generateOnSequence({
+        model: this.model,
+        sequence: this.sequences[lease.slot] as LlamaContextSequence,
+        gate: this.gate,
+        promptTokens: prompt.tokens,
+        params: request.params,
+        maxTokens: Math.min(request.params.maxTokens, this.info.contextSize - promptTokens),
+        stopStrings: [...prompt.stopStrings, ...(request.params.stop ?? [])],
+        stopTokens: prompt.stopTokens,
+        signal: abort.signal,
+        onFirstToken: () => (firstTokenAt = performance.now()),
+      });
+      let step = await generation.next();
+      for (; !step.done; step = await generation.next()) {
+        text += step.value;
+        yield { type: "text-delta", text: step.value };
+      }
+      const outcome = step.value;
       const finishedAt = performance.now();
       yield {
         type: "finish",
-        text: response,
-        finishReason,
-        usage: { promptTokens, completionTokens },
-        timings: {
-          queueMs: admittedAt - startedAt,
-          ttftMs: (firstTokenAt ?? finishedAt) - startedAt,
-          totalMs: finishedAt - startedAt,
-        },
+        text,
+        finishReason: outcome.finishReason,
+        usage: { promptTokens, completionTokens: outcome.completionTokens, cachedPromptTokens: outcome.reusedPromptTokens },
+        timings: { queueMs: admittedAt - startedAt, ttftMs: (firstTokenAt ?? finishedAt) - startedAt, totalMs: finishedAt - startedAt },
       };
     } catch (error) {
       if (error instanceof ClawError) throw error;
       throw new ClawError("internal", `Generation failed: ${(error as Error).message}`, { cause: error });
     } finally {
       options.signal?.removeEventListener("abort", forwardAbort);
-      abort.abort();
-      await generation;
       lease.release();
     }
   }
 
+  /** The free sequence whose state shares the longest prefix with the prompt; among equals, the least recently used. */
+  private closestSequence(free: readonly number[], tokens: Token[]): number {
+    let best = free[0] as number;
+    let bestShared = -1;
+    for (const slot of free) {
+      const shared = (this.sequences[slot] as LlamaContextSequence).compareContextTokens(tokens).firstDifferentIndex;
+      if (shared > bestShared || (shared === bestShared && (this.lastUsed[slot] as number) < (this.lastUsed[best] as number))) {
+        best = slot;
+        bestShared = shared;
+      }
+    }
+    return best;
+  }
+
   async close(): Promise<void> {
     this.queue.close(new ClawError("unavailable", "The engine is shutting down."));
-    for (const completion of this.completions) completion.dispose({ disposeSequence: true });
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();

@@ -1,13 +1,15 @@
 // Renders chat messages into prompt tokens: the model's own chat template when it has one, plain text otherwise.
-import { type ChatHistoryItem, type ChatWrapper, type LlamaModel, type LlamaText, type Token, resolveChatWrapper } from "node-llama-cpp";
+import { type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token, resolveChatWrapper } from "node-llama-cpp";
 import type { ChatMessage } from "../../core/types.js";
 import { renderPlainPrompt } from "../plain-prompt.js";
 
 export interface RenderedPrompt {
-  /** Prompt tokens, without the beginning-of-sequence token when LlamaCompletion prepends it. */
+  /** The prompt as the context holds it, beginning-of-sequence token included when the model wants one. */
   tokens: Token[];
-  /** Stop triggers the chat template asks for (end-of-turn markers). */
-  stopTriggers: LlamaText[];
+  /** Text that ends the answer (the template's end-of-turn markers that are not single control tokens). */
+  stopStrings: string[];
+  /** Single control tokens that end the answer (e.g. an end-of-turn token). */
+  stopTokens: Set<Token>;
 }
 
 export class PromptRenderer {
@@ -24,24 +26,31 @@ export class PromptRenderer {
 
   render(messages: ChatMessage[]): RenderedPrompt {
     if (!this.chatWrapper) {
-      return { tokens: this.model.tokenize(renderPlainPrompt(messages)), stopTriggers: [] };
+      return { tokens: this.withBos(this.model.tokenize(renderPlainPrompt(messages))), stopStrings: [], stopTokens: new Set() };
     }
     const chatHistory: ChatHistoryItem[] = messages.map((message) =>
-      message.role === "assistant"
-        ? { type: "model", response: [message.content] }
-        : { type: message.role, text: message.content },
+      message.role === "assistant" ? { type: "model", response: [message.content] } : { type: message.role, text: message.content },
     );
     chatHistory.push({ type: "model", response: [] });
     const state = this.chatWrapper.generateContextState({ chatHistory });
-    const tokens = state.contextText.tokenize(this.model.tokenizer);
-    // LlamaCompletion prepends BOS itself when the model asks for it; drop the template's copy only then.
-    const bos = this.model.tokens.bos;
-    if (this.model.tokens.shouldPrependBosToken && bos !== null && tokens[0] === bos) tokens.shift();
-    return { tokens, stopTriggers: state.stopGenerationTriggers ?? [] };
+    const rendered: RenderedPrompt = { tokens: this.withBos(state.contextText.tokenize(this.model.tokenizer)), stopStrings: [], stopTokens: new Set() };
+    for (const trigger of state.stopGenerationTriggers ?? []) {
+      const tokens = trigger.tokenize(this.model.tokenizer);
+      const only = tokens.length === 1 ? tokens[0] : undefined;
+      if (only !== undefined && this.model.isSpecialToken(only)) rendered.stopTokens.add(only);
+      else if (tokens.length > 0) rendered.stopStrings.push(this.model.detokenize(tokens, true));
+    }
+    return rendered;
   }
 
-  /** Prompt length as the context will hold it, with the beginning-of-sequence token. */
   count(messages: ChatMessage[]): number {
-    return this.render(messages).tokens.length + (this.model.tokens.shouldPrependBosToken ? 1 : 0);
+    return this.render(messages).tokens.length;
+  }
+
+  /** Adds the beginning-of-sequence token when the model asks for it and the template did not already. */
+  private withBos(tokens: Token[]): Token[] {
+    const bos = this.model.tokens.bos;
+    if (!this.model.tokens.shouldPrependBosToken || bos === null || tokens[0] === bos) return tokens;
+    return [bos, ...tokens];
   }
 }

@@ -1,0 +1,81 @@
+// Generates on one context sequence: keep the common prefix, evaluate the rest, sample, detokenize, stop.
+import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { FinishReason, GenerationParams } from "../../core/types.js";
+import { StopMatcher } from "../stop-matcher.js";
+import type { GenerationGate } from "./generation-gate.js";
+import { TokenTextDecoder } from "./token-text-decoder.js";
+
+export interface SequenceGenerationOptions {
+  model: LlamaModel;
+  sequence: LlamaContextSequence;
+  gate: GenerationGate;
+  /** The whole prompt as the context must hold it, beginning-of-sequence token included. */
+  promptTokens: Token[];
+  params: GenerationParams;
+  /** Most tokens to generate (already capped by the room left in the context). */
+  maxTokens: number;
+  stopStrings: string[];
+  /** Tokens that end the answer (template end-of-turn markers that are single control tokens). */
+  stopTokens: ReadonlySet<Token>;
+  signal: AbortSignal;
+  onFirstToken(): void;
+}
+
+export interface GenerationOutcome {
+  finishReason: FinishReason;
+  completionTokens: number;
+  /** Prompt tokens already in the sequence's state from an earlier request, not evaluated again. */
+  reusedPromptTokens: number;
+}
+
+/** Yields text deltas; returns how the generation ended. */
+export async function* generateOnSequence(options: SequenceGenerationOptions): AsyncGenerator<string, GenerationOutcome> {
+  const { model, sequence, gate, promptTokens, params, signal } = options;
+  // Keep what the sequence already holds of this prompt; at least the last prompt token is evaluated for logits.
+  const { firstDifferentIndex } = sequence.compareContextTokens(promptTokens.slice(0, -1));
+  if (firstDifferentIndex < sequence.nextTokenIndex) {
+    const end = sequence.nextTokenIndex;
+    await gate.prepare(() => sequence.eraseContextTokenRanges([{ start: firstDifferentIndex, end }]));
+  }
+  const reusedPromptTokens = sequence.nextTokenIndex;
+  const iterator = sequence.evaluate(promptTokens.slice(reusedPromptTokens), {
+    temperature: params.temperature,
+    ...(params.topP !== undefined ? { topP: params.topP } : {}),
+    ...(params.seed !== undefined ? { seed: params.seed } : {}),
+    yieldEogToken: true,
+  });
+  const decoder = new TokenTextDecoder(model, promptTokens);
+  const matcher = new StopMatcher(options.stopStrings);
+  let completionTokens = 0;
+  let finishReason: FinishReason = "length";
+  try {
+    for (let step = await iterator.next(); !step.done; step = await iterator.next()) {
+      const token = step.value;
+      if (completionTokens === 0) options.onFirstToken();
+      if (model.isEogToken(token) || options.stopTokens.has(token)) {
+        finishReason = "stop";
+        break;
+      }
+      completionTokens += 1;
+      const { text, stopped } = matcher.push(decoder.push(token));
+      if (text) yield text;
+      if (stopped) return { finishReason: "stop", completionTokens, reusedPromptTokens };
+      if (completionTokens >= options.maxTokens) break;
+      if (signal.aborted) {
+        finishReason = "cancelled";
+        break;
+      }
+      await gate.pass();
+      if (signal.aborted) {
+        finishReason = "cancelled";
+        break;
+      }
+    }
+  } finally {
+    // Stops the evaluation: the last sampled token is not decoded, nothing stays queued for this sequence.
+    await iterator.return();
+  }
+  const rest = matcher.flush();
+  if (rest) yield rest;
+  return { finishReason, completionTokens, reusedPromptTokens };
+}
