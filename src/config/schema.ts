@@ -101,6 +101,11 @@ export const agentSchema = z.strictObject({
   /** Requests waiting for a free sequence before new ones are refused with `overloaded`. */
   max_queue: z.number().int().min(0).default(64),
   gpu: z.union([z.literal("auto"), z.literal(false)]).default("auto"),
+  /**
+   * Keep each sequence's evaluated tokens between requests and hand a request the sequence that already holds
+   * most of its prompt (system prompt, conversation so far), so only new tokens are evaluated.
+   */
+  context_reuse: z.boolean().default(true),
   engine: z.enum(["llama", "echo"]).default("llama"),
   /** Where sessions and state live; relative to the config file. */
   data_dir: z.string().min(1).optional(),

@@ -21,6 +21,7 @@ export async function createEngine(
         threads: agent.threads,
         maxQueue: agent.max_queue,
         gpu: agent.gpu,
+        contextReuse: agent.context_reuse,
         logger: options.logger,
         onLoadProgress: options.onLoadProgress,
       });

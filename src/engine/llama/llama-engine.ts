@@ -18,6 +18,8 @@ export interface LlamaEngineOptions {
   threads: number;
   maxQueue: number;
   gpu: "auto" | false;
+  /** Reuse evaluated prompt prefixes across requests (default true); false evaluates every prompt from scratch. */
+  contextReuse?: boolean;
   logger: Logger;
   /** Called with 0..1 while the model file loads. */
   onLoadProgress?: (fraction: number) => void;
@@ -80,6 +82,7 @@ class LlamaEngine implements LanguageModel {
   private readonly gate = new GenerationGate();
   /** When each sequence was last handed out, to give away the least recently used state first. */
   private readonly lastUsed: number[];
+  private readonly contextReuse: boolean;
 
   constructor(
     private readonly llama: Llama,
@@ -91,6 +94,7 @@ class LlamaEngine implements LanguageModel {
     this.renderer = new PromptRenderer(model);
     this.queue = new AdmissionQueue(sequences.length, options.maxQueue);
     this.lastUsed = sequences.map(() => 0);
+    this.contextReuse = options.contextReuse ?? true;
     this.info = {
       engine: "llama",
       model: path.basename(options.modelPath).replace(/\.gguf$/i, ""),
@@ -136,6 +140,7 @@ class LlamaEngine implements LanguageModel {
         sequence: this.sequences[lease.slot] as LlamaContextSequence,
         gate: this.gate,
         promptTokens: prompt.tokens,
+        reuse: this.contextReuse,
         params: request.params,
         maxTokens: Math.min(request.params.maxTokens, this.info.contextSize - promptTokens),
         stopStrings: [...prompt.stopStrings, ...(request.params.stop ?? [])],

@@ -11,6 +11,8 @@ export interface SequenceGenerationOptions {
   gate: GenerationGate;
   /** The whole prompt as the context must hold it, beginning-of-sequence token included. */
   promptTokens: Token[];
+  /** Keep the prefix the sequence already holds (false: evaluate the whole prompt again). */
+  reuse: boolean;
   params: GenerationParams;
   /** Most tokens to generate (already capped by the room left in the context). */
   maxTokens: number;
@@ -32,7 +34,7 @@ export interface GenerationOutcome {
 export async function* generateOnSequence(options: SequenceGenerationOptions): AsyncGenerator<string, GenerationOutcome> {
   const { model, sequence, gate, promptTokens, params, signal } = options;
   // Keep what the sequence already holds of this prompt; at least the last prompt token is evaluated for logits.
-  const { firstDifferentIndex } = sequence.compareContextTokens(promptTokens.slice(0, -1));
+  const firstDifferentIndex = options.reuse ? sequence.compareContextTokens(promptTokens.slice(0, -1)).firstDifferentIndex : 0;
   if (firstDifferentIndex < sequence.nextTokenIndex) {
     const end = sequence.nextTokenIndex;
     await gate.prepare(() => sequence.eraseContextTokenRanges([{ start: firstDifferentIndex, end }]));
