@@ -68,6 +68,16 @@ describe("websocket gateway with the real model", () => {
     expect((await first).finish_reason).toBe("length");
   });
 
+  it("stops before a stop string the model generates, without sending any of it", async () => {
+    const whole = String((await client.chat("stop-base", "Once upon a time", { max_tokens: 64 })).end.text);
+    const stop = "named";
+    expect(whole).toContain(stop);
+    const { deltas, end } = await client.chat("stop-cut", "Once upon a time", { max_tokens: 64, stop: [stop, "zzz-never"] });
+    expect(end).toMatchObject({ type: "finish", finish_reason: "stop" });
+    expect(end.text).toBe(whole.slice(0, whole.indexOf(stop)));
+    expect(deltas.join("")).toBe(end.text);
+  });
+
   it("refuses a prompt longer than the context with context_length_exceeded", async () => {
     const { end } = await client.chat("too-long", "word ".repeat(5000), { max_tokens: 8 });
     expect(end).toMatchObject({ type: "error", code: "context_length_exceeded" });

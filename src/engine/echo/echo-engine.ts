@@ -5,6 +5,7 @@ import type { ChatMessage, FinishReason } from "../../core/types.js";
 import { AdmissionQueue } from "../admission-queue.js";
 import type { EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
 import { renderPlainPrompt } from "../plain-prompt.js";
+import { StopMatcher } from "../stop-matcher.js";
 
 export interface EchoEngineOptions {
   contextSize?: number;
@@ -61,6 +62,7 @@ export class EchoEngine implements LanguageModel {
     let completionTokens = 0;
     const maxTokens = Math.min(request.params.maxTokens, this.info.contextSize - promptTokens);
     try {
+      const matcher = new StopMatcher(request.params.stop ?? []);
       for (const token of tokens) {
         if (options.signal?.aborted) {
           finishReason = "cancelled";
@@ -70,18 +72,20 @@ export class EchoEngine implements LanguageModel {
           finishReason = "length";
           break;
         }
-        const stopAt = firstStop(text + token, request.params.stop);
-        if (stopAt !== undefined) {
-          const delta = (text + token).slice(text.length, stopAt);
-          if (delta) yield { type: "text-delta", text: delta };
-          text = (text + token).slice(0, stopAt);
-          break;
-        }
         completionTokens += 1;
         firstTokenAt ??= performance.now();
-        text += token;
-        yield { type: "text-delta", text: token };
+        const { text: released, stopped } = matcher.push(token);
+        if (released) {
+          text += released;
+          yield { type: "text-delta", text: released };
+        }
+        if (stopped) break;
         await nextTurn();
+      }
+      const rest = matcher.flush();
+      if (rest) {
+        text += rest;
+        yield { type: "text-delta", text: rest };
       }
       const finishedAt = performance.now();
       yield {
@@ -99,13 +103,4 @@ export class EchoEngine implements LanguageModel {
   async close(): Promise<void> {
     this.queue.close(new ClawError("unavailable", "The engine is shutting down."));
   }
-}
-
-function firstStop(text: string, stops: string[] | undefined): number | undefined {
-  let found: number | undefined;
-  for (const stop of stops ?? []) {
-    const index = text.indexOf(stop);
-    if (index >= 0 && (found === undefined || index < found)) found = index;
-  }
-  return found;
 }
