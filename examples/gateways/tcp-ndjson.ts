@@ -51,18 +51,23 @@ export default defineGatewayAdapter({
       };
 
       socket.setEncoding("utf8");
+      let discarding = false; // inside a line that was too long: drop it up to its newline
+      const tooLong = () => send(errorFrame(null, new ClawError("payload_too_large", `Lines are limited to ${options.max_line} bytes.`)));
       socket.on("data", (chunk: string) => {
         pending += chunk;
         let newline: number;
         while ((newline = pending.indexOf("\n")) >= 0) {
           const line = pending.slice(0, newline);
           pending = pending.slice(newline + 1);
-          queue = queue.then(() => handleLine(line));
+          if (discarding) discarding = false;
+          else if (Buffer.byteLength(line) > options.max_line) tooLong();
+          else queue = queue.then(() => handleLine(line));
         }
-        if (Buffer.byteLength(pending) > options.max_line) {
-          pending = "";
-          send(errorFrame(null, new ClawError("payload_too_large", `Lines are limited to ${options.max_line} bytes.`)));
+        if (!discarding && Buffer.byteLength(pending) > options.max_line) {
+          discarding = true;
+          tooLong();
         }
+        if (discarding) pending = "";
       });
       socket.on("close", () => {
         sockets.delete(socket);

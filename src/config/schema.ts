@@ -1,5 +1,6 @@
 // The one configuration schema: every key, every default; the TypeScript types are inferred from it.
 import os from "node:os";
+import path from "node:path";
 import { z } from "zod";
 
 export const defaultThreads = (): number => Math.max(1, os.availableParallelism() - 1);
@@ -85,6 +86,14 @@ const customGatewaySchema = z
 
 export const gatewaySchema = z.discriminatedUnion("type", [websocketGatewaySchema, httpGatewaySchema, mqttGatewaySchema, customGatewaySchema]);
 
+/** A LoRA adapter file and the scale its delta is applied with (0: loaded, no effect). */
+const loraAdapterSchema = z.strictObject({
+  path: z.string().min(1),
+  scale: z.number().finite().default(1),
+  /** What a request's `params.adapter` calls it; by default the file name without `.gguf`. */
+  name: z.string().min(1).optional(),
+});
+
 export const agentSchema = z.strictObject({
   /** GGUF file; when absent the default model is downloaded once into the model cache. */
   model_path: z.string().min(1).optional(),
@@ -100,7 +109,20 @@ export const agentSchema = z.strictObject({
   threads: z.number().int().min(1).default(defaultThreads),
   /** Requests waiting for a free sequence before new ones are refused with `overloaded`. */
   max_queue: z.number().int().min(0).default(64),
-  gpu: z.union([z.literal("auto"), z.literal(false)]).default("auto"),
+  /**
+   * Compute backend: `auto` uses a GPU backend that works (else the CPU, with a warning when a GPU was detected);
+   * false forces the CPU; `cuda`, `vulkan` or `metal` must work or the start fails.
+   */
+  gpu: z.union([z.literal("auto"), z.literal(false), z.enum(["cuda", "vulkan", "metal"])]).default("auto"),
+  /** Model layers offloaded to the GPU: `auto` as many as fit in free VRAM, `max` all (fails if they do not fit), or a count. */
+  gpu_layers: z.union([z.enum(["auto", "max"]), z.number().int().min(0)]).default("auto"),
+  /** LoRA adapters (GGUF) applied at load to every request; paths relative to the config file. */
+  lora: z.array(loraAdapterSchema).default([]).superRefine((adapters, context) => {
+    const names = adapters.map((adapter) => adapter.name ?? path.basename(adapter.path).replace(/\.gguf$/i, ""));
+    names.forEach((name, index) => {
+      if (names.indexOf(name) !== index) context.addIssue({ code: "custom", path: [index, "name"], message: `duplicate adapter name "${name}"` });
+    });
+  }),
   /**
    * Keep each sequence's evaluated tokens between requests and hand a request the sequence that already holds
    * most of its prompt (system prompt, conversation so far), so only new tokens are evaluated.

@@ -15,6 +15,8 @@ export interface GenerationParams {
   topP?: number;
   seed?: number;
   stop?: string[];
+  /** Name of a LoRA adapter the answer must use; refused (bad_request) unless the engine applies it. */
+  adapter?: string;
 }
 
 export type FinishReason = "stop" | "length" | "cancelled";

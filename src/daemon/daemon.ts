@@ -89,11 +89,11 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     pipeline = new Pipeline({ agent: config.agent, engine, sessions, logger, plugins });
     const listeners = new HttpListeners();
     const gateways: Gateway[] = [];
-    for (const gatewayConfig of gatewayConfigs) {
+    for (const [index, gatewayConfig] of gatewayConfigs.entries()) {
       const auth = gatewayConfig.type === "custom" ? authSchema.parse(gatewayConfig.auth ?? { type: "none" }) : gatewayConfig.auth;
       const authenticator = await createAuthenticator(auth, baseDir);
       const context = { pipeline, authenticator, engine, logger: logger.child({ gateway: gatewayConfig.type }), baseDir, isReady: () => engine.ready };
-      gateways.push(await createGateway(gatewayConfig, context, listeners));
+      gateways.push(await createGateway(gatewayConfig, context, listeners, `gateways[${index}]`));
     }
     // Gateways listen first so /readyz answers 503 while the model loads; requests get `unavailable` until then.
     for (const gateway of gateways) {
@@ -101,7 +101,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       started.push(gateway);
       logger.info({ gateway: gateway.name }, "gateway listening");
     }
-    const loaded = await createEngine(config.agent, { modelPath: options.modelPath, logger, onLoadProgress: options.onLoadProgress });
+    const loaded = await createEngine(config.agent, { modelPath: options.modelPath, baseDir, logger, onLoadProgress: options.onLoadProgress });
     engine.resolve(loaded);
     logger.info({ ...loaded.info }, "model ready");
     return { gateways, pipeline, plugins, engine, sessions, close };

@@ -1,4 +1,5 @@
 // Builds the engine the agent config names.
+import path from "node:path";
 import type { AgentConfig } from "../config/schema.js";
 import type { Logger } from "../logging/logger.js";
 import { EchoEngine } from "./echo/echo-engine.js";
@@ -7,7 +8,13 @@ import { createLlamaEngine } from "./llama/llama-engine.js";
 
 export async function createEngine(
   agent: AgentConfig,
-  options: { modelPath?: string; logger: Logger; onLoadProgress?: (fraction: number) => void },
+  options: {
+    modelPath?: string;
+    /** Directory relative agent paths (LoRA adapters) are resolved from: the config file's. */
+    baseDir?: string;
+    logger: Logger;
+    onLoadProgress?: (fraction: number) => void;
+  },
 ): Promise<LanguageModel> {
   switch (agent.engine) {
     case "echo":
@@ -21,6 +28,8 @@ export async function createEngine(
         threads: agent.threads,
         maxQueue: agent.max_queue,
         gpu: agent.gpu,
+        gpuLayers: agent.gpu_layers,
+        lora: agent.lora.map((adapter) => ({ ...adapter, path: path.resolve(options.baseDir ?? process.cwd(), adapter.path) })),
         contextReuse: agent.context_reuse,
         logger: options.logger,
         onLoadProgress: options.onLoadProgress,

@@ -20,6 +20,15 @@ export interface EngineInfo {
   chatTemplate: boolean;
   /** Compute backend in use: "cpu", "cuda", "vulkan", "metal". */
   backend: string;
+  /** GPU devices the backend uses (llama engine; empty on the CPU). */
+  gpuDevices?: string[];
+  /** Model layers offloaded to the GPU (llama engine; 0 on the CPU). */
+  gpuLayers?: number;
+  /** VRAM in total and in use once the model and its context were loaded (llama engine; 0 on the CPU). */
+  vramTotalBytes?: number;
+  vramUsedBytes?: number;
+  /** LoRA adapters applied to every request, in load order (llama engine). */
+  adapters?: { name: string; scale: number }[];
 }
 
 export interface EngineLoad {

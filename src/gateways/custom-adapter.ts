@@ -1,9 +1,9 @@
 // The public contract of a protocol adapter, and loading a user's adapter file named by a custom gateway entry.
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import type { z } from "zod";
 import type { CustomGatewayConfig } from "../config/schema.js";
 import { formatPath } from "../config/load.js";
+import { importDefaultExport } from "../extensions/import-user-module.js";
 import type { Gateway, GatewayContext } from "./gateway.js";
 
 /** What an adapter module default-exports: its protocol name, the schema of its own options, and a factory. */
@@ -36,13 +36,13 @@ export function adapterOptions<Options>(adapter: GatewayAdapter<Options>, config
 /** Imports the adapter file (TypeScript or JavaScript, relative to the config) and checks its shape. */
 export async function loadGatewayAdapter(file: string, baseDir: string, protocol: string): Promise<GatewayAdapter<unknown>> {
   const resolved = path.resolve(baseDir, file);
-  let module: { default?: unknown };
+  let exported: unknown;
   try {
-    module = (await import(pathToFileURL(resolved).href)) as { default?: unknown };
+    exported = await importDefaultExport(resolved);
   } catch (error) {
     throw new Error(`Cannot load gateway adapter ${resolved}: ${(error as Error).message}`, { cause: error });
   }
-  const adapter = module.default as Partial<GatewayAdapter<unknown>> | undefined;
+  const adapter = exported as Partial<GatewayAdapter<unknown>> | undefined;
   if (!adapter || typeof adapter.create !== "function" || typeof adapter.protocol !== "string") {
     throw new Error(`Gateway adapter ${resolved} must default-export defineGatewayAdapter({protocol, options, create})`);
   }

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { ConfigError, formatPath } from "../config/load.js";
 import { mqttOptionsSchema, type CustomGatewayConfig, type GatewayConfig } from "../config/schema.js";
 import type { Gateway, GatewayContext } from "./gateway.js";
+import { adapterOptions, loadGatewayAdapter } from "./custom-adapter.js";
 import { HttpGateway } from "./http/http-gateway.js";
 import type { HttpListeners } from "./http-listeners.js";
 import { MqttGateway } from "./mqtt/mqtt-gateway.js";
@@ -38,7 +39,8 @@ export function resolveGatewayConfig(config: GatewayConfig, where: string): Gate
   return builtin(options, where);
 }
 
-export async function createGateway(config: GatewayConfig, context: GatewayContext, listeners: HttpListeners): Promise<Gateway> {
+/** `where` names the entry in errors, e.g. "gateways[1]". */
+export async function createGateway(config: GatewayConfig, context: GatewayContext, listeners: HttpListeners, where = "gateway"): Promise<Gateway> {
   switch (config.type) {
     case "websocket":
       return new WebsocketGateway(config, context, listeners);
@@ -47,8 +49,13 @@ export async function createGateway(config: GatewayConfig, context: GatewayConte
     case "mqtt":
       return new MqttGateway(config, context);
     case "custom": {
-      const resolved = resolveGatewayConfig(config, `gateway "${config.protocol}"`);
-      if (resolved.type !== "custom") return createGateway(resolved, context, listeners);
+      const resolved = resolveGatewayConfig(config, where);
+      if (resolved.type !== "custom") return createGateway(resolved, context, listeners, where);
+      if (typeof config.path === "string") {
+        // A user's adapter file: {"type": "custom", "protocol": NAME, "path": "./adapter.ts", …its options}.
+        const adapter = await loadGatewayAdapter(config.path, context.baseDir, config.protocol);
+        return adapter.create(adapterOptions(adapter, config, where), context);
+      }
       const factory = protocols.get(config.protocol);
       if (!factory) {
         const known = [...builtinProtocols.keys(), ...protocols.keys()];

@@ -141,5 +141,6 @@ function resolveParams(agent: AgentConfig, given: Partial<GenerationParams> = {}
     topP: given.topP ?? agent.top_p,
     seed: given.seed,
     stop: given.stop,
+    adapter: given.adapter,
   };
 }

@@ -1,14 +1,13 @@
 // Loads the configured plugins in config order: TypeScript or JavaScript files (no build step) and built-ins by name.
 import fs from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { ConfigError } from "../config/load.js";
 import type { PluginEntry } from "../config/schema.js";
+import { importDefaultExport } from "../extensions/import-user-module.js";
 import { isPluginClass } from "./base-plugin.js";
 import { builtinPlugins } from "./builtin/builtin-plugins.js";
 import { instantiateDefinition, isPluginDefinition } from "./define-plugin.js";
 import { hookNames, type HookName, type LoadedPlugin, type PluginHooks } from "./plugin-hooks.js";
-import { registerPackageAlias } from "./package-alias.js";
 
 /** Hook names of the original Python design (and other near misses), refused with a hint instead of being ignored. */
 const misnamedHooks: Readonly<Record<string, HookName>> = {
@@ -37,14 +36,17 @@ export async function loadPlugins(entries: readonly PluginEntry[], options: { ba
     const file = path.resolve(options.baseDir, entry.path);
     const label = `plugins[${index}] (${entry.path}${entry.path === file ? "" : ` → ${file}`})`;
     if (!fs.existsSync(file)) throw new ConfigError(`${label}: no such file`);
-    registerPackageAlias();
-    const exported = await describeFailure(label, async () => {
-      const loaded = (await import(/* @vite-ignore */ pathToFileURL(file).href)) as { default?: unknown };
-      if (loaded.default === undefined) throw new TypeError("the file has no default export; export default a BasePlugin subclass or definePlugin(…)");
-      // A file compiled to CommonJS may arrive as its exports object, {default: …}.
-      const inner = (loaded.default as { default?: unknown } | null)?.default;
-      return typeof loaded.default === "object" && inner !== undefined ? inner : loaded.default;
-    }, "cannot be loaded");
+    const exported = await describeFailure(
+      label,
+      () =>
+        importDefaultExport(file).catch((error: unknown) => {
+          if (error instanceof TypeError && error.message === "the file has no default export") {
+            throw new TypeError(`${error.message}; export default a BasePlugin subclass or definePlugin(…)`);
+          }
+          throw error;
+        }),
+      "cannot be loaded",
+    );
     plugins.push(await describeFailure(label, () => instantiate(exported, entry.options, path.basename(file).replace(/\.[^.]+$/, ""))));
   }
   return plugins;

@@ -1,13 +1,15 @@
 // The llama.cpp engine: one model (mmap), one context with `parallel` sequences batched together, a bounded queue.
-import fs from "node:fs";
 import path from "node:path";
-import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { ClawError } from "../../core/errors.js";
 import type { ChatMessage } from "../../core/types.js";
 import type { Logger } from "../../logging/logger.js";
 import { AdmissionQueue } from "../admission-queue.js";
 import type { EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
 import { GenerationGate } from "./generation-gate.js";
+import { assertGgufFile } from "./gguf-file-check.js";
+import { type Acceleration, describeAcceleration, type GpuLayersSetting, type GpuSetting, startLlama } from "./llama-backend.js";
+import { type AppliedAdapter, checkRequestedAdapter, contextLoraOption, type LoraAdapter, resolveAdapters } from "./lora-adapters.js";
 import { PromptRenderer } from "./prompt-renderer.js";
 import { generateOnSequence } from "./sequence-generation.js";
 
@@ -17,7 +19,12 @@ export interface LlamaEngineOptions {
   parallel: number;
   threads: number;
   maxQueue: number;
-  gpu: "auto" | false;
+  /** Compute backend: `auto` (a GPU when one works, else CPU), false (CPU), or a named backend that must work. */
+  gpu: GpuSetting;
+  /** Layers offloaded to the GPU: `auto` (as many as fit, the default), `max`, or a count. */
+  gpuLayers?: GpuLayersSetting;
+  /** LoRA adapters applied to every request (scale 0 loads one without effect). */
+  lora?: readonly LoraAdapter[];
   /** Reuse evaluated prompt prefixes across requests (default true); false evaluates every prompt from scratch. */
   contextReuse?: boolean;
   logger: Logger;
@@ -28,51 +35,46 @@ export interface LlamaEngineOptions {
 const defaultContextCeiling = 4096;
 
 export async function createLlamaEngine(options: LlamaEngineOptions): Promise<LanguageModel> {
-  assertGgufFile(options.modelPath);
-  const llama = await getLlama({
-    gpu: options.gpu,
-    build: "never",
-    logLevel: LlamaLogLevel.warn,
-    logger: (level, message) => {
-      const text = message.trim();
-      if (!text) return;
-      if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) options.logger.error({ source: "llama.cpp" }, text);
-      else options.logger.debug({ source: "llama.cpp" }, text);
-    },
-  });
+  assertGgufFile(options.modelPath, "Model file");
+  const adapters = resolveAdapters(options.lora ?? []);
+  const { llama, recentErrors } = await startLlama(options.gpu, options.logger);
   let model: LlamaModel;
   try {
     model = await llama.loadModel({
       modelPath: options.modelPath,
+      gpuLayers: options.gpuLayers ?? "auto",
       onLoadProgress: options.onLoadProgress,
     });
   } catch (error) {
     await llama.dispose();
-    throw new Error(`Cannot load model ${options.modelPath}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`Cannot load model ${options.modelPath}: ${withReason(error, recentErrors)}`, { cause: error });
   }
   const trainContext = model.trainContextSize;
   const contextSize = options.contextSize ?? Math.min(trainContext, defaultContextCeiling);
-  const context = await model.createContext({
-    contextSize,
-    sequences: options.parallel,
-    threads: options.threads,
-  });
+  let context: LlamaContext;
+  try {
+    context = await model.createContext({
+      contextSize,
+      sequences: options.parallel,
+      threads: options.threads,
+      lora: contextLoraOption(adapters),
+    });
+  } catch (error) {
+    await model.dispose();
+    await llama.dispose();
+    const what = adapters.length > 0 ? ` with LoRA adapters ${adapters.map((adapter) => adapter.path).join(", ")}` : "";
+    throw new Error(`Cannot create the model's context${what}: ${withReason(error, recentErrors)}`, { cause: error });
+  }
   const sequences = Array.from({ length: options.parallel }, () => context.getSequence());
-  return new LlamaEngine(llama, model, context, sequences, options);
+  const acceleration = await describeAcceleration(llama, model);
+  return new LlamaEngine(llama, model, context, sequences, adapters, acceleration, options);
 }
 
-function assertGgufFile(modelPath: string): void {
-  let header: Buffer;
-  try {
-    const handle = fs.openSync(modelPath, "r");
-    header = Buffer.alloc(4);
-    fs.readSync(handle, header, 0, 4, 0);
-    fs.closeSync(handle);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (error as Error).message;
-    throw new Error(`Model file ${modelPath}: ${reason}`);
-  }
-  if (header.toString("latin1") !== "GGUF") throw new Error(`Model file ${modelPath} is not a GGUF file (bad magic bytes)`);
+/** The error's message, followed by the last thing llama.cpp logged as an error (often the actual reason). */
+function withReason(error: unknown, recentErrors: readonly string[]): string {
+  const message = (error as Error).message;
+  const logged = recentErrors.at(-1);
+  return logged && !message.includes(logged) ? `${message} (llama.cpp: ${logged})` : message;
 }
 
 class LlamaEngine implements LanguageModel {
@@ -89,6 +91,8 @@ class LlamaEngine implements LanguageModel {
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     private readonly sequences: LlamaContextSequence[],
+    private readonly adapters: AppliedAdapter[],
+    acceleration: Acceleration,
     options: LlamaEngineOptions,
   ) {
     this.renderer = new PromptRenderer(model);
@@ -103,7 +107,8 @@ class LlamaEngine implements LanguageModel {
       maxQueue: options.maxQueue,
       threads: options.threads,
       chatTemplate: this.renderer.usesChatTemplate,
-      backend: llama.gpu === false ? "cpu" : llama.gpu,
+      ...acceleration,
+      adapters: adapters.map(({ name, scale }) => ({ name, scale })),
     };
   }
 
@@ -117,6 +122,7 @@ class LlamaEngine implements LanguageModel {
 
   async *stream(request: EngineRequest, options: { signal?: AbortSignal } = {}): AsyncGenerator<EnginePart> {
     const startedAt = performance.now();
+    checkRequestedAdapter(request.params.adapter, this.adapters);
     const prompt = this.renderer.render(request.messages);
     const promptTokens = prompt.tokens.length;
     if (promptTokens >= this.info.contextSize) {

@@ -1,0 +1,88 @@
+// Starts llama.cpp on the configured compute backend (CPU, CUDA, Vulkan, Metal) and reports what it got.
+import { getLlama, getLlamaGpuTypes, type Llama, LlamaLogLevel, type LlamaModel } from "node-llama-cpp";
+import type { Logger } from "../../logging/logger.js";
+
+/** `auto`: the best GPU backend that works, else the CPU. A named backend must work, or the start fails. */
+export type GpuSetting = "auto" | false | "cuda" | "vulkan" | "metal";
+
+/** Layers to keep in VRAM: `auto` as many as fit, `max` all (fails when they do not fit), or a count. */
+export type GpuLayersSetting = "auto" | "max" | number;
+
+export interface Acceleration {
+  /** "cpu", "cuda", "vulkan" or "metal". */
+  backend: string;
+  /** Names of the GPU devices the backend uses (empty on the CPU). */
+  gpuDevices: string[];
+  /** Model layers offloaded to the GPU (0 on the CPU). */
+  gpuLayers: number;
+  /** Total VRAM and VRAM in use once the model and context are loaded (0 on the CPU). */
+  vramTotalBytes: number;
+  vramUsedBytes: number;
+}
+
+/** The llama.cpp binding, and its latest error-level log lines (llama.cpp logs the reason before a call fails). */
+export interface StartedLlama {
+  llama: Llama;
+  recentErrors: string[];
+}
+
+const keptErrors = 4;
+const backendNames: Record<Exclude<GpuSetting, "auto" | false>, string> = { cuda: "CUDA", vulkan: "Vulkan", metal: "Metal" };
+
+/**
+ * Loads the llama.cpp binding for `gpu`. With a named backend, a failure (no usable binary, driver or device, or a
+ * platform that cannot run it) throws an error naming it; with `auto`, node-llama-cpp falls back to the CPU, and a
+ * warning is logged when the machine has a GPU that did not initialise.
+ */
+export async function startLlama(gpu: GpuSetting, logger: Logger): Promise<StartedLlama> {
+  const recentErrors: string[] = [];
+  const options = {
+    build: "never",
+    logLevel: LlamaLogLevel.warn,
+    logger: (level: LlamaLogLevel, message: string) => {
+      const text = message.trim();
+      if (!text) return;
+      if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
+        logger.error({ source: "llama.cpp" }, text);
+        recentErrors.push(text);
+        if (recentErrors.length > keptErrors) recentErrors.shift();
+      } else logger.debug({ source: "llama.cpp" }, text);
+    },
+  } as const;
+  if (gpu === "auto" || gpu === false) {
+    const llama = await getLlama({ ...options, gpu });
+    if (gpu === "auto" && llama.gpu === false) await warnIfGpuUnused(logger);
+    return { llama, recentErrors };
+  }
+  const name = backendNames[gpu];
+  const hint = `set agent.gpu to "auto" to fall back to the CPU, or to false`;
+  let llama: Llama;
+  try {
+    llama = await getLlama({ ...options, gpu });
+  } catch (error) {
+    const reason = (error as Error).name === "NoBinaryFoundError" ? "no working llama.cpp binary for it on this machine (driver, runtime or device missing)" : (error as Error).message;
+    throw new Error(`agent.gpu is "${gpu}" but the ${name} backend could not be initialised: ${reason}; ${hint}`, { cause: error });
+  }
+  if (llama.gpu !== gpu) {
+    // node-llama-cpp quietly treats a backend the platform cannot have (Metal off macOS) as "auto".
+    const got = llama.gpu === false ? "the CPU" : llama.gpu;
+    await llama.dispose();
+    throw new Error(`agent.gpu is "${gpu}" but the ${name} backend is not available on this platform (llama.cpp started on ${got}); ${hint}`);
+  }
+  return { llama, recentErrors };
+}
+
+async function warnIfGpuUnused(logger: Logger): Promise<void> {
+  // The GPU backends whose drivers and runtime libraries are installed here; when there are any, one failed to start.
+  const detected = (await getLlamaGpuTypes("supported").catch(() => [])).filter((type) => type !== false);
+  if (detected.length > 0) {
+    logger.warn({ detected }, `a GPU (${detected.join(", ")}) was detected but could not be initialised; running on the CPU`);
+  }
+}
+
+/** What the loaded model runs on: backend, devices, offloaded layers, VRAM. */
+export async function describeAcceleration(llama: Llama, model: LlamaModel): Promise<Acceleration> {
+  if (llama.gpu === false) return { backend: "cpu", gpuDevices: [], gpuLayers: 0, vramTotalBytes: 0, vramUsedBytes: 0 };
+  const [vram, gpuDevices] = await Promise.all([llama.getVramState(), llama.getGpuDeviceNames()]);
+  return { backend: llama.gpu, gpuDevices, gpuLayers: model.gpuLayers, vramTotalBytes: vram.total, vramUsedBytes: vram.used };
+}
