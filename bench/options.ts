@@ -23,6 +23,14 @@ export interface BenchOptions {
   skipThroughput: boolean;
   skipEcho: boolean;
   skipLateJoin: boolean;
+  /** Context reuse: conversations per variant (reuse on, off), turns each, and their shape. */
+  reuseConversations: number;
+  reuseTurns: number;
+  reuseMessageTokens: number;
+  reuseMaxTokens: number;
+  reuseContextSize: number;
+  reuseParallel: number;
+  skipContextReuse: boolean;
 }
 
 export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env): BenchOptions {
@@ -44,6 +52,13 @@ export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env): 
     skipThroughput: environment.BENCH_SKIP_THROUGHPUT === "1",
     skipEcho: environment.BENCH_SKIP_ECHO === "1",
     skipLateJoin: environment.BENCH_SKIP_LATE_JOIN === "1",
+    reuseConversations: integerOption(environment.BENCH_REUSE_CONVERSATIONS, 7, 1),
+    reuseTurns: integerOption(environment.BENCH_REUSE_TURNS, 10, 1),
+    reuseMessageTokens: integerOption(environment.BENCH_REUSE_MESSAGE_TOKENS, 100, 1),
+    reuseMaxTokens: integerOption(environment.BENCH_REUSE_MAX_TOKENS, 100, 1),
+    reuseContextSize: integerOption(environment.BENCH_REUSE_CONTEXT_SIZE, 4096, 64),
+    reuseParallel: integerOption(environment.BENCH_REUSE_PARALLEL, 4, 1),
+    skipContextReuse: environment.BENCH_SKIP_CONTEXT_REUSE === "1",
   };
 }
 

@@ -3,10 +3,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ContextReuseResult, ReuseTurn, ReuseVariant } from "./context-reuse.js";
 import type { EchoLatencyResult } from "./echo-latency.js";
 import type { LateJoinResult } from "./late-join.js";
 import type { BenchOptions } from "./options.js";
 import { findCell, lateStartFraction, modeLabels, type ThroughputResult } from "./throughput.js";
+import { median } from "./stats.js";
 import type { ModeName } from "./stream-drivers.js";
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -19,6 +21,8 @@ export const targets = {
   gatewayRatio: 0.95,
   batchingGain: 1.5,
   echoP99Ms: 2,
+  /** With context reuse on, the last turn's TTFT at most this multiple of the first turn's. */
+  reuseTurnRatio: 1.5,
 };
 
 export interface BenchResults {
@@ -29,6 +33,7 @@ export interface BenchResults {
   loadAverageAtEnd?: number[];
   throughput?: ThroughputResult;
   lateJoin?: LateJoinResult;
+  contextReuse?: ContextReuseResult;
   echo?: EchoLatencyResult;
 }
 
@@ -36,6 +41,7 @@ export function renderResults(results: BenchResults): string {
   const parts = [renderMachine(results)];
   if (results.throughput) parts.push(renderThroughput(results.throughput));
   if (results.lateJoin) parts.push(renderLateJoin(results.lateJoin));
+  if (results.contextReuse) parts.push(renderContextReuse(results.contextReuse));
   if (results.echo) parts.push(renderEcho(results.echo));
   return parts.join("\n\n");
 }
@@ -162,6 +168,85 @@ function renderLateJoin(result: LateJoinResult): string {
     ? "The late request on a used sequence waits until the running streams finish instead of joining their batch (see Findings)."
     : "The late request joins the running batch on both fresh and used sequences.";
   return ["### Late join: a request arriving during generation", "", notes.join("\n"), "", table(["Time to first token", "ms"], rows), "", verdict].join("\n");
+}
+
+function renderContextReuse(result: ContextReuseResult): string {
+  const last = result.turns;
+  const perTurn = (variant: ReuseVariant, turn: number, value: (record: ReuseTurn) => number) =>
+    variant.conversations.map((records) => records[turn - 1]).filter((record) => record !== undefined).map(value);
+  const med = (variant: ReuseVariant, turn: number, value: (record: ReuseTurn) => number) => median(perTurn(variant, turn, value));
+  const label = (variant: ReuseVariant) => (variant.reuse ? "on" : "off");
+  const rows: string[][] = [];
+  for (const turn of result.reportedTurns) {
+    for (const variant of result.variants) {
+      const ttfts = perTurn(variant, turn, (record) => record.ttftMs);
+      const cached = perTurn(variant, turn, (record) => record.cachedPromptTokens ?? Number.NaN);
+      const prompt = med(variant, turn, (record) => record.promptTokens);
+      rows.push([
+        String(turn),
+        label(variant),
+        fixed(prompt, 0),
+        fixed(median(cached), 0),
+        fixed(med(variant, turn, (record) => record.promptTokens - (record.cachedPromptTokens ?? Number.NaN)), 0),
+        fixed(median(ttfts), 2),
+        `${fixed(Math.min(...ttfts), 2)}–${fixed(Math.max(...ttfts), 2)}`,
+        fixed(med(variant, turn, (record) => record.engineTtftMs), 2),
+      ]);
+    }
+  }
+  const ratio = (variant: ReuseVariant, value: (record: ReuseTurn) => number) => med(variant, last, value) / med(variant, 1, value);
+  const targetRows: string[][] = [];
+  for (const variant of result.variants) {
+    const client = ratio(variant, (record) => record.ttftMs);
+    const engine = ratio(variant, (record) => record.engineTtftMs);
+    const measured =
+      `client ${fixed(client, 2)}× (${fixed(med(variant, 1, (record) => record.ttftMs), 2)} → ${fixed(med(variant, last, (record) => record.ttftMs), 2)} ms), ` +
+      `engine ${fixed(engine, 2)}×`;
+    targetRows.push(
+      variant.reuse
+        ? [`Reuse on: turn ${last} TTFT ≤ ${targets.reuseTurnRatio}× turn 1 (client-side)`, measured, metText(client <= targets.reuseTurnRatio)]
+        : [`Reuse off (for comparison): turn ${last} ÷ turn 1`, measured, "—"],
+    );
+  }
+  const on = result.variants.find((variant) => variant.reuse);
+  const off = result.variants.find((variant) => !variant.reuse);
+  if (on && off) {
+    const speedup = med(off, last, (record) => record.ttftMs) / med(on, last, (record) => record.ttftMs);
+    targetRows.push([`Turn ${last}: TTFT with reuse off ÷ on (client-side)`, `${fixed(speedup, 2)}×`, "—"]);
+  }
+  const growth = on ? (med(on, last, (record) => record.promptTokens) - med(on, 1, (record) => record.promptTokens)) / Math.max(1, last - 1) : Number.NaN;
+  const answerTokens = on ? median(on.conversations.flat().map((record) => record.completionTokens)) : Number.NaN;
+  const contextNote =
+    result.trainContextSize !== undefined && result.contextSize > result.trainContextSize
+      ? ` (the model was trained on ${result.trainContextSize}; the larger context only makes room, prompts here stay under ${result.trainContextSize + 100} tokens)`
+      : "";
+  const notes = [
+    `Two daemons side by side, identical but for \`agent.context_reuse\` (on / off): context ${result.contextSize} tokens per sequence${contextNote},`,
+    `parallel ${result.parallel}, greedy (temperature 0), a system prompt of ${result.systemPromptTokens} tokens. Each conversation is ${result.turns} turns over WebSocket`,
+    `with one session id, so the pipeline stores the history and re-sends it every turn: user messages of about ${fixed(result.userMessageTokens, 0)} tokens,`,
+    `max_tokens ${result.maxTokens} (answers: median ${fixed(answerTokens, 0)} tokens), so the prompt grows by about ${fixed(growth, 0)} tokens a turn.`,
+    `${result.conversations} conversations per variant, each with its own messages (the same for both daemons), alternating which daemon goes first, after one untimed`,
+    "warm-up conversation per daemon; medians over the conversations. TTFT client = chat frame sent → first non-empty text-delta frame;",
+    "TTFT engine = the finish frame's timings.ttft_ms (from the engine's stream call; excludes loading the history and building the prompt).",
+    "Cached = usage.cached_prompt_tokens (prompt tokens the sequence already held); evaluated = prompt − cached.",
+  ];
+  const consistency =
+    result.textMismatches.length === 0
+      ? `Answers with reuse on and off were identical in all ${result.comparedTurns} turns.`
+      : `Answers differed between reuse on and off in ${result.textMismatches.length} of ${result.comparedTurns} turns: ${result.textMismatches.slice(0, 10).join("; ")}${result.textMismatches.length > 10 ? "; …" : ""}.`;
+  return [
+    "### Context reuse: TTFT as a conversation grows",
+    "",
+    notes.join("\n"),
+    "",
+    table(["Turn", "Reuse", "Prompt tokens", "Cached", "Evaluated", "TTFT client median (ms)", "Range", "TTFT engine median (ms)"], rows),
+    "",
+    table(["Target", "Measured (medians)", "Result"], targetRows),
+    "",
+    consistency,
+    "",
+    `Context reuse section took ${fixed(result.secondsTaken, 1)} s.`,
+  ].join("\n");
 }
 
 function renderEcho(result: EchoLatencyResult): string {

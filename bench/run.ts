@@ -1,8 +1,10 @@
-// `npm run bench`: engine throughput (direct vs WebSocket vs HTTP SSE) and echo latency; prints and writes docs/benchmarks.md.
+// `npm run bench`: echo latency, engine throughput (direct vs WebSocket vs HTTP SSE), late join and context reuse;
+// prints and writes docs/benchmarks.md.
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { testModelPath } from "../test/helpers/test-model.js";
+import { runContextReuse } from "./context-reuse.js";
 import { runEchoLatency } from "./echo-latency.js";
 import { runLateJoin } from "./late-join.js";
 import { readBenchOptions } from "./options.js";
@@ -20,17 +22,25 @@ async function main(): Promise<void> {
     log("echo latency:");
     results.echo = await runEchoLatency(options, log);
   }
+  const needsModel = !options.skipThroughput || !options.skipLateJoin || !options.skipContextReuse;
+  const modelPath = needsModel ? (options.modelPath ? path.resolve(options.modelPath) : await testModelPath()) : "";
   if (!options.skipThroughput) {
-    const modelPath = options.modelPath ? path.resolve(options.modelPath) : await testModelPath();
     log(
       `throughput: ${path.basename(modelPath)}, threads ${options.threads}, parallel ${options.parallel}, ` +
         `streams ${options.concurrencies.join("/")}, max_tokens ${options.maxTokens}, ${options.repetitions} repetitions`,
     );
     results.throughput = await runThroughput(options, modelPath, log);
-    if (!options.skipLateJoin) {
-      log("late join:");
-      results.lateJoin = await runLateJoin(options, modelPath);
-    }
+  }
+  if (!options.skipLateJoin) {
+    log("late join:");
+    results.lateJoin = await runLateJoin(options, modelPath);
+  }
+  if (!options.skipContextReuse) {
+    log(
+      `context reuse: ${options.reuseConversations} conversations × ${options.reuseTurns} turns, reuse on and off, ` +
+        `context ${options.reuseContextSize}, ~${options.reuseMessageTokens}-token messages, max_tokens ${options.reuseMaxTokens}`,
+    );
+    results.contextReuse = await runContextReuse(options, modelPath, log);
   }
   results.loadAverageAtEnd = os.loadavg();
   const markdown = renderResults(results);

@@ -119,7 +119,7 @@ describe("plugins with the echo engine (the prompt comes back as the answer)", (
           { role: "user", content: "患者姓名：李四" },
         ],
       });
-      expect(completion.choices[0]?.message.content).toBe("病人[脱敏]的档案\n我的电话是[脱敏]\n邮箱 [脱敏] 已记录\n患者姓名：[脱敏]");
+      expect(completion.choices[0]?.message.content).toBe("病人[脱敏]的档案\n我的电话是[脱敏]邮箱 [脱敏] 已记录\n患者姓名：[脱敏]");
       const redact = node.daemon.plugins.plugins[0]?.instance as RedactPlugin;
       expect(redact.counts).toEqual({ input: { name: 1, phone: 1, email: 1, labelled: 1 }, output: {} });
     } finally {

@@ -25,7 +25,7 @@ describe("websocket gateway with the real model", () => {
     expect(deltas.join("")).toBe(end.text);
     expect(String(end.text)).toMatch(/[a-z]{3,}/);
     expect(end.finish_reason).toBe("length");
-    expect(end.usage).toEqual({ prompt_tokens: expect.any(Number), completion_tokens: 48 });
+    expect(end.usage).toEqual({ prompt_tokens: expect.any(Number), completion_tokens: 48, cached_prompt_tokens: expect.any(Number) });
     const timings = end.timings as Record<string, number>;
     expect(timings.ttft_ms).toBeGreaterThan(0);
     expect(timings.total_ms).toBeGreaterThanOrEqual(timings.ttft_ms as number);

@@ -4,6 +4,8 @@ import type { ChatMessage, FinishPart, GenerationParams } from "../core/types.js
 export interface EngineRequest {
   messages: ChatMessage[];
   params: GenerationParams;
+  /** Identifies the conversation (owner and session), so its next turn can return to the state that holds it. */
+  conversation?: string;
 }
 
 export interface EngineInfo {

@@ -115,7 +115,11 @@ export function serverFrame(id: string | null, part: StreamPart): Record<string,
         id,
         text: part.text,
         finish_reason: part.finishReason,
-        usage: { prompt_tokens: part.usage.promptTokens, completion_tokens: part.usage.completionTokens },
+        usage: {
+          prompt_tokens: part.usage.promptTokens,
+          completion_tokens: part.usage.completionTokens,
+          ...(part.usage.cachedPromptTokens !== undefined ? { cached_prompt_tokens: part.usage.cachedPromptTokens } : {}),
+        },
         timings: { queue_ms: round(part.timings.queueMs), ttft_ms: round(part.timings.ttftMs), total_ms: round(part.timings.totalMs) },
       };
     case "error":

@@ -92,7 +92,8 @@ export class Pipeline {
         delivered += text;
         reply.write({ type: "text-delta", text });
       };
-      for await (const part of engine.stream({ messages, params }, { signal: controller.signal })) {
+      const conversationKey = request.session ? JSON.stringify([request.principal.subject, request.session]) : undefined;
+      for await (const part of engine.stream({ messages, params, conversation: conversationKey }, { signal: controller.signal })) {
         if (part.type === "text-delta") {
           deliver(await output.push(part.text));
           continue;

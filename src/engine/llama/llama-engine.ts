@@ -33,6 +33,8 @@ export interface LlamaEngineOptions {
 }
 
 const defaultContextCeiling = 4096;
+/** Tokens at the end of a sequence's state that a continuing prompt may tokenize differently. */
+const continuationSlack = 8;
 
 export async function createLlamaEngine(options: LlamaEngineOptions): Promise<LanguageModel> {
   assertGgufFile(options.modelPath, "Model file");
@@ -85,6 +87,8 @@ class LlamaEngine implements LanguageModel {
   /** When each sequence was last handed out, to give away the least recently used state first. */
   private readonly lastUsed: number[];
   private readonly contextReuse: boolean;
+  /** The conversation each sequence last served. */
+  private readonly conversations: (string | undefined)[];
 
   constructor(
     private readonly llama: Llama,
@@ -98,6 +102,7 @@ class LlamaEngine implements LanguageModel {
     this.renderer = new PromptRenderer(model);
     this.queue = new AdmissionQueue(sequences.length, options.maxQueue);
     this.lastUsed = sequences.map(() => 0);
+    this.conversations = sequences.map(() => undefined);
     this.contextReuse = options.contextReuse ?? true;
     this.info = {
       engine: "llama",
@@ -131,8 +136,9 @@ class LlamaEngine implements LanguageModel {
         `The prompt is ${promptTokens} tokens; the context holds ${this.info.contextSize} (including room for at least one new token).`,
       );
     }
-    const lease = await this.queue.acquire(options.signal, (free) => this.closestSequence(free, prompt.tokens));
+    const lease = await this.queue.acquire(options.signal, (free) => this.chooseSequence(free, prompt.tokens, request.conversation));
     this.lastUsed[lease.slot] = performance.now();
+    this.conversations[lease.slot] = request.conversation;
     const admittedAt = performance.now();
     // Our own signal, so a consumer that stops reading (client gone) also stops the decode before the slot is reused.
     const abort = new AbortController();
@@ -177,18 +183,29 @@ class LlamaEngine implements LanguageModel {
     }
   }
 
-  /** The free sequence whose state shares the longest prefix with the prompt; among equals, the least recently used. */
-  private closestSequence(free: readonly number[], tokens: Token[]): number {
-    let best = free[0] as number;
-    let bestShared = -1;
+  /**
+   * Which free sequence a request gets: the one that last served its conversation (session affinity), else one
+   * whose state this prompt continues (a client that re-sends the whole history), else the least recently used.
+   * Whatever it gets, the prefix it shares with the prompt (often the system prompt) is not evaluated again.
+   */
+  private chooseSequence(free: readonly number[], tokens: Token[], conversation: string | undefined): number {
+    if (conversation !== undefined) {
+      const own = free.find((slot) => this.conversations[slot] === conversation);
+      if (own !== undefined) return own;
+    }
+    let continued: number | undefined;
+    let continuedShared = 0;
     for (const slot of free) {
-      const shared = (this.sequences[slot] as LlamaContextSequence).compareContextTokens(tokens).firstDifferentIndex;
-      if (shared > bestShared || (shared === bestShared && (this.lastUsed[slot] as number) < (this.lastUsed[best] as number))) {
-        best = slot;
-        bestShared = shared;
+      const sequence = this.sequences[slot] as LlamaContextSequence;
+      const shared = sequence.compareContextTokens(tokens).firstDifferentIndex;
+      // Re-tokenizing an answer as history can differ in its last few tokens from how it was generated.
+      if (shared > continuedShared && shared >= sequence.nextTokenIndex - continuationSlack) {
+        continued = slot;
+        continuedShared = shared;
       }
     }
-    return best;
+    if (continued !== undefined) return continued;
+    return free.reduce((oldest, slot) => ((this.lastUsed[slot] as number) < (this.lastUsed[oldest] as number) ? slot : oldest));
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@ import type { Principal, StreamPart } from "../../core/types.js";
 import { bearerToken } from "../bearer-token.js";
 import type { Gateway, GatewayContext } from "../gateway.js";
 import type { HttpListeners } from "../http-listeners.js";
-import { readJsonBody, sendError, sendJson } from "./http-io.js";
+import { openAiUsage, readJsonBody, sendError, sendJson } from "./http-io.js";
 import { chatCompletionBodySchema, toChatMessages, toParams, type ChatCompletionBody } from "./openai-schema.js";
 import { SseChatWriter } from "./sse-chat-writer.js";
 
@@ -119,11 +119,7 @@ export class HttpGateway implements Gateway {
       created: Math.floor(Date.now() / 1000),
       model,
       choices: [{ index: 0, message: { role: "assistant", content: result.text }, finish_reason: result.finishReason, logprobs: null }],
-      usage: {
-        prompt_tokens: result.usage.promptTokens,
-        completion_tokens: result.usage.completionTokens,
-        total_tokens: result.usage.promptTokens + result.usage.completionTokens,
-      },
+      usage: openAiUsage(result.usage),
     });
   }
 }

@@ -1,6 +1,7 @@
 // Reading bounded JSON bodies and writing JSON and OpenAI-shaped errors.
 import type http from "node:http";
 import { ClawError } from "../../core/errors.js";
+import type { Usage } from "../../core/types.js";
 
 export async function readJsonBody(request: http.IncomingMessage, maxBytes: number): Promise<unknown> {
   const declared = Number(request.headers["content-length"] ?? "0");
@@ -39,4 +40,14 @@ export function sendError(response: http.ServerResponse, error: ClawError): void
   if (error.code === "payload_too_large") response.setHeader("connection", "close");
   if (error.code === "overloaded") response.setHeader("retry-after", "1");
   sendJson(response, error.status, openAiError(error));
+}
+
+/** OpenAI's usage object; cached_tokens counts prompt tokens found already evaluated. */
+export function openAiUsage(usage: Usage) {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens ?? 0 },
+  };
 }

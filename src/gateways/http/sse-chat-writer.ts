@@ -2,7 +2,7 @@
 import type http from "node:http";
 import type { StreamPart } from "../../core/types.js";
 import type { Reply } from "../../pipeline/pipeline.js";
-import { openAiError, sendError } from "./http-io.js";
+import { openAiError, openAiUsage, sendError } from "./http-io.js";
 
 export class SseChatWriter implements Reply {
   private started = false;
@@ -22,11 +22,7 @@ export class SseChatWriter implements Reply {
         return;
       case "finish": {
         this.start();
-        const usage = {
-          prompt_tokens: part.usage.promptTokens,
-          completion_tokens: part.usage.completionTokens,
-          total_tokens: part.usage.promptTokens + part.usage.completionTokens,
-        };
+        const usage = openAiUsage(part.usage);
         this.chunk({ choices: [{ index: 0, delta: {}, finish_reason: part.finishReason }], usage });
         if (this.options.includeUsageChunk) this.chunk({ choices: [], usage });
         this.response.end("data: [DONE]\n\n");

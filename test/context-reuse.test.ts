@@ -1,0 +1,71 @@
+// Context reuse: follow-up turns evaluate only their new tokens, and a reused state answers exactly like a fresh one.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestNode, type TestNode } from "./helpers/test-node.js";
+import { WsTestClient, type Frame } from "./helpers/ws-test-client.js";
+
+const systemPrompt = "This is a story for small children about friends who play in the park.";
+const turns = ["Once upon a time", "The little dog ran", "Then the sun came out", "They all went home"];
+
+interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_prompt_tokens: number;
+}
+
+async function converse(node: TestNode, session: string): Promise<Frame[]> {
+  const client = await WsTestClient.connect(node.wsUrl, { token: await node.token() });
+  const ends: Frame[] = [];
+  for (const [index, message] of turns.entries()) ends.push((await client.chat(`${session}-${index}`, message, { max_tokens: 40 }, session)).end);
+  client.close();
+  return ends;
+}
+
+describe("context reuse", () => {
+  let reusing: TestNode;
+  let fresh: TestNode;
+
+  beforeAll(async () => {
+    reusing = await startTestNode({ agent: { parallel: 2, system_prompt: systemPrompt } });
+    fresh = await startTestNode({ agent: { parallel: 2, system_prompt: systemPrompt, context_reuse: false } });
+  });
+  afterAll(async () => {
+    await reusing?.close();
+    await fresh?.close();
+  });
+
+  it("evaluates only what is new in each follow-up turn, and answers exactly as a fresh evaluation does", async () => {
+    const withReuse = await converse(reusing, "story-a");
+    const without = await converse(fresh, "story-a");
+    expect(withReuse.map((end) => end.text)).toEqual(without.map((end) => end.text));
+    for (const end of without) expect((end.usage as Usage).cached_prompt_tokens).toBe(0);
+    for (const [index, end] of withReuse.entries()) {
+      if (index === 0) continue;
+      const usage = end.usage as Usage;
+      const previous = withReuse[index - 1]?.usage as Usage;
+      // Everything the previous turn put into the sequence (its prompt and nearly all of its answer) is reused.
+      expect(usage.cached_prompt_tokens).toBeGreaterThanOrEqual(previous.prompt_tokens + previous.completion_tokens - 4);
+      expect(usage.prompt_tokens - usage.cached_prompt_tokens).toBeLessThan(20);
+    }
+  });
+
+  it("evaluates the system prompt once per sequence, not once per request", async () => {
+    const client = await WsTestClient.connect(reusing.wsUrl, { token: await reusing.token("bob") });
+    const first = (await client.chat("sys-1", "A cat", { max_tokens: 4 }, "bob-1")).end;
+    const second = (await client.chat("sys-2", "A frog", { max_tokens: 4 }, "bob-2")).end;
+    client.close();
+    expect((first.usage as Usage).prompt_tokens).toBeGreaterThan(15);
+    // A different session, different question: the shared system prompt is already in a sequence.
+    expect((second.usage as Usage).cached_prompt_tokens).toBeGreaterThanOrEqual(15);
+  });
+
+  it("hands a session back the sequence that holds its conversation while another session runs", async () => {
+    const alice = await WsTestClient.connect(reusing.wsUrl, { token: await reusing.token("alice") });
+    const carol = await WsTestClient.connect(reusing.wsUrl, { token: await reusing.token("carol") });
+    await alice.chat("a1", "Tom had a red ball", { max_tokens: 30 }, "alice-story");
+    await carol.chat("c1", "The big bird flew", { max_tokens: 30 }, "carol-story");
+    const followUp = (await alice.chat("a2", "He threw it high", { max_tokens: 10 }, "alice-story")).end.usage as Usage;
+    expect(followUp.prompt_tokens - followUp.cached_prompt_tokens).toBeLessThan(20);
+    alice.close();
+    carol.close();
+  });
+});
