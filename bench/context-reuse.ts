@@ -7,8 +7,7 @@ import { median } from "./stats.js";
 import { closeSocket, openSocket, withTimeout } from "./stream-drivers.js";
 
 /** A few dozen tokens, the same in every conversation (so a sequence that served another conversation still holds it). */
-export const reuseSystemPrompt =
-  "You are a kind storyteller for small children. You tell short and simple stories about friends, animals and toys, with easy words and a happy ending.";
+export const reuseSystemPrompt = "You are a kind storyteller. You tell short, happy stories for small children.";
 
 export interface ReuseTurn {
   /** Client-side: the chat frame sent → the first non-empty text-delta frame. */
@@ -54,7 +53,7 @@ const turnTimeoutMs = 60_000;
  * user messages of about `messageTokens` tokens sent over WebSocket with one session id, so the pipeline stores the
  * history and re-sends it to the engine every turn, as the product does; answers are greedy and up to `maxTokens`
  * long, so the prompt grows by about messageTokens + maxTokens a turn. Conversations alternate which daemon goes first;
- * each daemon runs one untimed warm-up conversation before them. Every conversation has its own messages (a fresh
+ * each daemon first runs an untimed two-turn warm-up conversation per sequence. Every conversation has its own messages (a fresh
  * session and fresh text), the same for both daemons, so only the system prompt can be found in a sequence at turn 1.
  */
 export async function runContextReuse(options: BenchOptions, modelPath: string, log: (line: string) => void): Promise<ContextReuseResult> {
@@ -83,9 +82,13 @@ export async function runContextReuse(options: BenchOptions, modelPath: string, 
       { reuse: false, conversations: [] },
     ];
     const messageSizes: number[] = [];
-    // Untimed warm-up: JIT, first decodes, and the system prompt in a sequence as after any earlier conversation.
-    const warmup = messagesFor(-1).slice(0, 2);
-    for (const [index, client] of clients.entries()) await client.converse(`warmup-${index}`, warmup, options.reuseMaxTokens);
+    // Untimed warm-up, one short conversation per sequence: JIT, first decodes, and every sequence left holding an earlier
+    // conversation (system prompt included), as on a node that has been serving for a while.
+    for (const [index, client] of clients.entries()) {
+      for (let slot = 0; slot < options.reuseParallel; slot += 1) {
+        await client.converse(`warmup-${index}-${slot}`, messagesFor(-1 - slot).slice(0, 2), options.reuseMaxTokens);
+      }
+    }
     for (let conversation = 0; conversation < options.reuseConversations; conversation += 1) {
       const messages = messagesFor(conversation);
       messageSizes.push(...messages.map((message) => countTokens(message, "user")));
@@ -202,18 +205,22 @@ const nouns = ["dog", "ball", "cat", "tree", "bird", "car", "cake", "box", "kite
 const places = ["park", "garden", "house", "forest", "school", "beach", "shop", "pond"];
 const verbs = ["saw", "found", "liked", "wanted", "made", "lost", "shared", "painted"];
 
-/** Simple TinyStories-style sentences from a seeded generator, added until the message is about `targetTokens` long. */
+/** Simple TinyStories-style sentences from a seeded generator: as many as bring the message closest to `targetTokens`. */
 export function userMessage(seed: number, targetTokens: number, countTokens: (text: string) => number): string {
   const random = seededRandom(seed);
   const pick = (words: readonly string[]) => words[Math.floor(random() * words.length)] as string;
-  const sentences: string[] = [];
-  // Bounded: a sentence is at least a few tokens, so this ends long before the cap.
+  let text = "";
+  let tokens = 0;
+  // Bounded: a sentence is several tokens, so this ends long before the cap.
   for (let attempt = 0; attempt < 200; attempt += 1) {
-    const text = sentences.join(" ");
-    if (text.length > 0 && countTokens(text) >= targetTokens) return text;
-    sentences.push(`${pick(names)} ${pick(verbs)} a ${pick(adjectives)} ${pick(nouns)} in the ${pick(places)}.`);
+    const sentence = `${pick(names)} ${pick(verbs)} a ${pick(adjectives)} ${pick(nouns)} in the ${pick(places)}.`;
+    const longer = text.length === 0 ? sentence : `${text} ${sentence}`;
+    const longerTokens = countTokens(longer);
+    if (longerTokens >= targetTokens) return text.length > 0 && targetTokens - tokens < longerTokens - targetTokens ? text : longer;
+    text = longer;
+    tokens = longerTokens;
   }
-  return sentences.join(" ");
+  return text;
 }
 
 function seededRandom(seed: number): () => number {

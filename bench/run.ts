@@ -1,5 +1,6 @@
 // `npm run bench`: echo latency, engine throughput (direct vs WebSocket vs HTTP SSE), late join and context reuse;
 // prints and writes docs/benchmarks.md.
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,6 +44,8 @@ async function main(): Promise<void> {
     results.contextReuse = await runContextReuse(options, modelPath, log);
   }
   results.loadAverageAtEnd = os.loadavg();
+  // Every measurement (each stream, each turn, with its text) as JSON, for a closer look.
+  if (process.env.BENCH_RAW) fs.writeFileSync(path.resolve(process.env.BENCH_RAW), JSON.stringify(results, null, 1));
   const markdown = renderResults(results);
   process.stdout.write(`\n${markdown}\n`);
   if (options.reportPath) {
