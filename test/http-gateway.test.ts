@@ -53,7 +53,7 @@ describe("http gateway with the official openai client", () => {
     expect((await fetch(`${node.httpUrl}/healthz`)).status).toBe(200);
     const ready = await fetch(`${node.httpUrl}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: "ready", engine: "llama", backend: "cpu", parallel: 2 });
+    expect(await ready.json()).toMatchObject({ status: "ready", engine: "llama", backend: "cpu", parallel: 2, gpu_layers: 0, adapters: [] });
   });
 
   it("refuses a missing or bad token with 401 in OpenAI's error shape", async () => {

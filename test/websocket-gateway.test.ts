@@ -78,6 +78,12 @@ describe("websocket gateway with the real model", () => {
     expect(deltas.join("")).toBe(end.text);
   });
 
+  it("refuses a LoRA adapter name that is not applied, naming the problem", async () => {
+    const { end } = await client.chat("no-adapter", "Once upon a time", { max_tokens: 4, adapter: "legal-v2" });
+    expect(end).toMatchObject({ type: "error", code: "bad_request" });
+    expect(String(end.message)).toContain("no LoRA adapter is configured");
+  });
+
   it("refuses a prompt longer than the context with context_length_exceeded", async () => {
     const { end } = await client.chat("too-long", "word ".repeat(5000), { max_tokens: 8 });
     expect(end).toMatchObject({ type: "error", code: "context_length_exceeded" });

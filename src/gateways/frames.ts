@@ -9,6 +9,7 @@ const paramsSchema = z.strictObject({
   top_p: z.number().gt(0).max(1).optional(),
   seed: z.number().int().optional(),
   stop: z.union([z.string(), z.array(z.string()).max(8)]).optional(),
+  adapter: z.string().min(1).max(128).optional(),
 });
 
 const idSchema = z.string().min(1).max(128);
@@ -101,6 +102,7 @@ export function toGenerationParams(params: ChatFrame["params"]): Partial<Generat
     topP: params.top_p,
     seed: params.seed,
     stop: typeof params.stop === "string" ? [params.stop] : params.stop,
+    adapter: params.adapter,
   };
 }
 

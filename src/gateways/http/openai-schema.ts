@@ -22,6 +22,8 @@ export const chatCompletionBodySchema = z.object({
   seed: z.number().int().nullable().optional(),
   stop: z.union([z.string(), z.array(z.string()).max(8)]).nullable().optional(),
   n: z.literal(1).nullable().optional(),
+  /** Clawbot extension: the LoRA adapter the answer must come from (one of agent.lora's names). */
+  adapter: z.string().min(1).max(128).optional(),
 });
 
 export type ChatCompletionBody = z.infer<typeof chatCompletionBodySchema>;
@@ -40,5 +42,6 @@ export function toParams(body: ChatCompletionBody): Partial<GenerationParams> {
     topP: body.top_p ?? undefined,
     seed: body.seed ?? undefined,
     stop: typeof body.stop === "string" ? [body.stop] : (body.stop ?? undefined),
+    adapter: body.adapter,
   };
 }
