@@ -210,3 +210,20 @@ describe("websocket cancel while queued", () => {
     await node.close();
   });
 });
+
+describe("websocket heartbeat", () => {
+  it("closes a peer that stops answering pings, and keeps one that answers", async () => {
+    const node = await startTestNode({ agent: { engine: "echo" }, websocket: { ping_interval: 0.2 } });
+    const token = await node.token();
+    const silent = new WebSocket(node.wsUrl, { headers: { authorization: `Bearer ${token}` }, autoPong: false });
+    const silentClosed = new Promise<number>((resolve) => silent.once("close", (code) => resolve(code)));
+    const alive = await WsTestClient.connect(node.wsUrl, { token });
+    // terminate() drops the TCP connection without a close frame: the client sees 1006.
+    expect(await silentClosed).toBe(1006);
+    // The peer that answers pings is still served after several intervals.
+    const { end } = await alive.chat("still-here", "hello there", { max_tokens: 4 });
+    expect(end.type).toBe("finish");
+    alive.close();
+    await node.close();
+  });
+});
