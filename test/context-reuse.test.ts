@@ -1,4 +1,6 @@
 // Context reuse: follow-up turns evaluate only their new tokens, and a reused state answers exactly like a fresh one.
+import fs from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestNode, type TestNode } from "./helpers/test-node.js";
 import { WsTestClient, type Frame } from "./helpers/ws-test-client.js";
@@ -67,5 +69,46 @@ describe("context reuse", () => {
     expect(followUp.prompt_tokens - followUp.cached_prompt_tokens).toBeLessThan(20);
     alice.close();
     carol.close();
+  });
+});
+
+describe("saved conversation states (persist_state)", () => {
+  it("resumes a conversation after a restart without evaluating its history again, with the same answer", async () => {
+    const agent = { parallel: 1, system_prompt: systemPrompt, persist_state: true };
+    const first = await startTestNode({ agent });
+    let client = await WsTestClient.connect(first.wsUrl, { token: await first.token() });
+    const turn1 = (await client.chat("p1", "Once upon a time", { max_tokens: 40 }, "kept")).end;
+    client.close();
+    await first.close();
+
+    const second = await startTestNode({ agent, dataDir: first.dataDir });
+    client = await WsTestClient.connect(second.wsUrl, { token: await second.token() });
+    const turn2 = (await client.chat("p2", "The little dog ran", { max_tokens: 40 }, "kept")).end;
+    client.close();
+    await second.close();
+
+    const usage1 = turn1.usage as Usage;
+    const usage2 = turn2.usage as Usage;
+    expect(usage2.cached_prompt_tokens).toBeGreaterThanOrEqual(usage1.prompt_tokens + usage1.completion_tokens - 8);
+
+    // The same two turns on a node that evaluates everything from scratch give the same text.
+    const reference = await startTestNode({ agent: { parallel: 1, system_prompt: systemPrompt, context_reuse: false } });
+    client = await WsTestClient.connect(reference.wsUrl, { token: await reference.token() });
+    await client.chat("r1", "Once upon a time", { max_tokens: 40 }, "kept");
+    const expected = (await client.chat("r2", "The little dog ran", { max_tokens: 40 }, "kept")).end;
+    client.close();
+    await reference.close();
+    expect(turn2.text).toBe(expected.text);
+  });
+
+  it("keeps saved states within the disk budget", async () => {
+    const agent = { parallel: 2, persist_state: true, persist_state_max_mb: 0.000001 };
+    const node = await startTestNode({ agent });
+    const client = await WsTestClient.connect(node.wsUrl, { token: await node.token() });
+    await client.chat("b1", "Once upon a time", { max_tokens: 8 }, "budget");
+    client.close();
+    await node.close();
+    const directory = path.join(node.dataDir, "sequence-states");
+    expect(fs.readdirSync(directory)).toEqual([]);
   });
 });

@@ -128,6 +128,13 @@ export const agentSchema = z.strictObject({
    * most of its prompt (system prompt, conversation so far), so only new tokens are evaluated.
    */
   context_reuse: z.boolean().default(true),
+  /**
+   * At shutdown, save the evaluated state of each conversation a sequence holds under data_dir/sequence-states,
+   * and load it when that conversation resumes, so its history is not read again after a restart.
+   */
+  persist_state: z.boolean().default(false),
+  /** Disk budget for saved states in MiB; the oldest are deleted first. */
+  persist_state_max_mb: z.number().positive().default(1024),
   engine: z.enum(["llama", "echo"]).default("llama"),
   /** Where sessions and state live; relative to the config file. */
   data_dir: z.string().min(1).optional(),

@@ -101,7 +101,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       started.push(gateway);
       logger.info({ gateway: gateway.name }, "gateway listening");
     }
-    const loaded = await createEngine(config.agent, { modelPath: options.modelPath, baseDir, logger, onLoadProgress: options.onLoadProgress });
+    const loaded = await createEngine(config.agent, { modelPath: options.modelPath, baseDir, dataDir, logger, onLoadProgress: options.onLoadProgress });
     engine.resolve(loaded);
     logger.info({ ...loaded.info }, "model ready");
     return { gateways, pipeline, plugins, engine, sessions, close };

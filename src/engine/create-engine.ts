@@ -12,6 +12,8 @@ export async function createEngine(
     modelPath?: string;
     /** Directory relative agent paths (LoRA adapters) are resolved from: the config file's. */
     baseDir?: string;
+    /** The resolved data directory (saved conversation states live under it). */
+    dataDir?: string;
     logger: Logger;
     onLoadProgress?: (fraction: number) => void;
   },
@@ -31,6 +33,10 @@ export async function createEngine(
         gpuLayers: agent.gpu_layers,
         lora: agent.lora.map((adapter) => ({ ...adapter, path: path.resolve(options.baseDir ?? process.cwd(), adapter.path) })),
         contextReuse: agent.context_reuse,
+        savedStates:
+          agent.persist_state && options.dataDir
+            ? { directory: path.join(options.dataDir, "sequence-states"), maxBytes: agent.persist_state_max_mb * 1024 * 1024 }
+            : undefined,
         logger: options.logger,
         onLoadProgress: options.onLoadProgress,
       });

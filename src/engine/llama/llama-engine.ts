@@ -12,6 +12,7 @@ import { type Acceleration, describeAcceleration, type GpuLayersSetting, type Gp
 import { type AppliedAdapter, checkRequestedAdapter, contextLoraOption, type LoraAdapter, resolveAdapters } from "./lora-adapters.js";
 import { PromptRenderer } from "./prompt-renderer.js";
 import { generateOnSequence } from "./sequence-generation.js";
+import { modelFingerprint, SequenceStateStore } from "./sequence-state-store.js";
 
 export interface LlamaEngineOptions {
   modelPath: string;
@@ -27,6 +28,8 @@ export interface LlamaEngineOptions {
   lora?: readonly LoraAdapter[];
   /** Reuse evaluated prompt prefixes across requests (default true); false evaluates every prompt from scratch. */
   contextReuse?: boolean;
+  /** Save the conversations' evaluated states here at shutdown and load them when a conversation resumes. */
+  savedStates?: { directory: string; maxBytes: number };
   logger: Logger;
   /** Called with 0..1 while the model file loads. */
   onLoadProgress?: (fraction: number) => void;
@@ -69,7 +72,10 @@ export async function createLlamaEngine(options: LlamaEngineOptions): Promise<La
   }
   const sequences = Array.from({ length: options.parallel }, () => context.getSequence());
   const acceleration = await describeAcceleration(llama, model);
-  return new LlamaEngine(llama, model, context, sequences, adapters, acceleration, options);
+  const stateStore = options.savedStates
+    ? new SequenceStateStore(options.savedStates.directory, options.savedStates.maxBytes, modelFingerprint(options.modelPath, context.contextSize, adapters))
+    : undefined;
+  return new LlamaEngine(llama, model, context, sequences, adapters, acceleration, stateStore, options);
 }
 
 /** The error's message, followed by the last thing llama.cpp logged as an error (often the actual reason). */
@@ -97,7 +103,8 @@ class LlamaEngine implements LanguageModel {
     private readonly sequences: LlamaContextSequence[],
     private readonly adapters: AppliedAdapter[],
     acceleration: Acceleration,
-    options: LlamaEngineOptions,
+    private readonly stateStore: SequenceStateStore | undefined,
+    private readonly options: LlamaEngineOptions,
   ) {
     this.renderer = new PromptRenderer(model);
     this.queue = new AdmissionQueue(sequences.length, options.maxQueue);
@@ -137,7 +144,14 @@ class LlamaEngine implements LanguageModel {
       );
     }
     const lease = await this.queue.acquire(options.signal, (free) => this.chooseSequence(free, prompt.tokens, request.conversation));
+    const sequence = this.sequences[lease.slot] as LlamaContextSequence;
     this.lastUsed[lease.slot] = performance.now();
+    if (request.conversation !== undefined && this.conversations[lease.slot] !== request.conversation) {
+      await this.restoreSavedState(request.conversation, sequence).catch((error: unknown) => {
+        lease.release();
+        throw error;
+      });
+    }
     this.conversations[lease.slot] = request.conversation;
     const admittedAt = performance.now();
     // Our own signal, so a consumer that stops reading (client gone) also stops the decode before the slot is reused.
@@ -149,7 +163,7 @@ class LlamaEngine implements LanguageModel {
     try {
       const generation = generateOnSequence({
         model: this.model,
-        sequence: this.sequences[lease.slot] as LlamaContextSequence,
+        sequence,
         gate: this.gate,
         promptTokens: prompt.tokens,
         reuse: this.contextReuse,
@@ -208,8 +222,36 @@ class LlamaEngine implements LanguageModel {
     return free.reduce((oldest, slot) => ((this.lastUsed[slot] as number) < (this.lastUsed[oldest] as number) ? slot : oldest));
   }
 
+  /** Loads a conversation's state saved at the last shutdown into the sequence it was given (once). */
+  private async restoreSavedState(conversation: string, sequence: LlamaContextSequence): Promise<void> {
+    const file = this.stateStore?.find(conversation);
+    if (!file) return;
+    try {
+      await this.gate.prepare(() => sequence.loadStateFromFile(file, { acceptRisk: true }));
+    } catch (error) {
+      this.options.logger.warn({ err: error, file }, "could not load a saved conversation state; evaluating the conversation again");
+      await this.gate.prepare(() => sequence.clearHistory());
+    } finally {
+      this.stateStore?.remove(conversation);
+    }
+  }
+
+  /** Saves the state of every conversation a sequence holds, within the disk budget. */
+  private async saveStates(): Promise<void> {
+    if (!this.stateStore) return;
+    for (const [slot, conversation] of this.conversations.entries()) {
+      if (conversation === undefined) continue;
+      try {
+        await this.stateStore.save(conversation, this.sequences[slot] as LlamaContextSequence);
+      } catch (error) {
+        this.options.logger.warn({ err: error }, "could not save a conversation state");
+      }
+    }
+  }
+
   async close(): Promise<void> {
     this.queue.close(new ClawError("unavailable", "The engine is shutting down."));
+    await this.saveStates();
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();
