@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RedactPlugin } from "../src/plugins/builtin/redact.js";
-import { chatTransports, type ChatOutcome } from "./helpers/chat-transports.js";
+import { chatTransports, mqttAvailable, type ChatOutcome } from "./helpers/chat-transports.js";
+import { MosquittoBroker } from "./helpers/mosquitto.js";
 import { startTestNode, type TestNode } from "./helpers/test-node.js";
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -22,10 +23,17 @@ function expectDelivered(outcome: ChatOutcome, forbidden: RegExp): string {
   return outcome.text as string;
 }
 
+// One broker for the whole file: every node also gets an MQTT gateway, so every test runs over MQTT too.
+let broker: MosquittoBroker | undefined;
+beforeAll(async () => {
+  if (mqttAvailable) broker = await MosquittoBroker.start();
+});
+afterAll(async () => broker?.close());
+
 describe("plugins with the echo engine (the prompt comes back as the answer)", () => {
   const nodes: Record<string, TestNode> = {};
   const start = async (name: string, plugins: unknown[]) => {
-    nodes[name] = await startTestNode({ agent: { engine: "echo" }, plugins, pluginTimeout: 0.3, baseDir: repositoryRoot });
+    nodes[name] = await startTestNode({ agent: { engine: "echo" }, plugins, pluginTimeout: 0.3, baseDir: repositoryRoot, mqttBroker: broker?.url });
   };
 
   beforeAll(async () => {
@@ -141,11 +149,17 @@ describe("plugins with the real model", () => {
   const nodes: Record<string, TestNode> = {};
 
   beforeAll(async () => {
-    nodes.plain = await startTestNode({ agent: { parallel: 2 } });
-    nodes.medical = await startTestNode({ agent: { parallel: 2 }, plugins: [medicalPlugin], baseDir: repositoryRoot });
+    const mqttBroker = broker?.url;
+    nodes.plain = await startTestNode({ agent: { parallel: 2 }, mqttBroker });
+    nodes.medical = await startTestNode({ agent: { parallel: 2 }, plugins: [medicalPlugin], baseDir: repositoryRoot, mqttBroker });
     // The model streams "girl" in pieces ("g", "ir", "l"); the rewrite must not let any of it out.
-    nodes.rewrite = await startTestNode({ agent: { parallel: 2 }, plugins: [fixture("word-rewrite-plugin", { word: "girl", replacement: "kid" })], baseDir: repositoryRoot });
-    nodes.redact = await startTestNode({ agent: { parallel: 2 }, plugins: [{ builtin: "redact", options: { names: ["Lily"], apply_to: ["output"] } }] });
+    nodes.rewrite = await startTestNode({
+      agent: { parallel: 2 },
+      plugins: [fixture("word-rewrite-plugin", { word: "girl", replacement: "kid" })],
+      baseDir: repositoryRoot,
+      mqttBroker,
+    });
+    nodes.redact = await startTestNode({ agent: { parallel: 2 }, plugins: [{ builtin: "redact", options: { names: ["Lily"], apply_to: ["output"] } }], mqttBroker });
   });
   afterAll(async () => {
     await Promise.all(Object.values(nodes).map((node) => node.close()));

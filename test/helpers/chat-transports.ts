@@ -1,6 +1,9 @@
 // One chat request over each client-facing protocol, with the same outcome shape, so a test can run over all of them.
 import OpenAI from "openai";
 import type { TestNode } from "./test-node.js";
+import { randomUUID } from "node:crypto";
+import { findMosquitto } from "./mosquitto.js";
+import { MqttTestClient } from "./mqtt-test-client.js";
 import { WsTestClient } from "./ws-test-client.js";
 
 export interface ChatOutcome {
@@ -70,4 +73,29 @@ export const httpTransport: ChatTransport = {
   },
 };
 
-export const chatTransports: ChatTransport[] = [websocketTransport, httpTransport];
+/** The MQTT gateway through a real broker: the node must be started with `mqttBroker`. */
+export const mqttTransport: ChatTransport = {
+  name: "mqtt",
+  sessions: true,
+  async chat(node, request) {
+    if (!node.mqtt) throw new Error("this test node has no MQTT gateway: start it with mqttBroker");
+    const client = await MqttTestClient.connect(node.mqtt.url, `tester-${randomUUID().slice(0, 8)}`, { prefix: node.mqtt.prefix });
+    try {
+      const id = `request-${(requestCounter += 1)}`;
+      const { deltas, end } = await client.chat(id, request.message, {
+        token: await node.token(),
+        ...(request.maxTokens ? { params: { max_tokens: request.maxTokens } } : {}),
+        ...(request.session ? { session: request.session } : {}),
+      });
+      if (end.type === "error") return { deltas, error: { code: String(end.code), message: String(end.message) } };
+      return { deltas, text: String(end.text) };
+    } finally {
+      await client.close();
+    }
+  },
+};
+
+/** MQTT joins when Mosquitto is installed (always in CI, where its absence must fail the tests). */
+export const mqttAvailable = findMosquitto() !== undefined || Boolean(process.env.CI);
+
+export const chatTransports: ChatTransport[] = [websocketTransport, httpTransport, ...(mqttAvailable ? [mqttTransport] : [])];

@@ -2,7 +2,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { randomUUID } from "node:crypto";
 import { configSchema } from "../../src/config/schema.js";
+import { MqttGateway } from "../../src/gateways/mqtt/mqtt-gateway.js";
 import { createDaemon, type Daemon } from "../../src/daemon/daemon.js";
 import { silentLogger } from "../../src/logging/logger.js";
 import { issueToken } from "../../src/security/jwt-issuer.js";
@@ -15,6 +17,8 @@ export interface TestNode {
   wsUrl: string;
   httpUrl: string;
   dataDir: string;
+  /** Where the node's MQTT gateway listens, when it has one. */
+  mqtt?: { url: string; prefix: string };
   token(subject?: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -31,6 +35,8 @@ export interface TestNodeOptions {
   pluginTimeout?: number;
   /** Directory relative config paths resolve against; the data directory by default. */
   baseDir?: string;
+  /** A broker URL: the node also gets an MQTT gateway (its own client id and topic prefix), connected on return. */
+  mqttBroker?: string;
 }
 
 export async function startTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
@@ -38,11 +44,14 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
   const agent: Record<string, unknown> = { temperature: 0, data_dir: dataDir, ...options.agent };
   const engine = agent.engine ?? "llama";
   const auth = { type: "jwt", secret: testSecret };
+  const unique = randomUUID().slice(0, 8);
+  const mqtt = options.mqttBroker ? { url: options.mqttBroker, prefix: `clawbot-${unique}` } : undefined;
   const config = configSchema.parse({
     agent,
     gateways: [
       { type: "websocket", port: 0, auth, ...options.websocket },
       { type: "http", port: 0, auth },
+      ...(mqtt ? [{ type: "mqtt", broker: mqtt.url, client_id: `clawbot-node-${unique}`, topic_prefix: mqtt.prefix, auth }] : []),
     ],
     shutdown_grace: options.shutdownGrace ?? 5,
     plugins: options.plugins ?? [],
@@ -51,12 +60,23 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
   const modelPath = engine === "llama" ? await testModelPath() : undefined;
   const daemon = await createDaemon({ config, baseDir: options.baseDir ?? dataDir, modelPath, logger: silentLogger });
   const port = (daemon.gateways[0] as unknown as { port: number }).port;
+  const mqttGateway = daemon.gateways.find((gateway): gateway is MqttGateway => gateway instanceof MqttGateway);
+  if (mqttGateway) await until(() => mqttGateway.status().connected, "the MQTT gateway to connect");
   return {
     daemon,
     wsUrl: `ws://127.0.0.1:${port}/`,
     httpUrl: `http://127.0.0.1:${port}`,
     dataDir,
+    mqtt,
     token: (subject = "alice") => issueToken({ secret: testSecret, subject, roles: ["user"], ttl: "1h" }),
     close: () => daemon.close(),
   };
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
