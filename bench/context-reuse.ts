@@ -40,8 +40,8 @@ export interface ContextReuseResult {
   /** Turns the report shows (1-based). */
   reportedTurns: number[];
   variants: ReuseVariant[];
-  /** Turns whose answer differed between reuse on and off. */
-  textMismatches: string[];
+  /** Turns (1-based) whose answer differed between reuse on and off, per conversation (0-based index); empty when none. */
+  textMismatches: { conversation: number; turns: number[] }[];
   comparedTurns: number;
   secondsTaken: number;
 }
@@ -52,9 +52,10 @@ const turnTimeoutMs = 60_000;
  * Two daemons side by side, the same model and settings except `agent.context_reuse`. Each conversation is `turns`
  * user messages of about `messageTokens` tokens sent over WebSocket with one session id, so the pipeline stores the
  * history and re-sends it to the engine every turn, as the product does; answers are greedy and up to `maxTokens`
- * long, so the prompt grows by about messageTokens + maxTokens a turn. Conversations alternate which daemon goes first;
- * each daemon first runs an untimed two-turn warm-up conversation per sequence. Every conversation has its own messages (a fresh
- * session and fresh text), the same for both daemons, so only the system prompt can be found in a sequence at turn 1.
+ * long, so the prompt grows by about messageTokens + maxTokens a turn. Conversations alternate which daemon goes
+ * first; each daemon first runs an untimed two-turn warm-up conversation per sequence. Every conversation has its own
+ * messages (a fresh session and fresh text), the same for both daemons, so at turn 1 a sequence holds little more of
+ * the prompt than the system prompt.
  */
 export async function runContextReuse(options: BenchOptions, modelPath: string, log: (line: string) => void): Promise<ContextReuseResult> {
   const startedAt = performance.now();
@@ -99,14 +100,13 @@ export async function runContextReuse(options: BenchOptions, modelPath: string, 
       }
       log(`  conversation ${conversation + 1}/${options.reuseConversations} done (reuse on and off)`);
     }
-    const textMismatches: string[] = [];
+    const textMismatches: ContextReuseResult["textMismatches"] = [];
     let comparedTurns = 0;
     const [on, off] = variants as [ReuseVariant, ReuseVariant];
-    on.conversations.forEach((turns, conversation) => {
-      turns.forEach((record, turn) => {
-        comparedTurns += 1;
-        if (record.text !== off.conversations[conversation]?.[turn]?.text) textMismatches.push(`conversation ${conversation + 1} turn ${turn + 1}`);
-      });
+    on.conversations.forEach((records, conversation) => {
+      const turns = records.flatMap((record, turn) => (record.text === off.conversations[conversation]?.[turn]?.text ? [] : [turn + 1]));
+      comparedTurns += records.length;
+      if (turns.length > 0) textMismatches.push({ conversation, turns });
     });
     let trainContextSize: number | undefined;
     try {
@@ -151,15 +151,12 @@ class ConversationClient {
   private nextId = 0;
   private pending: ((frame: ServerFrame, receivedAt: number) => void) | undefined;
 
-  constructor(socket: WebSocket) {
-    this.socket = socket;
+  constructor(private readonly socket: WebSocket) {
     socket.on("message", (data) => {
       const receivedAt = performance.now();
       this.pending?.(JSON.parse(String(data)) as ServerFrame, receivedAt);
     });
   }
-
-  private readonly socket: WebSocket;
 
   async converse(session: string, messages: readonly string[], maxTokens: number): Promise<ReuseTurn[]> {
     const records: ReuseTurn[] = [];

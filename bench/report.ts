@@ -70,7 +70,7 @@ function renderMachine({ options, startedAt, throughput, loadAverageAtStart, loa
   } else {
     rows.push(["llama.cpp threads", String(options.threads)]);
   }
-  rows.push(["How to reproduce", "`npm run bench` (quick run: `BENCH_REPETITIONS=1 BENCH_ECHO_SECONDS=1 npm run bench`)"]);
+  rows.push(["How to reproduce", "`npm run bench` (quick run: `BENCH_REPETITIONS=1 BENCH_ECHO_SECONDS=1 BENCH_REUSE_CONVERSATIONS=1 npm run bench`)"]);
   return ["### Machine", "", table(["", ""], rows)].join("\n");
 }
 
@@ -156,18 +156,31 @@ function renderThroughput(result: ThroughputResult): string {
 function renderLateJoin(result: LateJoinResult): string {
   const stalled = result.reusedTtftMs > 5 * result.freshTtftMs && result.reusedTtftMs > 0.5 * result.runningTotalMs;
   const notes = [
-    `Engine only (no gateway): ${result.runningStreams} streams start together; a short request arrives ${result.joinDelayMs} ms later on its own sequence.`,
-    `After a warm-up, first one round with the late request on a never-used sequence, then ${result.rounds} rounds on sequences that hold an earlier conversation.`,
+    `Engine only (no gateway): ${result.runningStreams} streams start together; a short request arrives ${result.joinDelayMs} ms later on its own sequence`,
+    "(each stream slot has its own conversation key, so it gets back the sequence it used before).",
+    `After a warm-up, first one round with the late request on a never-used sequence, then ${result.rounds} rounds on its sequence from the round before,`,
+    "which holds a different text: its old tokens are erased before the new prompt is evaluated (the case that used to wait for the running streams).",
   ];
   const rows = [
     ["Late request, never-used sequence", fixed(result.freshTtftMs, 2)],
     [`Late request, previously used sequence (median of ${result.rounds})`, fixed(result.reusedTtftMs, 2)],
     ["Running streams' total time (median)", fixed(result.runningTotalMs, 2)],
   ];
+  const cached = result.lateCachedPromptTokens.map((value) => (value === undefined ? "n/a" : String(value))).join(", ");
   const verdict = stalled
-    ? "The late request on a used sequence waits until the running streams finish instead of joining their batch (see Findings)."
+    ? "The late request on a used sequence waits until the running streams finish instead of joining their batch."
     : "The late request joins the running batch on both fresh and used sequences.";
-  return ["### Late join: a request arriving during generation", "", notes.join("\n"), "", table(["Time to first token", "ms"], rows), "", verdict].join("\n");
+  return [
+    "### Late join: a request arriving during generation",
+    "",
+    notes.join("\n"),
+    "",
+    table(["Time to first token", "ms"], rows),
+    "",
+    `Late request's cached prompt tokens per round: ${cached}.`,
+    "",
+    verdict,
+  ].join("\n");
 }
 
 function renderContextReuse(result: ContextReuseResult): string {
@@ -216,24 +229,31 @@ function renderContextReuse(result: ContextReuseResult): string {
   }
   const growth = on ? (med(on, last, (record) => record.promptTokens) - med(on, 1, (record) => record.promptTokens)) / Math.max(1, last - 1) : Number.NaN;
   const answerTokens = on ? median(on.conversations.flat().map((record) => record.completionTokens)) : Number.NaN;
+  const longestPrompt = Math.max(...result.variants.flatMap((variant) => variant.conversations.flat().map((record) => record.promptTokens)));
   const contextNote =
     result.trainContextSize !== undefined && result.contextSize > result.trainContextSize
-      ? ` (the model was trained on ${result.trainContextSize}; the larger context only makes room, prompts here stay under ${result.trainContextSize + 100} tokens)`
+      ? ` (the model was trained on ${result.trainContextSize}: the larger context only leaves room, so the history is never trimmed; the longest prompt was ${longestPrompt} tokens)`
       : "";
   const notes = [
     `Two daemons side by side, identical but for \`agent.context_reuse\` (on / off): context ${result.contextSize} tokens per sequence${contextNote},`,
     `parallel ${result.parallel}, greedy (temperature 0), a system prompt of ${result.systemPromptTokens} tokens. Each conversation is ${result.turns} turns over WebSocket`,
     `with one session id, so the pipeline stores the history and re-sends it every turn: user messages of about ${fixed(result.userMessageTokens, 0)} tokens,`,
     `max_tokens ${result.maxTokens} (answers: median ${fixed(answerTokens, 0)} tokens), so the prompt grows by about ${fixed(growth, 0)} tokens a turn.`,
-    `${result.conversations} conversations per variant, each with its own messages (the same for both daemons), alternating which daemon goes first, after one untimed`,
-    "warm-up conversation per daemon; medians over the conversations. TTFT client = chat frame sent → first non-empty text-delta frame;",
+    `${result.conversations} conversations per variant, each with its own messages (the same for both daemons), alternating which daemon goes first, after an untimed`,
+    "two-turn warm-up conversation per sequence on each daemon; medians over the conversations. TTFT client = chat frame sent → first non-empty text-delta frame;",
     "TTFT engine = the finish frame's timings.ttft_ms (from the engine's stream call; excludes loading the history and building the prompt).",
     "Cached = usage.cached_prompt_tokens (prompt tokens the sequence already held); evaluated = prompt − cached.",
   ];
+  const differing = result.textMismatches.reduce((sum, mismatch) => sum + mismatch.turns.length, 0);
   const consistency =
-    result.textMismatches.length === 0
+    differing === 0
       ? `Answers with reuse on and off were identical in all ${result.comparedTurns} turns.`
-      : `Answers differed between reuse on and off in ${result.textMismatches.length} of ${result.comparedTurns} turns: ${result.textMismatches.slice(0, 10).join("; ")}${result.textMismatches.length > 10 ? "; …" : ""}.`;
+      : `Answers with reuse on and off were identical in ${result.comparedTurns - differing} of ${result.comparedTurns} turns. They parted in ` +
+        `${result.textMismatches.length} of ${result.conversations} conversations: ` +
+        result.textMismatches
+          .map(({ conversation, turns }) => `conversation ${conversation + 1} at turn ${turns[0]}${turns.length > 1 ? ` (differing turns: ${turns.join(", ")})` : ""}`)
+          .join("; ") +
+        ". From the first differing answer on, the two daemons' histories differ as well.";
   return [
     "### Context reuse: TTFT as a conversation grows",
     "",

@@ -10,6 +10,8 @@ export interface StreamOutcome {
   /** Client-side milliseconds from issuing the request to the first non-empty text delta. */
   ttftMs: number;
   totalMs: number;
+  /** Prompt tokens the engine found already evaluated in the sequence (engine mode only). */
+  cachedPromptTokens?: number;
 }
 
 export interface StreamDriver {
@@ -24,22 +26,36 @@ export interface GenerationSettings {
   temperature: number;
 }
 
-/** (a) The engine called in-process, as the pipeline calls it, with no gateway in between. */
-export function engineDriver(engine: LanguageModel, settings: GenerationSettings): StreamDriver {
+/**
+ * (a) The engine called in-process, as the pipeline calls it, with no gateway in between. With `conversationPerSlot`,
+ * each slot's requests carry a conversation key of their own (as a session's turns do), so the engine hands a slot's
+ * request back the sequence that slot used last.
+ */
+export function engineDriver(engine: LanguageModel, settings: GenerationSettings, options: { conversationPerSlot?: boolean } = {}): StreamDriver {
   return {
     mode: "engine",
-    async stream(prompt) {
+    async stream(prompt, slot) {
       const startedAt = performance.now();
       let firstAt: number | undefined;
       let text = "";
-      const request = { messages: [{ role: "user" as const, content: prompt }], params: { maxTokens: settings.maxTokens, temperature: settings.temperature } };
+      const request = {
+        messages: [{ role: "user" as const, content: prompt }],
+        params: { maxTokens: settings.maxTokens, temperature: settings.temperature },
+        ...(options.conversationPerSlot ? { conversation: `bench-slot-${slot}` } : {}),
+      };
       for await (const part of engine.stream(request)) {
         if (part.type === "text-delta") {
           if (part.text.length > 0) firstAt ??= performance.now();
           text += part.text;
         } else {
           const finishedAt = performance.now();
-          return { text, completionTokens: part.usage.completionTokens, ttftMs: (firstAt ?? finishedAt) - startedAt, totalMs: finishedAt - startedAt };
+          return {
+            text,
+            completionTokens: part.usage.completionTokens,
+            ttftMs: (firstAt ?? finishedAt) - startedAt,
+            totalMs: finishedAt - startedAt,
+            cachedPromptTokens: part.usage.cachedPromptTokens,
+          };
         }
       }
       throw new Error("The engine stream ended without a finish part");
