@@ -52,3 +52,19 @@ describe("llama engine", () => {
     expect(again).toBe(first);
   });
 });
+
+describe("llama engine options", () => {
+  it("runs with flash attention off and gives the same greedy text for a short prompt", async () => {
+    const modelPath = await testModelPath();
+    const base = { modelPath, parallel: 1, threads: 1, maxQueue: 1, gpu: false as const, logger: silentLogger };
+    const withDefault = await createLlamaEngine(base);
+    const withoutFlash = await createLlamaEngine({ ...base, flashAttention: false });
+    try {
+      const expected = await run(withDefault, "Once upon a time", 24, [], "default");
+      expect(await run(withoutFlash, "Once upon a time", 24, [], "no-flash")).toBe(expected);
+    } finally {
+      await withDefault.close();
+      await withoutFlash.close();
+    }
+  });
+});

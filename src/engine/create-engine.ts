@@ -33,6 +33,7 @@ export async function createEngine(
         gpuLayers: agent.gpu_layers,
         lora: agent.lora.map((adapter) => ({ ...adapter, path: path.resolve(options.baseDir ?? process.cwd(), adapter.path) })),
         contextReuse: agent.context_reuse,
+        flashAttention: agent.flash_attention,
         savedStates:
           agent.persist_state && options.dataDir
             ? { directory: path.join(options.dataDir, "sequence-states"), maxBytes: agent.persist_state_max_mb * 1024 * 1024 }

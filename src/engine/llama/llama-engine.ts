@@ -28,6 +28,8 @@ export interface LlamaEngineOptions {
   lora?: readonly LoraAdapter[];
   /** Reuse evaluated prompt prefixes across requests (default true); false evaluates every prompt from scratch. */
   contextReuse?: boolean;
+  /** llama.cpp flash attention: "auto" (default) lets llama.cpp decide. */
+  flashAttention?: "auto" | boolean;
   /** Save the conversations' evaluated states here at shutdown and load them when a conversation resumes. */
   savedStates?: { directory: string; maxBytes: number };
   logger: Logger;
@@ -62,6 +64,7 @@ export async function createLlamaEngine(options: LlamaEngineOptions): Promise<La
       contextSize,
       sequences: options.parallel,
       threads: options.threads,
+      flashAttention: options.flashAttention ?? "auto",
       lora: contextLoraOption(adapters),
     });
   } catch (error) {
