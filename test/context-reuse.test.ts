@@ -72,6 +72,30 @@ describe("context reuse", () => {
   });
 });
 
+describe("context reuse when history is trimmed", () => {
+  it("keeps reusing the evaluated history after the oldest exchanges are dropped", async () => {
+    const node = await startTestNode({ agent: { parallel: 1, context_size: 320, max_tokens: 24, system_prompt: "A story." } });
+    const client = await WsTestClient.connect(node.wsUrl, { token: await node.token() });
+    const usages: Usage[] = [];
+    for (let turn = 0; turn < 16; turn += 1) {
+      const { end } = await client.chat(`t${turn}`, `Then the friends played game number ${turn} in the park`, {}, "long-story");
+      expect(end.type).toBe("finish");
+      usages.push(end.usage as Usage);
+    }
+    client.close();
+    await node.close();
+    const rereads = (usage: Usage) => usage.cached_prompt_tokens < usage.prompt_tokens / 2;
+    // The first turn that had to drop history reads the kept part again; that is expected once.
+    const firstTrim = usages.findIndex((usage, index) => index > 0 && rereads(usage));
+    expect(firstTrim).toBeGreaterThan(0);
+    const afterTrim = usages.slice(firstTrim + 1);
+    const reread = afterTrim.filter(rereads);
+    // Dropping history a block at a time keeps most later turns continuing the evaluated state.
+    expect(afterTrim.length).toBeGreaterThan(3);
+    expect(reread.length).toBeLessThan(afterTrim.length / 2);
+  });
+});
+
 describe("saved conversation states (persist_state)", () => {
   it("resumes a conversation after a restart without evaluating its history again, with the same answer", async () => {
     const agent = { parallel: 1, system_prompt: systemPrompt, persist_state: true };

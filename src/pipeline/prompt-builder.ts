@@ -16,6 +16,9 @@ export interface BuildPromptInput {
   maxTokens: number;
 }
 
+/** Oldest history is dropped in blocks of this many messages (four exchanges of a question and its answer). */
+const trimBlockMessages = 8;
+
 export function buildPrompt({ agent, engine, messages: earlier, turn, whole, maxTokens }: BuildPromptInput): ChatMessage[] {
   const system: ChatMessage[] = agent.system_prompt ? [{ role: "system", content: agent.system_prompt }] : [];
   const newTurn: ChatMessage[] = turn === undefined ? [] : [{ role: "user", content: turn }];
@@ -28,12 +31,13 @@ export function buildPrompt({ agent, engine, messages: earlier, turn, whole, max
   // Keep room for the answer: up to max_tokens, but never more than half the context.
   const contextSize = engine.info.contextSize;
   const budget = contextSize - Math.min(maxTokens, Math.floor(contextSize / 2));
-  let kept = earlier;
-  let messages = [...system, ...kept, ...newTurn];
-  while (kept.length > 0 && engine.countPromptTokens(messages) > budget) {
-    // Drop the oldest exchange (a user turn and its answer) together.
-    kept = kept.slice(Math.min(2, kept.length));
-    messages = [...system, ...kept, ...newTurn];
+  let dropped = 0;
+  let messages = [...system, ...earlier, ...newTurn];
+  while (dropped < earlier.length && engine.countPromptTokens(messages) > budget) {
+    // Drop the oldest exchanges a block at a time: the kept history then starts at the same message for
+    // several turns, so the state the engine holds for it stays reusable instead of being read again each turn.
+    dropped = Math.min(dropped + trimBlockMessages, earlier.length);
+    messages = [...system, ...earlier.slice(dropped), ...newTurn];
   }
   return messages;
 }
