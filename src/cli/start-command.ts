@@ -53,6 +53,8 @@ async function start(options: StartOptions): Promise<void> {
     : loadConfig({ configPath, agentPath: options.agent, gatewaysPath: options.gateways });
   const config = withPortOverride(loaded.config, options.port);
   const logger = createLogger(options.logLevel ?? config.log_level);
+  // Printed whatever the log level: a node that accepts weak secrets must never run unnoticed.
+  if (options.insecureDev) process.stderr.write("WARNING: --insecure-dev: weak JWT secrets are accepted. Never run like this in production.\n");
   if (!firstRun) logger.info({ files: loaded.sources }, "configuration loaded");
 
   // Signals are handled from here on: before the node is ready they abort the download or load (a partial
