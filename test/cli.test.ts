@@ -227,6 +227,7 @@ describe("the seed's agent.yaml and gateways.json", () => {
     expect(ready.wsUrl).toBe(wsUrl);
     expect(ready.httpUrl).toBeUndefined();
     await node.waitFor(/INSECURE/, { stream: "stderr", timeoutMs: 5_000 });
+    await node.waitFor(/WARNING: --insecure-dev/, { stream: "stderr", timeoutMs: 5_000 });
     const token = await issueToken({ secret: "your-secret-key", subject: "dev", roles: ["user"], ttl: "5m" });
     const client = await connect(wsUrl, token);
     const { end } = await client.chat("c1", "Once upon a time", { max_tokens: 16, temperature: 0 });
