@@ -1,14 +1,16 @@
-// The MQTT gateway end to end against a real Mosquitto and the real test model: streaming, response topics, persistence, duplicates, auth, broker restarts.
+// The MQTT gateway end to end against a real Mosquitto and the real test model: streaming, response topics, persistence, duplicates, auth, broker restarts, a killed node.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
 import { configSchema } from "../src/config/schema.js";
 import { createDaemon, type Daemon } from "../src/daemon/daemon.js";
 import { MqttGateway } from "../src/gateways/mqtt/mqtt-gateway.js";
 import { createLogger, silentLogger } from "../src/logging/logger.js";
 import { issueToken } from "../src/security/jwt-issuer.js";
+import { killAll, removeTempDirs, sandboxEnv, spawnCli, tempDir, type CliProcess } from "./helpers/cli-process.js";
 import { findMosquitto, missingMosquittoMessage, MosquittoBroker } from "./helpers/mosquitto.js";
 import { MqttTestClient } from "./helpers/mqtt-test-client.js";
 import { testSecret } from "./helpers/test-node.js";
@@ -200,6 +202,80 @@ describe.skipIf(skip)("mqtt gateway against Mosquitto", () => {
     expect((await long).end).toMatchObject({ type: "finish", id: "mid-run" });
     expect((await tester.chat("after-restart", "The little dog", { params: { max_tokens: 4 } })).end.type).toBe("finish");
   });
+});
+
+describe.skipIf(skip)("mqtt gateway when the node process is killed mid-answer", () => {
+  let broker: MosquittoBroker;
+  let tester: MqttTestClient | undefined;
+  beforeAll(async () => {
+    broker = await MosquittoBroker.start();
+  });
+  afterEach(async () => {
+    await tester?.close();
+    tester = undefined;
+    await killAll();
+    removeTempDirs();
+  });
+  afterAll(async () => {
+    await killAll();
+    await broker?.close();
+  });
+
+  /** `clawbot start` as a child process, waited for until it is ready and its MQTT subscription answers. */
+  const startChild = async (cwd: string, client: MqttTestClient): Promise<CliProcess> => {
+    const node = spawnCli(["start", "--config", "clawbot.yaml"], { cwd, env: sandboxEnv(cwd) });
+    await node.waitFor(/Clawbot is ready/);
+    await node.waitFor(/mqtt resumed \d+ interrupted request/, { stream: "stderr" });
+    // The subscription may still be on its way: ping until a pong comes back.
+    for (let attempt = 0; ; attempt += 1) {
+      const pongs = client.received.filter(({ frame }) => frame.type === "pong").length;
+      await client.publish({ type: "ping" }, {}, 0);
+      try {
+        await client.next(({ frame }) => frame.type === "pong" && client.received.filter((other) => other.frame.type === "pong").length > pongs, 500);
+        return node;
+      } catch (error) {
+        if (attempt > 20) throw new Error(`no pong from the node\n${node.describe()}`, { cause: error });
+      }
+    }
+  };
+
+  it("answers, after a restart, a request that was acknowledged when the process was SIGKILLed (at-least-once), and no answered one again", async () => {
+    const cwd = tempDir("clawbot-mqtt-kill-");
+    const config = {
+      agent: { model_path: await testModelPath(), data_dir: "./data", temperature: 0 },
+      gateways: [{ type: "mqtt", broker: broker.url, client_id: "clawbot-killed", reconnect_max_delay: 0.5, session_expiry: 3600 }],
+      log_level: "info",
+    };
+    fs.writeFileSync(path.join(cwd, "clawbot.yaml"), YAML.stringify(config));
+    // A persistent session, so replies published while nobody listens would be kept.
+    tester = await MqttTestClient.connect(broker.url, "kill-tester", { extra: { clean: false, properties: { sessionExpiryInterval: 600 } } });
+    const client = tester;
+    const first = await startChild(cwd, client);
+    expect((await client.chat("before-kill", "The little dog", { params: { max_tokens: 8 } })).end).toMatchObject({ type: "finish" });
+
+    const firstDelta = client.next(({ frame }) => frame.id === "long-1" && frame.type === "text-delta");
+    await client.publish({ type: "chat", id: "long-1", message: "Once upon a time", params: { max_tokens: 1500 } });
+    await firstDelta;
+    first.child.kill("SIGKILL");
+    expect(await first.exited).toMatchObject({ signal: "SIGKILL" });
+    expect(client.framesOf("long-1").some((frame) => frame.type === "finish"), "long-1 finished before the kill").toBe(false);
+    const receivedBeforeRestart = client.received.length;
+
+    const answer = client.result("long-1", 30_000);
+    const second = await startChild(cwd, client);
+    const { end } = await answer;
+    expect(end).toMatchObject({ type: "finish", id: "long-1" });
+    expect(second.stderr()).toMatch(/mqtt resumed 1 interrupted request\b/);
+    // The answer is generated again from the start: the deltas sent after the restart add up to the whole text,
+    // and the client saw the first run's partial deltas as well.
+    const rerun = client.received.slice(receivedBeforeRestart).filter(({ frame }) => frame.id === "long-1" && frame.type === "text-delta");
+    expect(rerun.map(({ frame }) => String(frame.text)).join("")).toBe(end.text);
+
+    // Requests are taken in order: once a later request is answered, anything redelivered has been seen.
+    expect((await client.chat("after-restart", "The little dog", { params: { max_tokens: 4 } })).end.type).toBe("finish");
+    expect(client.framesOf("before-kill").filter((frame) => frame.type === "finish")).toHaveLength(1);
+    expect(client.framesOf("long-1").filter((frame) => frame.type === "finish")).toHaveLength(1);
+  }, 30_000);
 });
 
 describe("mqtt gateway with the broker unreachable", () => {

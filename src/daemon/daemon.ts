@@ -14,6 +14,7 @@ import { loadPlugins } from "../plugins/plugin-loader.js";
 import { PluginHost } from "../plugins/plugin-host.js";
 import { createAuthenticator } from "../security/authenticator.js";
 import { openDatabase } from "../store/database.js";
+import { RequestLedger } from "../store/request-ledger.js";
 import { SessionRepository } from "../store/session-repository.js";
 import { checkExposure } from "./exposure-check.js";
 
@@ -86,13 +87,14 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     database = openDatabase(dataDir);
     const sessions = new SessionRepository(database);
+    const requestLedger = new RequestLedger(database);
     pipeline = new Pipeline({ agent: config.agent, engine, sessions, logger, plugins });
     const listeners = new HttpListeners();
     const gateways: Gateway[] = [];
     for (const [index, gatewayConfig] of gatewayConfigs.entries()) {
       const auth = gatewayConfig.type === "custom" ? authSchema.parse(gatewayConfig.auth ?? { type: "none" }) : gatewayConfig.auth;
       const authenticator = await createAuthenticator(auth, baseDir);
-      const context = { pipeline, authenticator, engine, logger: logger.child({ gateway: gatewayConfig.type }), baseDir, isReady: () => engine.ready };
+      const context = { pipeline, authenticator, engine, logger: logger.child({ gateway: gatewayConfig.type }), baseDir, isReady: () => engine.ready, requestLedger };
       gateways.push(await createGateway(gatewayConfig, context, listeners, `gateways[${index}]`));
     }
     // Gateways listen first so /readyz answers 503 while the model loads; requests get `unavailable` until then.

@@ -3,6 +3,7 @@ import type { Logger } from "../logging/logger.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import type { Authenticator } from "../security/authenticator.js";
 import type { LanguageModel } from "../engine/language-model.js";
+import type { RequestLedger } from "../store/request-ledger.js";
 
 export interface Gateway {
   /** Human-readable name for logs, e.g. "websocket ws://127.0.0.1:8080/". */
@@ -27,4 +28,6 @@ export interface GatewayContext {
   baseDir: string;
   /** Whether the model is loaded and requests can be served. */
   isReady(): boolean;
+  /** The durable record of acknowledged MQTT requests (the node's database); without it, the MQTT gateway keeps one in memory. */
+  requestLedger?: RequestLedger;
 }

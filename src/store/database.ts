@@ -15,6 +15,18 @@ const migrations: string[] = [
      created_at INTEGER NOT NULL,
      PRIMARY KEY (owner, session, position)
    ) WITHOUT ROWID`,
+  // The MQTT gateway's durable request ledger: a request is written here before it is acknowledged.
+  `CREATE TABLE mqtt_requests (
+     gateway TEXT NOT NULL,
+     client TEXT NOT NULL,
+     request_id TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     reply_topic TEXT NOT NULL,
+     correlation_data BLOB NULL,
+     state TEXT NOT NULL CHECK (state IN ('accepted', 'answered')),
+     received_at INTEGER NOT NULL,
+     PRIMARY KEY (gateway, client, request_id)
+   ) WITHOUT ROWID`,
 ];
 
 export function openDatabase(dataDir: string): SqliteDatabase {
@@ -23,6 +35,13 @@ export function openDatabase(dataDir: string): SqliteDatabase {
   database.pragma("journal_mode = WAL");
   database.pragma("synchronous = NORMAL");
   database.pragma("busy_timeout = 5000");
+  migrate(database);
+  return database;
+}
+
+/** A database that lives only as long as the process (for gateways built without the daemon's store). */
+export function openMemoryDatabase(): SqliteDatabase {
+  const database = new Database(":memory:");
   migrate(database);
   return database;
 }

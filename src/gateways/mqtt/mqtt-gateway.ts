@@ -1,6 +1,8 @@
 // The MQTT gateway: a client of an external broker that answers JSON request frames published on <prefix>/req/<clientId>.
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
 import type { MqttOptions } from "../../config/schema.js";
+import { openMemoryDatabase } from "../../store/database.js";
+import { RequestLedger } from "../../store/request-ledger.js";
 import type { Gateway, GatewayContext } from "../gateway.js";
 import { mqttConnectSettings, type MqttConnectSettings } from "./mqtt-client-options.js";
 import { MqttRequestHandler, type ReplyTarget } from "./mqtt-request-handler.js";
@@ -22,6 +24,8 @@ export interface MqttGatewayStatus {
 const readyPollMs = 100;
 /** How long stop() waits for a clean MQTT disconnect before closing the socket. */
 const disconnectTimeoutMs = 3_000;
+/** How often answered requests older than the retention are pruned from the ledger. */
+const pruneIntervalMs = 10 * 60 * 1000;
 
 export class MqttGateway implements Gateway {
   private readonly topics: MqttTopics;
@@ -36,6 +40,11 @@ export class MqttGateway implements Gateway {
   /** Requests left unacknowledged because the node is stopping; the broker redelivers them after a restart. */
   private held = 0;
   private readyTimer: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  /** Whether the requests interrupted by an earlier stop have been taken up again (once per process, on the first connect). */
+  private resumed = false;
+  /** How long an answered request is remembered, so that a redelivery is not run again. */
+  private readonly retentionMs: number;
 
   constructor(
     private readonly config: MqttOptions,
@@ -44,11 +53,14 @@ export class MqttGateway implements Gateway {
     this.topics = new MqttTopics(config.topic_prefix);
     this.backoff = new ReconnectBackoff({ maxMs: config.reconnect_max_delay * 1000 });
     this.settings = mqttConnectSettings(config, context.baseDir, this.backoff.next());
+    this.retentionMs = Math.max(config.session_expiry, 600) * 1000;
     this.handler = new MqttRequestHandler({
       context,
       topics: this.topics,
       maxPayload: config.max_payload,
-      rememberMs: Math.max(config.session_expiry, 600) * 1000,
+      gatewayId: String(this.settings.options.clientId),
+      // Without the node's database (a gateway built on its own), the ledger lasts as long as the process.
+      ledger: context.requestLedger ?? new RequestLedger(openMemoryDatabase()),
       publish: (target, frame) => this.publish(target, frame),
     });
   }
@@ -80,6 +92,7 @@ export class MqttGateway implements Gateway {
     this.paused = true;
     this.state = "stopped";
     clearTimeout(this.readyTimer);
+    clearInterval(this.pruneTimer);
     this.handler.cancelAll();
     const client = this.client;
     if (!client) return;
@@ -113,6 +126,7 @@ export class MqttGateway implements Gateway {
       if (reconnected && !connack.sessionPresent) {
         logger.warn("mqtt broker had no session for this client id: requests published while disconnected were not kept");
       }
+      if (!this.resumed) this.resumeInterrupted();
       this.subscribe(client);
     });
     client.on("reconnect", () => {
@@ -133,6 +147,27 @@ export class MqttGateway implements Gateway {
       this.lastError = error.message;
       logger.warn({ err: error.message, attempt: this.reconnects }, "mqtt connection error");
     });
+  }
+
+  /** First connect: answers the requests a killed or crashed process had accepted but not answered, and starts pruning. */
+  private resumeInterrupted(): void {
+    this.resumed = true;
+    const { logger } = this.context;
+    try {
+      const pruned = this.handler.prune(this.retentionMs);
+      const resumed = this.handler.resumeInterrupted();
+      logger.info({ resumed, pruned }, `mqtt resumed ${resumed} interrupted request${resumed === 1 ? "" : "s"}`);
+    } catch (error) {
+      logger.error({ err: error }, "mqtt request ledger could not be read");
+    }
+    this.pruneTimer = setInterval(() => {
+      try {
+        this.handler.prune(this.retentionMs);
+      } catch (error) {
+        logger.warn({ err: error }, "mqtt request ledger not pruned");
+      }
+    }, pruneIntervalMs);
+    this.pruneTimer.unref();
   }
 
   private subscribe(client: MqttClient): void {
@@ -162,15 +197,19 @@ export class MqttGateway implements Gateway {
     void this.handler.accept(packet).finally(() => done());
   }
 
-  private publish(target: ReplyTarget, frame: Record<string, unknown>): void {
+  /** Resolves true once the broker has the frame (QoS 1/2: acknowledged; QoS 0: written), false on an error. */
+  private publish(target: ReplyTarget, frame: Record<string, unknown>): Promise<boolean> {
     const client = this.client;
-    if (!client) return;
+    if (!client) return Promise.resolve(false);
     const properties =
       this.config.protocol_version === 5
         ? { contentType: "application/json", payloadFormatIndicator: true, ...(target.correlationData ? { correlationData: target.correlationData } : {}) }
         : undefined;
-    client.publish(target.topic, JSON.stringify(frame), { qos: this.config.qos, properties }, (error) => {
-      if (error) this.context.logger.warn({ err: error.message, topic: target.topic }, "mqtt reply not published");
+    return new Promise((resolve) => {
+      client.publish(target.topic, JSON.stringify(frame), { qos: this.config.qos, properties }, (error) => {
+        if (error) this.context.logger.warn({ err: error.message, topic: target.topic }, "mqtt reply not published");
+        resolve(!error);
+      });
     });
   }
 }
