@@ -1,9 +1,8 @@
 // ChatClient against a small fake gateway: streaming, memory, cancel, bad tokens, error frames and lost connections.
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFakeChatServer, type FakeChatServer } from "../../test/helpers/fake-chat-server.js";
 import { ChatClient, ChatClientError, finishStats, type FinishFrame } from "./chat-client.js";
+import { freePort } from "../../test/helpers/cli-process.js";
 
 const token = "good-token";
 let server: FakeChatServer;
@@ -153,11 +152,3 @@ describe("finishStats", () => {
     expect(finishStats(finish(0, 0, 0)).tokensPerSecond).toBeUndefined();
   });
 });
-
-async function freePort(): Promise<number> {
-  const probe = http.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}

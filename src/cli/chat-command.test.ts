@@ -1,9 +1,8 @@
 // `clawbot chat` with piped stdin against a fake gateway: one answer per line, exit codes, one-line errors.
 import { spawn } from "node:child_process";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeChatServer, type FakeChatServer } from "../../test/helpers/fake-chat-server.js";
+import { freePort } from "../../test/helpers/cli-process.js";
 
 const token = "good-token";
 let server: FakeChatServer;
@@ -76,11 +75,3 @@ describe("clawbot chat (stdin not a TTY)", () => {
     expect(result.code).toBe(1);
   });
 });
-
-async function freePort(): Promise<number> {
-  const probe = http.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
