@@ -19,11 +19,6 @@ export class FrameSession {
 
   constructor(private readonly options: FrameSessionOptions) {}
 
-  /** Requests of this client still running. */
-  get active(): number {
-    return this.running.size;
-  }
-
   /**
    * Handles a parsed `chat`, `cancel` or `ping` frame. A chat needs a principal (pings do not).
    * Resolves when a chat's answer has been fully written (at once for other frames).

@@ -52,10 +52,6 @@ export class Pipeline {
     this.plugins = options.plugins ?? PluginHost.empty(options.logger);
   }
 
-  get activeRequests(): number {
-    return this.inFlight.size;
-  }
-
   /** Runs one request to its end. Never throws: every failure is written to the reply as a coded error. */
   async handle(request: PipelineRequest, reply: Reply, signal?: AbortSignal): Promise<void> {
     const startedAt = performance.now();

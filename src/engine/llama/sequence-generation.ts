@@ -67,7 +67,9 @@ export async function* generateOnSequence(options: SequenceGenerationOptions): A
         finishReason = "cancelled";
         break;
       }
-      await gate.pass();
+      // Per token: wait only while a sequence is being prepared (no microtask otherwise).
+      const pause = gate.pass();
+      if (pause) await pause;
       if (signal.aborted) {
         finishReason = "cancelled";
         break;

@@ -46,11 +46,6 @@ export class SequenceStateStore {
     fs.rmSync(this.recordPath(conversation), { force: true });
   }
 
-  /** Bytes of saved states on disk. */
-  usedBytes(): number {
-    return this.records().reduce((total, record) => total + record.bytes, 0);
-  }
-
   private enforceBudget(): void {
     const records = this.records().sort((first, second) => first.savedAt - second.savedAt);
     let total = records.reduce((sum, record) => sum + record.bytes, 0);

@@ -47,11 +47,6 @@ export class MqttRequestHandler {
 
   constructor(private readonly options: MqttRequestHandlerOptions) {}
 
-  /** Requests running now. */
-  get active(): number {
-    return this.running.size;
-  }
-
   /**
    * Takes one request: resolves once it is recorded in the ledger (or answered with an error, or dropped),
    * before the answer is generated; the answer then streams on. Never throws.

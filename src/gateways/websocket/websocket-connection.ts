@@ -62,7 +62,7 @@ export class WebsocketConnection {
       this.send(errorFrame(null, new ClawError("payload_too_large", `The frame is ${bytes} bytes; the limit is ${this.options.maxPayload}.`)));
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data as ArrayBuffer).toString("utf8");
+    const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.from(data).toString("utf8");
     const parsed = parseClientFrame(text);
     if ("error" in parsed) {
       this.send(errorFrame(parsed.id, parsed.error));
