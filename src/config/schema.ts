@@ -25,10 +25,23 @@ const noAuthSchema = z.strictObject({ type: z.literal("none") });
 
 export const authSchema = z.discriminatedUnion("type", [jwtAuthSchema, noAuthSchema]);
 
+/** How much a slow reader may hold: above `max_buffered` bytes its generation waits; stuck past the timeout it fails. */
+export const backpressureKeys = {
+  /** Bytes of answer buffered for one client before its generation pauses (backpressure). */
+  max_buffered: z.number().int().positive().default(1024 * 1024),
+  /** Seconds a client may stay above `max_buffered` before its request is cancelled with slow_client. */
+  slow_client_timeout: z.number().positive().default(30),
+};
+
 const listenerKeys = {
   port: z.number().int().min(0).max(65535).default(8080),
   host: z.string().default("127.0.0.1"),
   auth: authSchema.default({ type: "none" }),
+  ...backpressureKeys,
+  /** Open connections this gateway's port accepts; more are refused (overloaded). */
+  max_connections: z.number().int().positive().default(20_000),
+  /** Open connections one client IP may hold; more are refused (overloaded). */
+  max_connections_per_ip: z.number().int().positive().default(1_000),
 };
 
 const websocketGatewaySchema = z.strictObject({
@@ -39,6 +52,8 @@ const websocketGatewaySchema = z.strictObject({
   max_payload: z.number().int().positive().default(1024 * 1024),
   /** Seconds between pings; a peer that misses one is closed. */
   ping_interval: z.number().positive().default(30),
+  /** Seconds a connection opened without a token has to send its auth frame before it is closed (4401). */
+  auth_timeout: z.number().positive().default(10),
 });
 
 const httpGatewaySchema = z.strictObject({
@@ -151,6 +166,22 @@ export const pluginEntrySchema = z.union([
   z.strictObject({ builtin: z.string().min(1), options: z.record(z.unknown()).default({}) }),
 ]);
 
+/** Per-subject fairness: one user cannot take every sequence or fill the admission queue for everyone. */
+export const limitsSchema = z.strictObject({
+  /** Requests one subject may have running or queued at once, over all gateways; more get `overloaded`. */
+  max_requests_per_subject: z.number().int().positive().default(16),
+  /** Share of `agent.max_queue` one subject's queued requests may take (0–1]; more get `overloaded` (for that subject only). */
+  queue_share_per_subject: z.number().gt(0).max(1).default(0.5),
+});
+
+/** How much conversation history is kept. */
+export const sessionsSchema = z.strictObject({
+  /** Stored messages (questions and answers) per session; the oldest are deleted beyond it. */
+  max_turns: z.number().int().positive().default(1000),
+  /** Days a session is kept after its last message; expired sessions are deleted by a periodic job (0: forever). */
+  retention_days: z.number().min(0).default(90),
+});
+
 export const configSchema = z.strictObject({
   agent: agentSchema.default({}),
   /** Run in this order on every request: preProcess first to last, postProcess likewise. */
@@ -158,6 +189,8 @@ export const configSchema = z.strictObject({
   /** Seconds each plugin hook may take before the request fails with plugin_error. */
   plugin_timeout: z.number().positive().default(2),
   gateways: z.array(gatewaySchema).default([{ type: "websocket" }]),
+  limits: limitsSchema.default({}),
+  sessions: sessionsSchema.default({}),
   /** Seconds in-flight answers may keep running after SIGINT/SIGTERM before they are cancelled. */
   shutdown_grace: z.number().min(0).default(10),
   log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
@@ -174,3 +207,5 @@ export type MqttOptions = z.infer<typeof mqttOptionsSchema>;
 export type AuthConfig = z.infer<typeof authSchema>;
 export type JwtAuthConfig = z.infer<typeof jwtAuthSchema>;
 export type PluginEntry = z.infer<typeof pluginEntrySchema>;
+export type LimitsConfig = z.infer<typeof limitsSchema>;
+export type SessionsConfig = z.infer<typeof sessionsSchema>;

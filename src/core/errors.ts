@@ -12,6 +12,8 @@ export const errorTable = {
   cancelled: { status: 499, closeCode: 4499, description: "The request was cancelled by the client or by shutdown." },
   unavailable: { status: 503, closeCode: 1013, description: "The node is starting or shutting down and cannot take requests." },
   plugin_error: { status: 500, closeCode: 1011, description: "A plugin hook threw, timed out or returned something invalid; the message names the plugin." },
+  slow_client: { status: 408, closeCode: 4408, description: "The client did not read its answer: the buffer stayed above the limit past the timeout." },
+  storage_error: { status: 500, closeCode: 1011, description: "The node's database failed (disk full, corrupt, read-only); the message says what failed." },
   internal: { status: 500, closeCode: 1011, description: "An unexpected failure inside Clawbot; the log has details." },
 } as const satisfies Record<string, { status: number; closeCode: number; description: string }>;
 

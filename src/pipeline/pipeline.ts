@@ -31,7 +31,14 @@ export interface PipelineRequest {
 
 /** Where the pipeline writes the answer: text deltas, then one finish or one error. */
 export interface Reply {
-  write(part: StreamPart): void;
+  /**
+   * Writes one part. Returns false when the client's send buffer is above the gateway's limit (`max_buffered`):
+   * the pipeline then awaits `drained()` before it pulls the next token, so a reader that does not read
+   * never makes the node buffer its answer without bound. Anything else (true, undefined) means "go on".
+   */
+  write(part: StreamPart): boolean | void;
+  /** Resolves once the client has read enough to take more; rejects with `slow_client` when it stays stuck past the gateway's timeout. */
+  drained?(): Promise<void>;
 }
 
 export interface PipelineOptions {
@@ -83,15 +90,17 @@ export class Pipeline {
       // Stage 6, generate; stage 7, postProcess: every delta passes the plugins' output processing before it is written.
       const output = await this.plugins.createOutput(context);
       let delivered = "";
-      const deliver = (text: string) => {
-        if (text === "") return;
+      /** Writes a delta; false when the client's buffer is full and the next token must wait for `drained()`. */
+      const deliver = (text: string): boolean => {
+        if (text === "") return true;
         delivered += text;
-        reply.write({ type: "text-delta", text });
+        return reply.write({ type: "text-delta", text }) !== false;
       };
       const conversationKey = request.session ? JSON.stringify([request.principal.subject, request.session]) : undefined;
       for await (const part of engine.stream({ messages, params, conversation: conversationKey }, { signal: controller.signal })) {
         if (part.type === "text-delta") {
-          deliver(await output.push(part.text));
+          // Backpressure: a client that does not read holds its own generation, not the node's memory.
+          if (!deliver(await output.push(part.text)) && reply.drained) await reply.drained();
           continue;
         }
         deliver(await output.finish());

@@ -115,7 +115,7 @@ export class HttpGateway implements Gateway {
       return;
     }
     let result: StreamPart | undefined;
-    await this.context.pipeline.handle(pipelineRequest, { write: (part) => part.type !== "text-delta" && (result = part) }, controller.signal);
+    await this.context.pipeline.handle(pipelineRequest, { write: (part) => void (part.type !== "text-delta" && (result = part)) }, controller.signal);
     if (!result || result.type === "text-delta") throw new ClawError("internal", "The pipeline ended without an answer.");
     if (result.type === "error") throw result.error;
     sendJson(response, 200, {
