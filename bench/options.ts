@@ -31,6 +31,17 @@ export interface BenchOptions {
   reuseContextSize: number;
   reuseParallel: number;
   skipContextReuse: boolean;
+  /** Long sessions (echo engine): turns of the one session, sessions run at once, seconds they run, max_tokens. */
+  longSessionTurns: number;
+  longSessionSessions: number;
+  longSessionSeconds: number;
+  longSessionMaxTokens: number;
+  skipLongSession: boolean;
+  /** Scale: idle authenticated WebSocket connections held open, streaming ones beside them, words per streamed answer. */
+  scaleIdle: number;
+  scaleStreaming: number;
+  scaleWords: number;
+  skipScale: boolean;
 }
 
 export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env): BenchOptions {
@@ -59,6 +70,15 @@ export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env): 
     reuseContextSize: integerOption(environment.BENCH_REUSE_CONTEXT_SIZE, 4096, 64),
     reuseParallel: integerOption(environment.BENCH_REUSE_PARALLEL, 4, 1),
     skipContextReuse: environment.BENCH_SKIP_CONTEXT_REUSE === "1",
+    longSessionTurns: integerOption(environment.BENCH_LONG_SESSION_TURNS, 300, 1),
+    longSessionSessions: integerOption(environment.BENCH_LONG_SESSION_SESSIONS, 10, 1),
+    longSessionSeconds: numberOption(environment.BENCH_LONG_SESSION_SECONDS, 5, 0.1),
+    longSessionMaxTokens: integerOption(environment.BENCH_LONG_SESSION_MAX_TOKENS, 32, 1),
+    skipLongSession: environment.BENCH_SKIP_LONG_SESSION === "1",
+    scaleIdle: integerOption(environment.BENCH_SCALE_IDLE, 10_000, 1),
+    scaleStreaming: integerOption(environment.BENCH_SCALE_STREAMING, 100, 1),
+    scaleWords: integerOption(environment.BENCH_SCALE_WORDS, 500, 1),
+    skipScale: environment.BENCH_SKIP_SCALE === "1",
   };
 }
 

@@ -6,7 +6,9 @@ import { fileURLToPath } from "node:url";
 import type { ContextReuseResult, ReuseTurn, ReuseVariant } from "./context-reuse.js";
 import type { EchoLatencyResult } from "./echo-latency.js";
 import type { LateJoinResult } from "./late-join.js";
+import { renderLongSession, type LongSessionResult } from "./long-session.js";
 import type { BenchOptions } from "./options.js";
+import { renderScale, type ScaleResult } from "./scale.js";
 import { findCell, lateStartFraction, modeLabels, type ThroughputResult } from "./throughput.js";
 import { median } from "./stats.js";
 import type { ModeName } from "./stream-drivers.js";
@@ -35,6 +37,8 @@ export interface BenchResults {
   lateJoin?: LateJoinResult;
   contextReuse?: ContextReuseResult;
   echo?: EchoLatencyResult;
+  longSession?: LongSessionResult;
+  scale?: ScaleResult;
 }
 
 export function renderResults(results: BenchResults): string {
@@ -43,6 +47,8 @@ export function renderResults(results: BenchResults): string {
   if (results.lateJoin) parts.push(renderLateJoin(results.lateJoin));
   if (results.contextReuse) parts.push(renderContextReuse(results.contextReuse));
   if (results.echo) parts.push(renderEcho(results.echo));
+  if (results.longSession) parts.push(renderLongSession(results.longSession));
+  if (results.scale) parts.push(renderScale(results.scale));
   return parts.join("\n\n");
 }
 

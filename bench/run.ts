@@ -8,7 +8,9 @@ import { testModelPath } from "../test/helpers/test-model.js";
 import { runContextReuse } from "./context-reuse.js";
 import { runEchoLatency } from "./echo-latency.js";
 import { runLateJoin } from "./late-join.js";
+import { runLongSession } from "./long-session.js";
 import { readBenchOptions } from "./options.js";
+import { runScale } from "./scale.js";
 import { renderResults, writeReport, type BenchResults } from "./report.js";
 import { runThroughput } from "./throughput.js";
 
@@ -22,6 +24,14 @@ async function main(): Promise<void> {
   if (!options.skipEcho) {
     log("echo latency:");
     results.echo = await runEchoLatency(options, log);
+  }
+  if (!options.skipLongSession) {
+    log("long sessions:");
+    results.longSession = await runLongSession(options, log);
+  }
+  if (!options.skipScale) {
+    log(`scale: ${options.scaleIdle} idle + ${options.scaleStreaming} streaming WebSocket connections (node as a child process)`);
+    results.scale = await runScale(options, log);
   }
   const needsModel = !options.skipThroughput || !options.skipLateJoin || !options.skipContextReuse;
   const modelPath = needsModel ? (options.modelPath ? path.resolve(options.modelPath) : await testModelPath()) : "";

@@ -15,7 +15,7 @@ export { ClawError, errorTable, isErrorCode, type ErrorCode } from "./core/error
 export type { ChatMessage, FinishPart, FinishReason, GenerationParams, Principal, Role, StreamPart, Timings, Usage } from "./core/types.js";
 
 // Protocol adapters (custom gateways): the contract, and the shared frame handling an adapter can reuse.
-export { defineGatewayAdapter, type GatewayAdapter } from "./gateways/custom-adapter.js";
+export { defineGatewayAdapter, type GatewayAdapter, type GatewayExposure } from "./gateways/custom-adapter.js";
 export type { Gateway, GatewayContext } from "./gateways/gateway.js";
-export { FrameSession, type FrameSessionOptions, type ServerFrame } from "./gateways/frame-session.js";
+export { FrameSession, type FrameOptions, type FrameSessionOptions, type FrameSink, type ServerFrame } from "./gateways/frame-session.js";
 export { errorFrame, parseClientFrame, serverFrame, type ChatFrame, type ClientFrame } from "./gateways/frames.js";

@@ -1,9 +1,18 @@
 // The llama engine directly: continuous batching lets a request join while others generate, on reused sequences.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { LlamaContextSequence } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EnginePart, LanguageModel } from "../src/engine/language-model.js";
 import { createLlamaEngine } from "../src/engine/llama/llama-engine.js";
 import { silentLogger } from "../src/logging/logger.js";
 import { testModelPath } from "./helpers/test-model.js";
+import { startTestNode } from "./helpers/test-node.js";
+import { WsTestClient } from "./helpers/ws-test-client.js";
+
+const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 const params = (maxTokens: number) => ({ maxTokens, temperature: 0 });
 const user = (content: string) => [{ role: "user" as const, content }];
@@ -68,3 +77,84 @@ describe("llama engine options", () => {
     }
   });
 });
+
+describe("llama engine failures", () => {
+  it("closes the generation when a plugin fails mid-stream, so the sequence's evaluation ends and the next request is served", async () => {
+    const plugin = { path: "./test/fixtures/plugins/misbehaving-plugin.ts", options: { hook: "transformStream.push", behaviour: "throw", trigger: "Once" } };
+    const node = await startTestNode({ agent: { parallel: 1 }, plugins: [plugin], baseDir: repositoryRoot });
+    try {
+      // Watch the one sequence's evaluations: each is closed when its generation ends (its sampler is disposed then).
+      const engine = (node.daemon.engine as unknown as { engine: { sequences: LlamaContextSequence[] } }).engine;
+      const sequence = engine.sequences[0] as LlamaContextSequence;
+      const evaluate = sequence.evaluate.bind(sequence);
+      const evaluations: { closed: boolean }[] = [];
+      sequence.evaluate = ((...args: Parameters<LlamaContextSequence["evaluate"]>) => {
+        const evaluation = { closed: false };
+        evaluations.push(evaluation);
+        const inner = evaluate(...args);
+        return (async function* () {
+          try {
+            return yield* inner;
+          } finally {
+            evaluation.closed = true;
+          }
+        })();
+      }) as LlamaContextSequence["evaluate"];
+      const client = await WsTestClient.connect(node.wsUrl, { token: await node.token() });
+      const failed = await client.chat("fails", "Once upon a time", { max_tokens: 400 });
+      expect(failed.end).toMatchObject({ type: "error", code: "plugin_error" });
+      expect(evaluations).toHaveLength(1);
+      expect(evaluations[0]?.closed).toBe(true);
+      expect(node.daemon.engine.load()).toEqual({ active: 0, queued: 0 });
+      const next = await client.chat("next", "The little dog", { max_tokens: 16 });
+      expect(next.end).toMatchObject({ type: "finish" });
+      expect(evaluations.every((evaluation) => evaluation.closed)).toBe(true);
+      client.close();
+    } finally {
+      await node.close();
+    }
+  });
+
+  it("names the specific reason of a truncated model file, not only llama.cpp's last line", async () => {
+    const model = fs.readFileSync(await testModelPath());
+    const truncated = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-truncated-")), "truncated.gguf");
+    fs.writeFileSync(truncated, model.subarray(0, Math.floor(model.length * 0.6)));
+    await expect(createLlamaEngine({ modelPath: truncated, parallel: 1, threads: 1, maxQueue: 1, gpu: false, logger: silentLogger })).rejects.toThrow(
+      new RegExp(`^Cannot load model ${truncated}: Failed to load model \\(llama\\.cpp: tensor '[^']+' data is not within the file bounds`),
+    );
+  });
+
+  it("never loads a saved state written by another llama.cpp build", async () => {
+    const agent = { parallel: 1, persist_state: true };
+    const first = await startTestNode({ agent });
+    let client = await WsTestClient.connect(first.wsUrl, { token: await first.token() });
+    await client.chat("s1", "Once upon a time", { max_tokens: 24 }, "kept");
+    client.close();
+    await first.close();
+    // The saved record names the build that wrote it; pretend another node-llama-cpp / llama.cpp build did.
+    const directory = path.join(first.dataDir, "sequence-states");
+    const recordFile = fs.readdirSync(directory).find((name) => name.endsWith(".json")) as string;
+    const record = JSON.parse(fs.readFileSync(path.join(directory, recordFile), "utf8")) as { fingerprint: string };
+    const fingerprint = JSON.parse(record.fingerprint) as unknown[];
+    expect(String(fingerprint.at(-1))).toMatch(/^node-llama-cpp \d+\.\d+\.\d+, llama\.cpp ggml-org\/llama\.cpp@\S+ \(prebuilt|localBuild/);
+    for (const name of fs.readdirSync(directory)) expect([name, fs.statSync(path.join(directory, name)).mode & 0o777]).toEqual([name, 0o600]);
+    expect(fs.statSync(directory).mode & 0o777).toBe(0o700);
+    fs.writeFileSync(path.join(directory, recordFile), JSON.stringify({ ...record, fingerprint: JSON.stringify([...fingerprint.slice(0, -1), "node-llama-cpp 0.0.1, llama.cpp ggml-org/llama.cpp@b1 (prebuilt, cpu)"]) }));
+
+    const resumed = async () => {
+      const node = await startTestNode({ agent, dataDir: first.dataDir });
+      client = await WsTestClient.connect(node.wsUrl, { token: await node.token() });
+      const { end } = await client.chat("s2", "The little dog ran", { max_tokens: 8 }, "kept");
+      client.close();
+      await node.close();
+      return (end.usage as { cached_prompt_tokens?: number }).cached_prompt_tokens ?? 0;
+    };
+    // Another build: the state is not loaded (the history is evaluated again) and is deleted.
+    expect(await resumed()).toBe(0);
+    // What the second node saved at its close names this build again.
+    expect(JSON.parse(fs.readFileSync(path.join(directory, recordFile), "utf8")).fingerprint).toBe(record.fingerprint);
+    // The same build (the state the second node saved at its close): loaded, so the history is not evaluated again.
+    expect(await resumed()).toBeGreaterThan(0);
+  });
+});
+

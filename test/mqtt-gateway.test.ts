@@ -11,7 +11,7 @@ import { MqttGateway } from "../src/gateways/mqtt/mqtt-gateway.js";
 import { createLogger, silentLogger } from "../src/logging/logger.js";
 import { issueToken } from "../src/security/jwt-issuer.js";
 import { killAll, removeTempDirs, sandboxEnv, spawnCli, tempDir, type CliProcess } from "./helpers/cli-process.js";
-import { findMosquitto, missingMosquittoMessage, MosquittoBroker } from "./helpers/mosquitto.js";
+import { clawbotAcl, findMosquitto, missingMosquittoMessage, MosquittoBroker } from "./helpers/mosquitto.js";
 import { MqttTestClient } from "./helpers/mqtt-test-client.js";
 import { testSecret } from "./helpers/test-node.js";
 import { testModelPath } from "./helpers/test-model.js";
@@ -44,13 +44,18 @@ async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void
   }
 }
 
-describe.skipIf(skip)("mqtt gateway against Mosquitto", () => {
+/** Broker users of the suites below: the node's own, and the clients (each publishes on <prefix>/req/<its name>). */
+const passwords = { clawbot: "node-password", tester: "tester-password", alice: "alice-password", bob: "bob-password", kiosk: "kiosk-password" };
+const nodeLogin = { username: "clawbot", password: passwords.clawbot };
+const login = (user: keyof typeof passwords) => ({ username: user, password: passwords[user] });
+
+describe.skipIf(skip)("mqtt gateway against Mosquitto (with the documented ACL and password users)", () => {
   let broker: MosquittoBroker;
   let daemon: Daemon | undefined;
   let tester: MqttTestClient;
   const token = (subject = "alice") => issueToken({ secret: testSecret, subject, roles: ["user"], ttl: "1h" });
   const gateways = () => [
-    { type: "mqtt", broker: broker.url, client_id: "clawbot-test", reconnect_max_delay: 0.5, session_expiry: 3600 },
+    { type: "mqtt", broker: broker.url, ...nodeLogin, client_id: "clawbot-test", reconnect_max_delay: 0.5, session_expiry: 3600 },
     // The seed's spelling, with auth and MQTT 3.1.1: the same adapter under its custom protocol name.
     {
       type: "custom",
@@ -60,6 +65,7 @@ describe.skipIf(skip)("mqtt gateway against Mosquitto", () => {
       protocol_version: 4,
       client_id: "clawbot-test-secure",
       topic_prefix: "secure",
+      ...nodeLogin,
       reconnect_max_delay: 0.5,
       auth: { type: "jwt", secret: testSecret },
     },
@@ -72,10 +78,10 @@ describe.skipIf(skip)("mqtt gateway against Mosquitto", () => {
   };
 
   beforeAll(async () => {
-    broker = await MosquittoBroker.start();
+    broker = await MosquittoBroker.start({ users: passwords, acl: clawbotAcl("clawbot", ["clawbot", "secure"]) });
     await startAndConnect();
     // A persistent session, so replies published while the broker restarts are kept for it.
-    tester = await MqttTestClient.connect(broker.url, "tester", { extra: { clean: false, properties: { sessionExpiryInterval: 600 } } });
+    tester = await MqttTestClient.connect(broker.url, "tester", { extra: { ...login("tester"), clean: false, properties: { sessionExpiryInterval: 600 } } });
   });
   afterAll(async () => {
     await tester?.close();
@@ -94,16 +100,16 @@ describe.skipIf(skip)("mqtt gateway against Mosquitto", () => {
     expect(quiet.end).toMatchObject({ type: "finish", text: end.text });
   });
 
-  it("answers on the MQTT 5 response topic with the request's correlation data", async () => {
-    await tester.subscribe("replies/tester/inbox");
+  it("answers on an MQTT 5 response topic below the client's own, with the request's correlation data", async () => {
+    await tester.subscribe("clawbot/res/tester/inbox");
     const correlationData = Buffer.from("corr-42");
-    const reply = tester.next(({ topic, frame }) => topic === "replies/tester/inbox" && frame.type === "finish");
-    await tester.publish({ type: "chat", id: "rt-1", message: "The little dog", params: { max_tokens: 8 } }, { responseTopic: "replies/tester/inbox", correlationData });
+    const reply = tester.next(({ topic, frame }) => topic === "clawbot/res/tester/inbox" && frame.type === "finish");
+    await tester.publish({ type: "chat", id: "rt-1", message: "The little dog", params: { max_tokens: 8 } }, { responseTopic: "clawbot/res/tester/inbox", correlationData });
     const { packet, frame } = await reply;
     expect(frame).toMatchObject({ id: "rt-1", finish_reason: "length" });
     expect(Buffer.from(packet.properties?.correlationData ?? []).toString()).toBe("corr-42");
     expect(packet.properties?.contentType).toBe("application/json");
-    expect(tester.received.filter(({ frame: other }) => other.id === "rt-1").every(({ topic }) => topic === "replies/tester/inbox")).toBe(true);
+    expect(tester.received.filter(({ frame: other }) => other.id === "rt-1").every(({ topic }) => topic === "clawbot/res/tester/inbox")).toBe(true);
   });
 
   it("answers malformed payloads with error frames and keeps serving", async () => {
@@ -120,7 +126,7 @@ describe.skipIf(skip)("mqtt gateway against Mosquitto", () => {
     expect((await tester.chat("after-bad", "Once upon a time", { params: { max_tokens: 4 } })).end.type).toBe("finish");
   });
 
-  it("answers a duplicate request (same client, same id) once", async () => {
+  it("answers a duplicate request (same owner, same id) once", async () => {
     const request = { type: "chat", id: "dup-1", message: "Lily and Tom went", params: { max_tokens: 48 } };
     const first = tester.result("dup-1");
     await tester.publish(request);
@@ -135,7 +141,8 @@ describe.skipIf(skip)("mqtt gateway against Mosquitto", () => {
   });
 
   it("checks the token field like WebSocket: a bad or missing token is refused and never runs", async () => {
-    const secure = await MqttTestClient.connect(broker.url, "secure-tester", { prefix: "secure" });
+    // The broker user is named like the token's subject: it publishes on secure/req/alice and reads secure/res/alice.
+    const secure = await MqttTestClient.connect(broker.url, "secure-tester", { prefix: "secure", extra: login("alice") });
     try {
       const forged = await new SignJWT({ sub: "mallory" })
         .setProtectedHeader({ alg: "HS256" })
@@ -202,6 +209,135 @@ describe.skipIf(skip)("mqtt gateway against Mosquitto", () => {
     expect((await long).end).toMatchObject({ type: "finish", id: "mid-run" });
     expect((await tester.chat("after-restart", "The little dog", { params: { max_tokens: 4 } })).end.type).toBe("finish");
   });
+});
+
+describe.skipIf(skip)("mqtt gateway with the documented ACL and two users: one user's client never touches another's answers", () => {
+  let broker: MosquittoBroker;
+  let daemon: Daemon;
+  let alice: MqttTestClient;
+  let bob: MqttTestClient;
+  const token = (subject: string) => issueToken({ secret: testSecret, subject, roles: ["user"], ttl: "1h" });
+  /** A chat of this client, answered: every frame the node published before it has reached the broker's subscribers. */
+  const sync = async (client: MqttTestClient, subject: string, id: string) =>
+    expect((await client.chat(id, "sync", { token: await token(subject) })).end).toMatchObject({ type: "finish", id });
+
+  beforeAll(async () => {
+    // "mallory" stands for a broker whose ACL lets a user publish on every request topic: the node must still refuse.
+    const acl = `${clawbotAcl("clawbot", ["clawbot"])}\nuser mallory\ntopic write clawbot/req/#\ntopic read clawbot/res/mallory/#`;
+    broker = await MosquittoBroker.start({ users: { ...passwords, mallory: "mallory-password" }, acl });
+    const gateway = { type: "mqtt", broker: broker.url, ...nodeLogin, client_id: "clawbot-acl", reconnect_max_delay: 0.5, auth: { type: "jwt", secret: testSecret } };
+    daemon = await startNode([gateway], { engine: "echo" });
+    await until(() => mqttGateway(daemon).status().connected);
+    alice = await MqttTestClient.connect(broker.url, "alice-phone", { extra: login("alice") });
+    bob = await MqttTestClient.connect(broker.url, "bob-laptop", { extra: login("bob") });
+  });
+  afterAll(async () => {
+    await alice?.close();
+    await bob?.close();
+    await daemon?.close();
+    await broker?.close();
+  });
+
+  it("user A cannot read B's answers", async () => {
+    await alice.subscribe("clawbot/res/bob");
+    await alice.subscribe("clawbot/res/#");
+    expect((await bob.chat("b-secret", "bob's secret question", { token: await token("bob") })).end).toMatchObject({ type: "finish" });
+    await sync(alice, "alice", "a-after-secret");
+    expect(alice.framesOf("b-secret")).toEqual([]);
+    expect(alice.received.every(({ topic }) => topic.startsWith("clawbot/res/alice"))).toBe(true);
+  });
+
+  it("user A cannot publish as B", async () => {
+    // The broker refuses (or drops) the publish on bob's request topic; nothing runs, nobody is answered.
+    await alice.publishTo("clawbot/req/bob", { type: "chat", id: "as-bob", message: "hi", token: await token("alice") }).catch(() => undefined);
+    await sync(bob, "bob", "b-after-as-bob");
+    await sync(alice, "alice", "a-after-as-bob");
+    expect([...alice.framesOf("as-bob"), ...bob.framesOf("as-bob")]).toEqual([]);
+  });
+
+  it("user A cannot redirect answers to B: the node refuses a response topic outside A's own (forbidden)", async () => {
+    const gateway = mqttGateway(daemon);
+    const forbiddenBefore = gateway.status().forbidden;
+    const properties = { responseTopic: "clawbot/res/bob", correlationData: Buffer.from("job-7") };
+    await alice.publish({ type: "chat", id: "redirect-1", message: "words of my choosing", token: await token("alice") }, properties);
+    const refusal = await alice.next(({ frame }) => frame.id === "redirect-1");
+    expect(refusal.topic).toBe("clawbot/res/alice");
+    expect(refusal.frame).toMatchObject({ type: "error", code: "forbidden" });
+    expect(Buffer.from(refusal.packet.properties?.correlationData ?? []).toString()).toBe("job-7");
+    expect(gateway.status().forbidden).toBe(forbiddenBefore + 1);
+    await sync(bob, "bob", "b-after-redirect");
+    expect(bob.framesOf("redirect-1")).toEqual([]);
+    // Below her own reply topic is hers to choose.
+    await alice.subscribe("clawbot/res/alice/inbox");
+    await alice.publish({ type: "chat", id: "inbox-1", message: "hello", token: await token("alice") }, { responseTopic: "clawbot/res/alice/inbox" });
+    expect((await alice.next(({ frame }) => frame.id === "inbox-1" && frame.type === "finish")).topic).toBe("clawbot/res/alice/inbox");
+  });
+
+  it("keys requests by the verified subject: two subjects with the same id both get their answer, even through one client topic", async () => {
+    const kiosk = await MqttTestClient.connect(broker.url, "kiosk-1", { extra: login("kiosk") });
+    try {
+      const forAlice = alice.result("same-1");
+      const forBob = bob.result("same-1");
+      await kiosk.publish({ type: "chat", id: "same-1", message: "question from alice", token: await token("alice") });
+      await kiosk.publish({ type: "chat", id: "same-1", message: "question from bob", token: await token("bob") });
+      expect((await forAlice).end).toMatchObject({ type: "finish", text: expect.stringContaining("from alice") });
+      expect((await forBob).end).toMatchObject({ type: "finish", text: expect.stringContaining("from bob") });
+      expect(kiosk.framesOf("same-1")).toEqual([]);
+    } finally {
+      await kiosk.close();
+    }
+  });
+
+  it("refuses a request on the empty client segment (clawbot/req/), even when the broker lets it through", async () => {
+    const mallory = await MqttTestClient.connect(broker.url, "mallory-1", { extra: { username: "mallory", password: "mallory-password" } });
+    try {
+      const gateway = mqttGateway(daemon);
+      const forbiddenBefore = gateway.status().forbidden;
+      const frame = { type: "chat", id: "empty-1", message: "hi", token: await token("mallory") };
+      await mallory.publishTo("clawbot/req/", frame, { responseTopic: "clawbot/res/mallory" });
+      await until(() => gateway.status().forbidden > forbiddenBefore);
+      await sync(mallory, "mallory", "m-after-empty");
+      expect(mallory.framesOf("empty-1")).toEqual([]);
+    } finally {
+      await mallory.close();
+    }
+  });
+});
+
+describe.skipIf(skip)("mqtt gateway backpressure while the broker does not take replies", () => {
+  let broker: MosquittoBroker;
+  let daemon: Daemon | undefined;
+  let tester: MqttTestClient | undefined;
+  afterAll(async () => {
+    broker?.continue();
+    await tester?.close();
+    await daemon?.close();
+    await broker?.close();
+  });
+
+  it("stops pulling tokens above max_buffered, and cancels the answer with slow_client past slow_client_timeout", async () => {
+    broker = await MosquittoBroker.start();
+    const maxBuffered = 2048;
+    const gateway = { type: "mqtt", broker: broker.url, client_id: "clawbot-backpressure", max_buffered: maxBuffered, slow_client_timeout: 1 };
+    daemon = await startNode([gateway], { context_size: 2048 });
+    const mqtt = mqttGateway(daemon);
+    await until(() => mqtt.status().connected);
+    tester = await MqttTestClient.connect(broker.url, "slow-reader");
+    const answer = tester.result("held", 40_000);
+    const firstDelta = tester.next(({ frame }) => frame.id === "held" && frame.type === "text-delta");
+    await tester.publish({ type: "chat", id: "held", message: "Once upon a time", params: { max_tokens: 1500 } });
+    await firstDelta;
+    broker.suspend();
+    // The answer waits with at most max_buffered bytes (plus the frame that crossed it) held for the broker…
+    await until(() => mqtt.status().waiting > 0);
+    expect(mqtt.status().pendingBytes).toBeLessThan(maxBuffered + 1024);
+    // …and gives up after slow_client_timeout.
+    await until(() => mqtt.status().slowClient === 1);
+    broker.continue();
+    const { end, deltas } = await answer;
+    expect(end).toMatchObject({ type: "error", id: "held", code: "slow_client" });
+    expect(deltas.length).toBeLessThan(1500);
+  }, 60_000);
 });
 
 describe.skipIf(skip)("mqtt gateway when the node process is killed mid-answer", () => {
@@ -275,7 +411,7 @@ describe.skipIf(skip)("mqtt gateway when the node process is killed mid-answer",
     expect((await client.chat("after-restart", "The little dog", { params: { max_tokens: 4 } })).end.type).toBe("finish");
     expect(client.framesOf("before-kill").filter((frame) => frame.type === "finish")).toHaveLength(1);
     expect(client.framesOf("long-1").filter((frame) => frame.type === "finish")).toHaveLength(1);
-  }, 30_000);
+  }, 90_000);
 });
 
 describe("mqtt gateway with the broker unreachable", () => {

@@ -60,4 +60,46 @@ describe("sessions", () => {
     client.close();
     await node.close();
   });
+
+  it("end with exactly one terminal frame, a storage_error, when the disk is full, and the store reports unhealthy", async () => {
+    const node = await startTestNode({ agent: { engine: "echo" } });
+    const client = await WsTestClient.connect(node.wsUrl, { token: await node.token() });
+    expect((await client.chat("before", "stored fine", {}, "full")).end.type).toBe("finish");
+    // A real full database: SQLite may not add a page beyond those it has (what a full disk looks like to it).
+    const database = node.daemon.database;
+    database.pragma(`max_page_count = ${database.pragma("page_count", { simple: true }) as number}`);
+    const large = "x".repeat(100_000);
+    const { end } = await client.chat("full", large, { max_tokens: 4 }, "full");
+    expect(end).toMatchObject({ type: "error", id: "full", code: "storage_error", message: "Storing the exchange failed: the disk or the database is full." });
+    // Nothing else ends that request: a later request on the same connection is answered, and no second terminal frame came.
+    expect((await client.chat("after", "no session")).end.type).toBe("finish");
+    const terminal = client.frames.filter((frame) => frame.id === "full" && (frame.type === "finish" || frame.type === "error"));
+    expect(terminal).toHaveLength(1);
+    expect(node.daemon.sessions.health.healthy).toBe(false);
+    expect(node.daemon.sessions.history("alice", "full")).toHaveLength(2);
+    // Space again: the next exchange is stored and the store is healthy.
+    database.pragma("max_page_count = 1073741823");
+    expect((await client.chat("again", "stored again", {}, "full")).end.type).toBe("finish");
+    expect(node.daemon.sessions.health.healthy).toBe(true);
+    client.close();
+    await node.close();
+  });
+
+  it("keep at most sessions.max_turns messages, and sessions past retention_days are deleted at start", async () => {
+    const node = await startTestNode({ agent: { engine: "echo" }, sessions: { max_turns: 4 } });
+    const client = await WsTestClient.connect(node.wsUrl, { token: await node.token() });
+    for (let turn = 0; turn < 4; turn += 1) await client.chat(`t${turn}`, `question ${turn}`, { max_tokens: 2 }, "capped");
+    await client.chat("old", "an old session", { max_tokens: 2 }, "old");
+    const capped = node.daemon.sessions.history("alice", "capped");
+    expect(capped.map((message) => message.role)).toEqual(["user", "assistant", "user", "assistant"]);
+    expect(capped.filter((message) => message.role === "user").map((message) => message.content)).toEqual(["question 2", "question 3"]);
+    // Age the "old" session by 40 days.
+    node.daemon.database.prepare("UPDATE session_turns SET created_at = created_at - ? WHERE session = 'old'").run(40 * 24 * 60 * 60 * 1000);
+    client.close();
+    await node.close();
+    const restarted = await startTestNode({ agent: { engine: "echo" }, dataDir: node.dataDir, sessions: { max_turns: 4, retention_days: 30 } });
+    await expect.poll(() => restarted.daemon.sessions.history("alice", "old")).toEqual([]);
+    expect(restarted.daemon.sessions.history("alice", "capped")).toHaveLength(4);
+    await restarted.close();
+  });
 });

@@ -1,5 +1,7 @@
-// The example custom protocol adapter (JSON lines over TCP), loaded from its file by a custom gateway entry.
+// The example custom protocol adapter (JSON lines over TCP), loaded from its file by a custom gateway entry; the exposure rule for custom gateways.
+import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,5 +102,29 @@ describe("tcp-ndjson example adapter", () => {
     await expect(start({ ...adapterEntry, protocol: "something-else" }, "echo")).rejects.toThrow(/implements protocol "tcp-ndjson", but the config names "something-else"/);
     await expect(start({ ...adapterEntry, colour: "blue" }, "echo")).rejects.toThrow(/gateways\[0\]: unknown key "colour"/);
     await expect(start({ ...adapterEntry, path: "./examples/gateways/missing.ts" }, "echo")).rejects.toThrow(/Cannot load gateway adapter .*missing\.ts/);
+  });
+
+  it("refuses an unauthenticated custom gateway on a non-loopback host, like the built-ins", async () => {
+    await expect(start({ ...adapterEntry, host: "0.0.0.0", auth: { type: "none" } }, "echo")).rejects.toThrow(
+      /gateways\[0\] \(tcp-ndjson on 0\.0\.0\.0\): binding to 0\.0\.0\.0 with auth disabled is refused/,
+    );
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-adapter-"));
+    try {
+      // An adapter that never checks tokens: refused off loopback even with auth configured, accepted on loopback.
+      const openDoor = path.join(directory, "open-door.mjs");
+      const gateway = `{ name: "open-door", start: async () => {}, stop: async () => {} }`;
+      fs.writeFileSync(openDoor, `export default { protocol: "open-door", exposure: (options) => ({ host: options.host, authenticates: false }), create: () => (${gateway}) };\n`);
+      const entry = { type: "custom", protocol: "open-door", path: openDoor, auth: { type: "jwt", secret: testSecret } };
+      await expect(start({ ...entry, host: "192.0.2.1" }, "echo")).rejects.toThrow(/does not authenticate its clients, so binding to 192\.0\.2\.1 is refused/);
+      await expect(start({ ...entry, host: "::" }, "echo")).rejects.toThrow(/refused/);
+      const loopback = await start({ ...entry, host: "127.0.0.1" }, "echo");
+      await loopback.close();
+      // An adapter that does not say where it listens is refused when it loads.
+      const silent = path.join(directory, "silent.mjs");
+      fs.writeFileSync(silent, `export default { protocol: "silent", create: () => (${gateway}) };\n`);
+      await expect(start({ type: "custom", protocol: "silent", path: silent }, "echo")).rejects.toThrow(/must declare exposure/);
+    } finally {
+      fs.rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

@@ -17,6 +17,9 @@ const optionsSchema = z.strictObject({
 export default defineGatewayAdapter({
   protocol: "tcp-ndjson",
   options: optionsSchema,
+  // Where it listens, and that it checks the entry's auth (chats before a valid auth frame are refused): off
+  // loopback, Clawbot refuses to start it without auth: {type: jwt}.
+  exposure: (options) => ({ host: options.host, authenticates: true }),
   create(options, context) {
     const server = net.createServer((socket) => serveClient(socket));
     const sockets = new Set<net.Socket>();

@@ -42,6 +42,12 @@ const listenerKeys = {
   max_connections: z.number().int().positive().default(20_000),
   /** Open connections one client IP may hold; more are refused (overloaded). */
   max_connections_per_ip: z.number().int().positive().default(1_000),
+  /** Seconds a client has to send a request's headers (slowloris defence); then 408 slow_client and the socket is closed. */
+  headers_timeout: z.number().positive().default(10),
+  /** Seconds a client has to send a whole request, body included; then 408 slow_client and the socket is closed. */
+  request_timeout: z.number().positive().default(30),
+  /** Seconds an idle keep-alive connection stays open between requests. */
+  keep_alive_timeout: z.number().positive().default(5),
 };
 
 const websocketGatewaySchema = z.strictObject({
@@ -86,6 +92,17 @@ export const mqttOptionsSchema = z.strictObject({
   key: z.string().optional(),
   /** Largest accepted request payload in bytes. */
   max_payload: z.number().int().positive().default(1024 * 1024),
+  /**
+   * Where a subject's replies go: {prefix} and {subject} (the verified token's sub; with auth none, the request
+   * topic's client segment) are filled in. An MQTT 5 response topic is accepted only at or below it.
+   */
+  response_topic: z
+    .string()
+    .default("{prefix}/res/{subject}")
+    .refine((template) => template.split("{subject}").length === 2, "must contain {subject} exactly once")
+    .refine((template) => !/[+#\u0000]/.test(template), "must not contain the MQTT wildcards + or #"),
+  /** Replies waiting for the broker (bytes published, not yet taken): above `max_buffered`, answers pause. */
+  ...backpressureKeys,
   auth: authSchema.default({ type: "none" }),
 });
 

@@ -6,6 +6,7 @@ export const errorTable = {
   unauthorized: { status: 401, closeCode: 4401, description: "No valid token: missing, expired, not yet valid, wrong signature, audience or issuer." },
   forbidden: { status: 403, closeCode: 4403, description: "The token is valid but does not allow this action." },
   not_found: { status: 404, closeCode: 4404, description: "No such route, model or resource." },
+  method_not_allowed: { status: 405, closeCode: 4405, description: "The route exists but does not take this HTTP method; the Allow header lists the ones it takes." },
   payload_too_large: { status: 413, closeCode: 1009, description: "The frame or body is larger than the configured limit." },
   context_length_exceeded: { status: 400, closeCode: 4400, description: "The prompt does not fit in the model's context." },
   overloaded: { status: 429, closeCode: 4429, description: "All sequences are busy and the admission queue is full; retry later." },

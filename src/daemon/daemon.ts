@@ -13,10 +13,13 @@ import { Pipeline } from "../pipeline/pipeline.js";
 import { loadPlugins } from "../plugins/plugin-loader.js";
 import { PluginHost } from "../plugins/plugin-host.js";
 import { createAuthenticator } from "../security/authenticator.js";
-import { openDatabase } from "../store/database.js";
+import { openDatabase, type SqliteDatabase } from "../store/database.js";
 import { RequestLedger } from "../store/request-ledger.js";
 import { SessionRepository } from "../store/session-repository.js";
+import { StoreHealth } from "../store/store-health.js";
+import { ensurePrivateDirectory } from "../core/private-files.js";
 import { checkExposure } from "./exposure-check.js";
+import { type SessionExpiry, startSessionExpiry } from "./session-expiry.js";
 
 export interface DaemonOptions {
   config: ClawbotConfig;
@@ -38,6 +41,8 @@ export interface Daemon {
   readonly plugins: PluginHost;
   readonly engine: LanguageModel;
   readonly sessions: SessionRepository;
+  /** The node's SQLite database (data_dir/clawbot.db). */
+  readonly database: SqliteDatabase;
   /** Drains in-flight requests (up to shutdown_grace seconds), then stops gateways, engine and store. */
   close(): Promise<void>;
 }
@@ -53,6 +58,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   const dataDir = config.agent.data_dir ? path.resolve(baseDir, config.agent.data_dir) : path.join(clawbotHome(options.environment), "data");
   let database: ReturnType<typeof openDatabase> | undefined;
   let pipeline: Pipeline | undefined;
+  let sessionExpiry: SessionExpiry | undefined;
+  const storeHealth = new StoreHealth();
   const engine = new DeferredEngine({
     engine: config.agent.engine,
     model: options.modelPath ? path.basename(options.modelPath).replace(/\.gguf$/i, "") : config.agent.engine,
@@ -73,6 +80,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ["drain", () => pipeline?.drain(config.shutdown_grace * 1000)],
       ...stopping.map((gateway): [string, () => Promise<void>] => [gateway.name, () => gateway.stop()]),
       ["engine", () => engine.close()],
+      ["session expiry", () => sessionExpiry?.stop()],
       ["store", () => void database?.close()],
     ];
     started.length = 0;
@@ -85,16 +93,28 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     }
   };
   try {
+    const directory = ensurePrivateDirectory(dataDir);
+    if (directory.widerMode !== undefined) {
+      logger.warn(
+        { dataDir, mode: directory.widerMode.toString(8) },
+        `the data directory ${dataDir} is readable by other users (mode ${directory.widerMode.toString(8)}); run chmod 700 on it`,
+      );
+    }
     database = openDatabase(dataDir);
-    const sessions = new SessionRepository(database);
+    const sessions = new SessionRepository(
+      database,
+      { maxMessages: config.sessions.max_turns, retentionMs: config.sessions.retention_days * 24 * 60 * 60 * 1000 },
+      storeHealth,
+    );
+    sessionExpiry = startSessionExpiry(sessions, logger);
     const requestLedger = new RequestLedger(database);
-    pipeline = new Pipeline({ agent: config.agent, engine, sessions, logger, plugins });
+    pipeline = new Pipeline({ agent: config.agent, engine, sessions, logger, plugins, limits: config.limits });
     const listeners = new HttpListeners();
     const gateways: Gateway[] = [];
     for (const [index, gatewayConfig] of gatewayConfigs.entries()) {
       const auth = gatewayConfig.type === "custom" ? authSchema.parse(gatewayConfig.auth ?? { type: "none" }) : gatewayConfig.auth;
       const authenticator = await createAuthenticator(auth, baseDir);
-      const context = { pipeline, authenticator, engine, logger: logger.child({ gateway: gatewayConfig.type }), baseDir, isReady: () => engine.ready, requestLedger };
+      const context = { pipeline, authenticator, engine, logger: logger.child({ gateway: gatewayConfig.type }), baseDir, isReady: () => engine.ready, storeHealthy: () => storeHealth.healthy, requestLedger };
       gateways.push(await createGateway(gatewayConfig, context, listeners, `gateways[${index}]`));
     }
     // Gateways listen first so /readyz answers 503 while the model loads; requests get `unavailable` until then.
@@ -106,7 +126,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     const loaded = await createEngine(config.agent, { modelPath: options.modelPath, baseDir, dataDir, logger, onLoadProgress: options.onLoadProgress });
     engine.resolve(loaded);
     logger.info({ ...loaded.info }, "model ready");
-    return { gateways, pipeline, plugins, engine, sessions, close };
+    return { gateways, pipeline, plugins, engine, sessions, database, close };
   } catch (error) {
     await close();
     throw error;

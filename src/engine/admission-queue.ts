@@ -1,5 +1,12 @@
-// Bounded FIFO admission to a fixed number of slots: a full queue refuses at once with `overloaded`.
+// Bounded FIFO admission to a fixed number of slots: a full queue (or an owner's full share of it) refuses at once with `overloaded`.
 import { ClawError } from "../core/errors.js";
+
+/** Who a request belongs to, so that one owner (a token subject) cannot fill the whole queue. */
+export interface QueueOwner {
+  key: string;
+  /** How many of this owner's requests may wait at once. */
+  maxQueued: number;
+}
 
 export interface SlotLease {
   /** Index of the slot (sequence) this request may use until it releases it. */
@@ -8,6 +15,7 @@ export interface SlotLease {
 }
 
 interface Waiter {
+  owner: string | undefined;
   resolve(lease: SlotLease): void;
   reject(error: unknown): void;
 }
@@ -15,6 +23,8 @@ interface Waiter {
 export class AdmissionQueue {
   private readonly freeSlots: number[];
   private readonly waiters: Waiter[] = [];
+  /** Waiting requests per owner key (only owners with at least one). */
+  private readonly queuedByOwner = new Map<string, number>();
   private closedReason: ClawError | undefined;
 
   constructor(
@@ -32,11 +42,17 @@ export class AdmissionQueue {
     return this.waiters.length;
   }
 
+  /** Requests of this owner waiting for a slot. */
+  queuedFor(owner: string): number {
+    return this.queuedByOwner.get(owner) ?? 0;
+  }
+
   /**
    * Resolves with a slot as soon as one is free, in arrival order. `choose` picks among the free slots
    * (e.g. the one whose state already holds most of the prompt); by default the most recently freed.
+   * With an `owner`, a request that would have to wait is refused when that owner already has `maxQueued` waiting.
    */
-  acquire(signal?: AbortSignal, choose?: (freeSlots: readonly number[]) => number): Promise<SlotLease> {
+  acquire(signal?: AbortSignal, choose?: (freeSlots: readonly number[]) => number, owner?: QueueOwner): Promise<SlotLease> {
     if (this.closedReason) return Promise.reject(this.closedReason);
     if (signal?.aborted) return Promise.reject(new ClawError("cancelled", "The request was cancelled before it started."));
     if (this.freeSlots.length > 0) {
@@ -49,13 +65,25 @@ export class AdmissionQueue {
         new ClawError("overloaded", `All ${this.slots} sequences are busy and ${this.waiters.length} requests are queued; retry later.`),
       );
     }
+    if (owner && this.queuedFor(owner.key) >= owner.maxQueued) {
+      return Promise.reject(
+        new ClawError(
+          "overloaded",
+          `You already have ${this.queuedFor(owner.key)} requests waiting: the per-user limit is ${owner.maxQueued} of the ${this.maxQueue} queue places (limits.queue_share_per_subject); retry when one has started.`,
+        ),
+      );
+    }
     return new Promise<SlotLease>((resolve, reject) => {
       const onAbort = () => {
         const index = this.waiters.indexOf(waiter);
-        if (index >= 0) this.waiters.splice(index, 1);
+        if (index >= 0) {
+          this.waiters.splice(index, 1);
+          this.leaveQueue(waiter);
+        }
         reject(new ClawError("cancelled", "The request was cancelled while queued."));
       };
       const waiter: Waiter = {
+        owner: owner?.key,
         resolve: (lease) => {
           signal?.removeEventListener("abort", onAbort);
           resolve(lease);
@@ -67,13 +95,25 @@ export class AdmissionQueue {
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.waiters.push(waiter);
+      if (waiter.owner !== undefined) this.queuedByOwner.set(waiter.owner, this.queuedFor(waiter.owner) + 1);
     });
   }
 
   /** Refuses queued and future requests with the given error. */
   close(reason: ClawError): void {
     this.closedReason = reason;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(reason);
+    for (const waiter of this.waiters.splice(0)) {
+      this.leaveQueue(waiter);
+      waiter.reject(reason);
+    }
+  }
+
+  /** Forgets a waiter that left the queue (admitted, cancelled or refused) in its owner's count. */
+  private leaveQueue(waiter: Waiter): void {
+    if (waiter.owner === undefined) return;
+    const left = this.queuedFor(waiter.owner) - 1;
+    if (left > 0) this.queuedByOwner.set(waiter.owner, left);
+    else this.queuedByOwner.delete(waiter.owner);
   }
 
   private lease(slot: number): SlotLease {
@@ -84,7 +124,10 @@ export class AdmissionQueue {
         if (released) return;
         released = true;
         const next = this.waiters.shift();
-        if (next) next.resolve(this.lease(slot));
+        if (next) {
+          this.leaveQueue(next);
+          next.resolve(this.lease(slot));
+        }
         else this.freeSlots.push(slot);
       },
     };

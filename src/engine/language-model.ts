@@ -1,11 +1,14 @@
 // The small interface every engine implements: render and count a prompt, stream a generation, close.
 import type { ChatMessage, FinishPart, GenerationParams } from "../core/types.js";
+import type { QueueOwner } from "./admission-queue.js";
 
 export interface EngineRequest {
   messages: ChatMessage[];
   params: GenerationParams;
   /** Identifies the conversation (owner and session), so its next turn can return to the state that holds it. */
   conversation?: string;
+  /** Whose request it is (the token subject) and how many of theirs may wait for a sequence (limits.queue_share_per_subject). */
+  owner?: QueueOwner;
 }
 
 export interface EngineInfo {

@@ -5,12 +5,26 @@ import type { CustomGatewayConfig } from "../config/schema.js";
 import { formatPath } from "../config/load.js";
 import { importDefaultExport } from "../extensions/import-user-module.js";
 import type { Gateway, GatewayContext } from "./gateway.js";
+import { isLoopback } from "./loopback-host.js";
 
-/** What an adapter module default-exports: its protocol name, the schema of its own options, and a factory. */
+/** Where a custom gateway can be reached from, and whether it checks its clients. */
+export interface GatewayExposure {
+  /** The host it listens on (or connects to); undefined when it opens nothing reachable over the network. */
+  host: string | undefined;
+  /** Whether every request it runs is checked with `context.authenticator` (the entry's `auth`). */
+  authenticates: boolean;
+}
+
+/** What an adapter module default-exports: its protocol name, the schema of its own options, its exposure, and a factory. */
 export interface GatewayAdapter<Options = Record<string, unknown>> {
   protocol: string;
-  /** Validates the entry's own keys (everything but type, protocol and path); errors name the key. */
+  /** Validates the entry's own keys (everything but type, protocol, path and auth); errors name the key. */
   options?: z.ZodType<Options, z.ZodTypeDef, unknown>;
+  /**
+   * Declares, from its options, where the gateway listens and whether it authenticates: like the built-in gateways,
+   * one on a non-loopback host that does not authenticate (or whose entry has `auth: {type: none}`) is refused at start.
+   */
+  exposure(options: Options): GatewayExposure;
   create(options: Options, context: GatewayContext): Gateway | Promise<Gateway>;
 }
 
@@ -19,8 +33,30 @@ export function defineGatewayAdapter<Options>(adapter: GatewayAdapter<Options>):
   return adapter;
 }
 
-/** Validates an entry's options with the adapter's schema, with messages that name gateways[i].key. */
+/**
+ * Validates an entry's options with the adapter's schema, with messages that name gateways[i].key, then applies the
+ * exposure rule to what the adapter declares (checkAdapterExposure).
+ */
 export function adapterOptions<Options>(adapter: GatewayAdapter<Options>, config: CustomGatewayConfig, where: string): Options {
+  const options = parseAdapterOptions(adapter, config, where);
+  checkAdapterExposure(adapter.exposure(options), config, where);
+  return options;
+}
+
+/**
+ * The exposure rule of the built-in gateways, for a custom one: on a host other than loopback, the adapter must
+ * authenticate its clients and the entry must configure `auth: {type: jwt}`; otherwise the start is refused.
+ */
+export function checkAdapterExposure(exposure: GatewayExposure, config: CustomGatewayConfig, where: string): void {
+  const { host, authenticates } = exposure;
+  if (host === undefined || isLoopback(host)) return;
+  const auth = (config as { auth?: { type?: unknown } }).auth;
+  const at = `${where} (${config.protocol} on ${host})`;
+  if (!authenticates) throw new Error(`${at}: the adapter does not authenticate its clients, so binding to ${host} is refused; bind to 127.0.0.1`);
+  if (auth?.type !== "jwt") throw new Error(`${at}: binding to ${host} with auth disabled is refused; configure auth (type: jwt) or bind to 127.0.0.1`);
+}
+
+function parseAdapterOptions<Options>(adapter: GatewayAdapter<Options>, config: CustomGatewayConfig, where: string): Options {
   const { type: _type, protocol: _protocol, path: _path, auth: _auth, ...rest } = config as CustomGatewayConfig & { path?: unknown; auth?: unknown };
   if (!adapter.options) return rest as Options;
   const result = adapter.options.safeParse(rest);
@@ -44,7 +80,10 @@ export async function loadGatewayAdapter(file: string, baseDir: string, protocol
   }
   const adapter = exported as Partial<GatewayAdapter<unknown>> | undefined;
   if (!adapter || typeof adapter.create !== "function" || typeof adapter.protocol !== "string") {
-    throw new Error(`Gateway adapter ${resolved} must default-export defineGatewayAdapter({protocol, options, create})`);
+    throw new Error(`Gateway adapter ${resolved} must default-export defineGatewayAdapter({protocol, options, exposure, create})`);
+  }
+  if (typeof adapter.exposure !== "function") {
+    throw new Error(`Gateway adapter ${resolved} must declare exposure(options) → {host, authenticates}: where it listens and whether it checks its clients' tokens`);
   }
   if (adapter.protocol !== protocol) {
     throw new Error(`Gateway adapter ${resolved} implements protocol "${adapter.protocol}", but the config names "${protocol}"`);

@@ -1,68 +1,97 @@
-// One node:http server per port, shared by the gateways that name it (HTTP routes and WebSocket upgrades).
+// One fastify server per port, shared by the gateways that name it: HTTP routes on fastify, WebSocket upgrades on its node server.
 import http from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { HttpGatewayConfig } from "../config/schema.js";
+import { ClawError } from "../core/errors.js";
+import type { Logger } from "../logging/logger.js";
+import { ConnectionLimiter, type ConnectionLimits } from "./http/connection-limiter.js";
+import { fromClientError, fromFastifyError } from "./http/http-errors.js";
+import { rawErrorResponse, replyError, replyJson } from "./http/http-io.js";
 
-export type RequestHandler = (request: http.IncomingMessage, response: http.ServerResponse) => void;
-export type UpgradeHandler = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+/** Owns its errors: it answers every failure on the socket itself (the listener only guards against a throw). */
+export type UpgradeHandler = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void | Promise<void>;
+/** Adds a gateway's routes to the port's route table (fastify's router: one `app.get/post/route` per route). */
+export type RouteRegistrar = (app: FastifyInstance) => void;
+
+/** The keys of a `websocket` or `http` gateway that shape its port's server. */
+export type ListenerConfig = Pick<
+  HttpGatewayConfig,
+  "host" | "port" | "max_connections" | "max_connections_per_ip" | "headers_timeout" | "request_timeout" | "keep_alive_timeout"
+>;
 
 interface Listener {
+  app: FastifyInstance;
   server: http.Server;
   host: string;
-  requestHandler?: RequestHandler;
+  /** The gateways' configs on this port: where two gateways share it, each limit is the smaller of the two. */
+  configs: ListenerConfig[];
+  limiter: ConnectionLimiter;
+  /** Registered paths and their methods, for 405 answers with an Allow header. */
+  routeMethods: Map<string, Set<string>>;
+  hasRoutes: boolean;
   upgradeHandler?: UpgradeHandler;
+  logger: Logger;
   users: number;
   listening?: Promise<void>;
 }
 
+/** The body of a request whose JSON did not parse, until the preValidation hook refuses it. */
+const malformedJson = Symbol("malformed JSON");
+
+/** How often Node checks open connections against headers_timeout and request_timeout, in milliseconds. */
+const connectionsCheckingInterval = 1_000;
+
 export class HttpListeners {
   private readonly listeners = new Map<number, Listener>();
 
-  /** Claims the server on host:port for a request and/or upgrade handler. */
-  attach(host: string, port: number, handlers: { request?: RequestHandler; upgrade?: UpgradeHandler }): Listener {
-    let listener = this.listeners.get(port);
-    if (listener && listener.host !== host) {
-      throw new Error(`Gateways on port ${port} name different hosts (${listener.host} and ${host}); one port has one host`);
+  /** Claims the server on config.host:config.port for routes and/or an upgrade handler. Call before listen(). */
+  attach(config: ListenerConfig, logger: Logger, handlers: { routes?: RouteRegistrar; upgrade?: UpgradeHandler }): void {
+    let listener = this.listeners.get(config.port);
+    if (listener && listener.host !== config.host) {
+      throw new Error(`Gateways on port ${config.port} name different hosts (${listener.host} and ${config.host}); one port has one host`);
     }
     if (!listener) {
-      const created: Listener = { server: http.createServer(), host, users: 0 };
-      created.server.on("request", (request, response) => {
-        if (created.requestHandler) return created.requestHandler(request, response);
-        response.writeHead(426, { "content-type": "application/json", upgrade: "websocket" });
-        response.end(JSON.stringify({ error: { code: "bad_request", message: "This port speaks WebSocket; upgrade the connection." } }));
-      });
-      created.server.on("upgrade", (request, socket, head) => {
-        if (created.upgradeHandler) return created.upgradeHandler(request, socket, head);
-        socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n");
-      });
-      listener = created;
-      this.listeners.set(port, listener);
+      listener = createListener(config.host, logger);
+      this.listeners.set(config.port, listener);
     }
-    if (handlers.request) {
-      if (listener.requestHandler) throw new Error(`Two HTTP gateways name port ${port}`);
-      listener.requestHandler = handlers.request;
+    listener.configs.push(config);
+    applyTimeouts(listener);
+    if (handlers.routes) {
+      if (listener.hasRoutes) throw new Error(`Two HTTP gateways name port ${config.port}`);
+      listener.hasRoutes = true;
+      handlers.routes(listener.app);
     }
     if (handlers.upgrade) {
-      if (listener.upgradeHandler) throw new Error(`Two WebSocket gateways name port ${port}`);
+      if (listener.upgradeHandler) throw new Error(`Two WebSocket gateways name port ${config.port}`);
       listener.upgradeHandler = handlers.upgrade;
     }
     listener.users += 1;
-    return listener;
   }
 
   /** Starts listening (once per port); resolves with the bound port. */
   async listen(port: number): Promise<number> {
     const listener = this.listeners.get(port);
     if (!listener) throw new Error(`Nothing attached to port ${port}`);
-    listener.listening ??= new Promise<void>((resolve, reject) => {
-      listener.server.once("error", reject);
-      listener.server.listen(port, listener.host, () => {
-        listener.server.off("error", reject);
-        resolve();
+    listener.listening ??= (async () => {
+      await listener.app.ready();
+      await new Promise<void>((resolve, reject) => {
+        listener.server.once("error", reject);
+        listener.server.listen(port, listener.host, () => {
+          listener.server.off("error", reject);
+          resolve();
+        });
       });
-    });
+    })();
     await listener.listening;
     const address = listener.server.address();
     return typeof address === "object" && address ? address.port : port;
+  }
+
+  /** The port's open connections and the bytes buffered for them (all gateways on the port together). */
+  stats(port: number): { open: number; bufferedBytes: number } {
+    return this.listeners.get(port)?.limiter.stats() ?? { open: 0, bufferedBytes: 0 };
   }
 
   /** Releases one user of the port; the server closes when the last one leaves. */
@@ -76,5 +105,120 @@ export class HttpListeners {
       listener.server.close(() => resolve());
       listener.server.closeAllConnections();
     });
+    await listener.app.close();
   }
+}
+
+function createListener(host: string, logger: Logger): Listener {
+  let server: http.Server | undefined;
+  const listener = {} as Listener;
+  const limiter = new ConnectionLimiter(() => connectionLimits(listener.configs));
+  const app = Fastify({
+    logger: false,
+    return503OnClosing: false,
+    forceCloseConnections: false,
+    // Errors in the URL (`/%`) and router limits come to us instead of fastify's default body.
+    frameworkErrors: (error, _request, reply) => replyError(reply, fromFastifyError(error)),
+    // Parser errors and request timeouts, before any request exists: a coded answer on the raw socket.
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, listener.logger),
+    serverFactory: (handler) => {
+      server = http.createServer({ connectionsCheckingInterval }, (request, response) => {
+        // A refused connection may still send a request; it gets nothing more.
+        if (limiter.isRefused(request.socket)) return request.socket.destroy();
+        handler(request, response);
+      });
+      return server;
+    },
+  });
+  if (!server) throw new Error("fastify did not create its server");
+  Object.assign(listener, { app, server, host, configs: [], limiter, routeMethods: new Map(), hasRoutes: false, logger, users: 0 });
+  server.on("connection", (socket: Socket) => limiter.admit(socket));
+  server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => dispatchUpgrade(listener, request, socket, head));
+  // Only our JSON parser: any other content type is refused with bad_request (the OpenAI API takes JSON only).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      // Not an error here: fastify would close the connection, though the body was read whole.
+      done(null, malformedJson);
+    }
+  });
+  app.addHook("preValidation", (request, _reply, done) => {
+    done(request.body === malformedJson ? new ClawError("bad_request", "The body is not valid JSON.") : undefined);
+  });
+  app.addHook("onRoute", (route) => {
+    const methods = listener.routeMethods.get(route.url) ?? new Set<string>();
+    for (const method of [route.method].flat()) methods.add(method);
+    listener.routeMethods.set(route.url, methods);
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const clawError = fromFastifyError(error, request.routeOptions.bodyLimit);
+    if (clawError.status >= 500) listener.logger.error({ err: error, url: request.url }, "request failed");
+    replyError(reply, clawError);
+  });
+  app.setNotFoundHandler((request, reply) => notFound(listener, request, reply));
+  return listener;
+}
+
+function notFound(listener: Listener, request: FastifyRequest, reply: FastifyReply): void {
+  if (!listener.hasRoutes) {
+    // A WebSocket-only port: plain requests are told to upgrade.
+    void reply.header("upgrade", "websocket");
+    return replyJson(reply, 426, { error: { code: "bad_request", message: "This port speaks WebSocket; upgrade the connection." } });
+  }
+  const path = request.url.split("?", 1)[0] ?? "";
+  const methods = listener.routeMethods.get(path);
+  if (methods) {
+    const allow = [...methods].sort().join(", ");
+    void reply.header("allow", allow);
+    return replyError(reply, new ClawError("method_not_allowed", `${request.method} is not served at ${path}; use ${allow}.`));
+  }
+  replyError(reply, new ClawError("not_found", `No route ${request.method} ${path.slice(0, 200)}`));
+}
+
+function dispatchUpgrade(listener: Listener, request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  // Node removed its own error listener before 'upgrade': a reset now would be an unhandled 'error' event.
+  socket.on("error", () => socket.destroy());
+  if (listener.limiter.isRefused(socket as Socket)) return void socket.destroy();
+  if (!listener.upgradeHandler) {
+    return void socket.end(rawErrorResponse(new ClawError("not_found", "This port serves no WebSocket endpoint.")));
+  }
+  try {
+    const pending = listener.upgradeHandler(request, socket, head);
+    if (pending) pending.catch((error: unknown) => upgradeFailed(listener, socket, error));
+  } catch (error) {
+    upgradeFailed(listener, socket, error);
+  }
+}
+
+function upgradeFailed(listener: Listener, socket: Duplex, error: unknown): void {
+  listener.logger.error({ err: error }, "WebSocket upgrade failed");
+  socket.destroy();
+}
+
+function answerClientError(error: Error, socket: Duplex, logger: Logger): void {
+  const clawError = fromClientError(error);
+  if (clawError && socket.writable) {
+    logger.debug({ err: error }, "client error");
+    socket.end(rawErrorResponse(clawError));
+  }
+  socket.destroy();
+}
+
+/** The smallest value of each limit among the gateways on a port. */
+function connectionLimits(configs: ListenerConfig[]): ConnectionLimits {
+  return {
+    maxConnections: Math.min(...configs.map((config) => config.max_connections)),
+    maxConnectionsPerIp: Math.min(...configs.map((config) => config.max_connections_per_ip)),
+  };
+}
+
+/** Slowloris defences: headers and whole request within their timeouts; idle keep-alive connections closed. */
+function applyTimeouts(listener: Listener): void {
+  const seconds = (key: "headers_timeout" | "request_timeout" | "keep_alive_timeout") => Math.min(...listener.configs.map((config) => config[key]));
+  const requestTimeout = seconds("request_timeout") * 1000;
+  listener.server.requestTimeout = requestTimeout;
+  listener.server.headersTimeout = Math.min(seconds("headers_timeout") * 1000, requestTimeout);
+  listener.server.keepAliveTimeout = seconds("keep_alive_timeout") * 1000;
 }

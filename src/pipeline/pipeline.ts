@@ -1,14 +1,15 @@
 // The one request path every gateway uses: authenticate → session → preProcess → build prompt → generate → postProcess → record.
-import type { AgentConfig } from "../config/schema.js";
+import { limitsSchema, type AgentConfig, type LimitsConfig } from "../config/schema.js";
 import { ClawError, toClawError } from "../core/errors.js";
-import type { ChatMessage, GenerationParams, Principal, StreamPart } from "../core/types.js";
+import type { ChatMessage, FinishPart, GenerationParams, Principal, StreamPart } from "../core/types.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { Logger } from "../logging/logger.js";
 import { createPluginContext } from "../plugins/plugin-context.js";
 import { PluginHost } from "../plugins/plugin-host.js";
-import type { SessionRepository } from "../store/session-repository.js";
+import type { ExchangeTokens, SessionRepository } from "../store/session-repository.js";
 import { splitConversation } from "./conversation.js";
-import { buildPrompt } from "./prompt-builder.js";
+import { buildPrompt, messageTokens, promptBudget, tokenCountKey, tokenizerId } from "./prompt-builder.js";
+import { SubjectLimits } from "./subject-limits.js";
 
 export interface PipelineRequest {
   /** Client-chosen id, echoed in every part of the reply. */
@@ -27,6 +28,12 @@ export interface PipelineRequest {
   params?: Partial<GenerationParams>;
   /** The gateway it came through ("websocket", "http", "mqtt", …), for plugins and logs. */
   gateway?: string;
+  /**
+   * Optional wrapper of stage 8, record: called with the function that stores the exchange (it must call it) and
+   * the finish the client will receive. MQTT runs both in one transaction with its request ledger, so a crash can
+   * never leave an exchange stored but its request unmarked (and stored again when the request is resumed).
+   */
+  recordExchange?(store: () => void, finish: FinishPart): void;
 }
 
 /** Where the pipeline writes the answer: text deltas, then one finish or one error. */
@@ -48,15 +55,20 @@ export interface PipelineOptions {
   logger: Logger;
   /** The configured plugins; none when absent. */
   plugins?: PluginHost;
+  /** Per-subject request cap and queue share (config `limits`); the defaults when absent. */
+  limits?: LimitsConfig;
 }
 
 export class Pipeline {
   private readonly inFlight = new Set<AbortController>();
   private accepting = true;
   readonly plugins: PluginHost;
+  /** Requests running or queued per token subject, over every gateway. */
+  readonly subjectLimits: SubjectLimits;
 
   constructor(private readonly options: PipelineOptions) {
     this.plugins = options.plugins ?? PluginHost.empty(options.logger);
+    this.subjectLimits = new SubjectLimits(options.limits ?? limitsSchema.parse({}));
   }
 
   /** Runs one request to its end. Never throws: every failure is written to the reply as a coded error. */
@@ -67,13 +79,27 @@ export class Pipeline {
     signal?.addEventListener("abort", forwardAbort, { once: true });
     if (signal?.aborted) controller.abort();
     this.inFlight.add(controller);
+    let releaseSubject: (() => void) | undefined;
+    /** Set once the finish is written: a request ends with exactly one finish or one error. */
+    let finished = false;
     try {
       if (!this.accepting) throw new ClawError("unavailable", "The node is shutting down.");
+      // Per-subject fairness: one user's requests cannot take every sequence or fill the queue for everyone.
+      releaseSubject = this.subjectLimits.admit(request.principal.subject);
       const { agent, engine, sessions } = this.options;
       const params = resolveParams(agent, request.params);
       // Stage 3, session: the stored history of this principal's session.
-      const history = request.session && request.messages === undefined ? sessions.history(request.principal.subject, request.session) : [];
-      const conversation = splitConversation(request, history);
+      // Only the newest messages that can fit are read, with their stored token counts: a long history costs a turn no more than a short one.
+      const countedBy = tokenizerId(engine);
+      const tail =
+        request.session && request.messages === undefined
+          ? sessions.recentHistory(request.principal.subject, request.session, {
+              maxTokens: promptBudget(engine.info.contextSize, params.maxTokens),
+              countedBy,
+              count: (message) => messageTokens(engine, message),
+            })
+          : undefined;
+      const conversation = splitConversation(request, tail?.messages ?? []);
       // Stage 4, preProcess: plugins in config order may rewrite the input and the other messages, or refuse.
       const context = createPluginContext({
         input: conversation.input,
@@ -86,7 +112,17 @@ export class Pipeline {
       await this.plugins.preProcess(context);
       // Stage 5, build prompt: system prompt + history (trimmed oldest-first) + the new turn, as plugins left them.
       const turn = conversation.hasTurn ? context.input : undefined;
-      const messages = buildPrompt({ agent, engine, messages: context.messages, turn, whole: conversation.whole, maxTokens: params.maxTokens });
+      const tokenCounts = tail && new Map(tail.messages.map((message, index) => [tokenCountKey(message), tail.tokens[index] as number]));
+      const messages = buildPrompt({
+        agent,
+        engine,
+        messages: context.messages,
+        turn,
+        whole: conversation.whole,
+        maxTokens: params.maxTokens,
+        tokenCounts,
+        firstPosition: tail?.firstPosition,
+      });
       // Stage 6, generate; stage 7, postProcess: every delta passes the plugins' output processing before it is written.
       const output = await this.plugins.createOutput(context);
       let delivered = "";
@@ -97,22 +133,35 @@ export class Pipeline {
         return reply.write({ type: "text-delta", text }) !== false;
       };
       const conversationKey = request.session ? JSON.stringify([request.principal.subject, request.session]) : undefined;
-      for await (const part of engine.stream({ messages, params, conversation: conversationKey }, { signal: controller.signal })) {
+      const owner = this.subjectLimits.queueOwner(request.principal.subject, engine.info.maxQueue);
+      for await (const part of engine.stream({ messages, params, conversation: conversationKey, owner }, { signal: controller.signal })) {
         if (part.type === "text-delta") {
           // Backpressure: a client that does not read holds its own generation, not the node's memory.
           if (!deliver(await output.push(part.text)) && reply.drained) await reply.drained();
           continue;
         }
         deliver(await output.finish());
-        // The finish text is what the client received, delta by delta.
-        reply.write({ ...part, text: delivered });
         // Stage 8, record: the processed input and the delivered answer, so nothing a plugin masked is stored.
+        // Recorded before the finish is written: when storing fails (disk full), the client gets one storage_error
+        // instead of a finish for an exchange that was never stored.
         if (request.session && request.message !== undefined && part.finishReason !== "cancelled") {
-          sessions.appendExchange(request.principal.subject, request.session, context.input, delivered);
+          const tokens = exchangeTokens(engine, countedBy, context.input, delivered);
+          const { subject } = request.principal;
+          const session = request.session;
+          const store = () => sessions.appendExchange(subject, session, context.input, delivered, tokens);
+          if (request.recordExchange) request.recordExchange(store, { ...part, text: delivered });
+          else store();
         }
+        // The finish text is what the client received, delta by delta.
+        finished = true;
+        reply.write({ ...part, text: delivered });
       }
     } catch (error) {
       const clawError = toClawError(error);
+      if (finished) {
+        this.options.logger.error({ err: error, request: request.id }, "request failed after its finish was written");
+        return;
+      }
       if (clawError.code === "cancelled") {
         // Cancelled while still queued: it ends like any cancelled answer, with nothing generated.
         const waited = performance.now() - startedAt;
@@ -124,6 +173,7 @@ export class Pipeline {
     } finally {
       signal?.removeEventListener("abort", forwardAbort);
       this.inFlight.delete(controller);
+      releaseSubject?.();
     }
   }
 
@@ -149,4 +199,13 @@ function resolveParams(agent: AgentConfig, given: Partial<GenerationParams> = {}
     stop: given.stop,
     adapter: given.adapter,
   };
+}
+
+/** Token counts of a question and its answer, stored with them; none when counting fails (they are counted when next read). */
+function exchangeTokens(engine: LanguageModel, countedBy: string, user: string, assistant: string): ExchangeTokens | undefined {
+  try {
+    return { user: messageTokens(engine, { role: "user", content: user }), assistant: messageTokens(engine, { role: "assistant", content: assistant }), countedBy };
+  } catch {
+    return undefined;
+  }
 }

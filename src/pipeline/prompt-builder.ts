@@ -14,12 +14,20 @@ export interface BuildPromptInput {
   /** The client sent the whole conversation (OpenAI API): used as given, with the configured system prompt when it has none. */
   whole: boolean;
   maxTokens: number;
+  /**
+   * Token counts already known for history messages (stored with them), by `tokenCountKey`; a message whose
+   * content a plugin changed is not found and is counted here.
+   */
+  tokenCounts?: ReadonlyMap<string, number>;
+  /** Stored position of `messages[0]`: trimming blocks are aligned to positions, so they stay put as old messages are deleted. */
+  firstPosition?: number;
 }
 
 /** Oldest history is dropped in blocks of this many messages (four exchanges of a question and its answer). */
 const trimBlockMessages = 8;
 
-export function buildPrompt({ agent, engine, messages: earlier, turn, whole, maxTokens }: BuildPromptInput): ChatMessage[] {
+export function buildPrompt(input: BuildPromptInput): ChatMessage[] {
+  const { agent, engine, messages: earlier, turn, whole, maxTokens } = input;
   const system: ChatMessage[] = agent.system_prompt ? [{ role: "system", content: agent.system_prompt }] : [];
   const newTurn: ChatMessage[] = turn === undefined ? [] : [{ role: "user", content: turn }];
   if (whole) {
@@ -28,16 +36,53 @@ export function buildPrompt({ agent, engine, messages: earlier, turn, whole, max
     const hasSystem = conversation.some((message) => message.role === "system");
     return hasSystem ? conversation : [...system, ...conversation];
   }
-  // Keep room for the answer: up to max_tokens, but never more than half the context.
-  const contextSize = engine.info.contextSize;
-  const budget = contextSize - Math.min(maxTokens, Math.floor(contextSize / 2));
-  let dropped = 0;
-  let messages = [...system, ...earlier, ...newTurn];
-  while (dropped < earlier.length && engine.countPromptTokens(messages) > budget) {
-    // Drop the oldest exchanges a block at a time: the kept history then starts at the same message for
-    // several turns, so the state the engine holds for it stays reusable instead of being read again each turn.
-    dropped = Math.min(dropped + trimBlockMessages, earlier.length);
-    messages = [...system, ...earlier.slice(dropped), ...newTurn];
+  const budget = promptBudget(engine.info.contextSize, maxTokens);
+  const promptFrom = (start: number) => [...system, ...earlier.slice(start), ...newTurn];
+  const fits = (start: number) => engine.countPromptTokens(promptFrom(start)) <= budget;
+  // Drop the oldest exchanges a block at a time: the kept history then starts at the same message for several
+  // turns, so the state the engine holds for it stays reusable instead of being read again each turn. Blocks
+  // follow stored positions, so they stay put while the session cap deletes the oldest messages.
+  const firstPosition = input.firstPosition ?? 0;
+  const starts = [0];
+  for (let index = 1; index < earlier.length; index += 1) if ((firstPosition + index) % trimBlockMessages === 0) starts.push(index);
+  if (earlier.length > 0) starts.push(earlier.length);
+  // Which blocks to drop is decided from per-message counts (stored with the history), not by tokenizing the
+  // whole prompt again for every block: that made each turn of a long session cost its whole history.
+  const counts = earlier.map((message) => input.tokenCounts?.get(tokenCountKey(message)) ?? messageTokens(engine, message));
+  const fixed = engine.countPromptTokens([...system, ...newTurn]);
+  /** after[start]: tokens of the history from `start` to its end. */
+  const after = new Array<number>(earlier.length + 1).fill(0);
+  for (let index = earlier.length - 1; index >= 0; index -= 1) after[index] = (after[index + 1] as number) + (counts[index] as number);
+  const estimate = (start: number) => fixed + (after[start] as number);
+  let chosen = starts.findIndex((start) => estimate(start) <= budget);
+  if (chosen === -1) chosen = starts.length - 1;
+  // Then real counts of the prompt, usually one: where messages meet, tokens can differ a little from the sum of
+  // the messages' counts (about one per message), so a block the estimate drops or keeps by that little is checked.
+  if (fits(starts[chosen] as number)) {
+    const slack = (start: number) => earlier.length - start + 1;
+    while (chosen > 0 && estimate(starts[chosen - 1] as number) <= budget + slack(starts[chosen - 1] as number) && fits(starts[chosen - 1] as number)) chosen -= 1;
+  } else {
+    while (chosen < starts.length - 1 && !fits(starts[++chosen] as number));
   }
-  return messages;
+  return promptFrom(starts[chosen] as number);
+}
+
+/** Tokens a prompt may take: the context, less room for the answer (up to max_tokens, never more than half the context). */
+export function promptBudget(contextSize: number, maxTokens: number): number {
+  return contextSize - Math.min(maxTokens, Math.floor(contextSize / 2));
+}
+
+/** Tokens one message adds to a prompt: its rendering alone, less what an empty prompt takes (BOS, template). */
+export function messageTokens(engine: LanguageModel, message: ChatMessage): number {
+  return Math.max(1, engine.countPromptTokens([message]) - engine.countPromptTokens([]));
+}
+
+/** The key of a message in `BuildPromptInput.tokenCounts`. */
+export function tokenCountKey(message: ChatMessage): string {
+  return `${message.role}\u0000${message.content}`;
+}
+
+/** Names the tokenizer stored token counts were made with: another engine or model counts differently. */
+export function tokenizerId(engine: LanguageModel): string {
+  return `${engine.info.engine}:${engine.info.model}`;
 }

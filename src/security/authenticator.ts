@@ -8,13 +8,18 @@ export interface Authenticator {
   /** Whether a token is required; false only for `auth: {type: none}` on loopback. */
   readonly required: boolean;
   authenticate(token: string | undefined): Promise<Principal>;
+  /**
+   * When a verified principal's token stops being accepted, in epoch milliseconds: its `exp` plus the
+   * configured `clock_tolerance`. Undefined when it never expires (no auth). Long-lived connections close then.
+   */
+  expiresAt(principal: Principal): number | undefined;
 }
 
 const anonymous: Principal = Object.freeze({ subject: "anonymous", roles: ["user"], scopes: [], claims: {} });
 
 export async function createAuthenticator(config: AuthConfig, baseDir: string): Promise<Authenticator> {
   if (config.type === "none") {
-    return { required: false, authenticate: async () => anonymous };
+    return { required: false, authenticate: async () => anonymous, expiresAt: () => undefined };
   }
   const verifier: TokenVerifier = await createTokenVerifier(config, baseDir);
   return {
@@ -22,6 +27,10 @@ export async function createAuthenticator(config: AuthConfig, baseDir: string): 
     authenticate: async (token) => {
       if (!token) throw new ClawError("unauthorized", "A bearer token is required.");
       return verifier.verify(token);
+    },
+    expiresAt: (principal) => {
+      const expiry = principal.claims.exp;
+      return typeof expiry === "number" ? (expiry + config.clock_tolerance) * 1000 : undefined;
     },
   };
 }

@@ -1,94 +1,127 @@
-// The MQTT gateway's durable record of requests it has acknowledged: accepted until answered, so a crash loses none.
+// The MQTT gateway's durable record of requests it has acknowledged: accepted until answered, so a crash loses none; no tokens kept.
+import type { Principal } from "../core/types.js";
 import type { SqliteDatabase } from "./database.js";
 
-export type LedgerState = "accepted" | "answered";
+/** accepted: taken, not yet answered; recorded: its exchange is stored and its finish kept, not yet published; answered. */
+export type LedgerState = "accepted" | "recorded" | "answered";
 
 export interface LedgerEntry {
   /** The gateway's MQTT client id, so two MQTT gateways keep separate records. */
   gateway: string;
-  /** The requesting client (from the request topic; "" when the topic names none). */
-  client: string;
+  /** Whose request it is: the verified token subject (with auth none, the request topic's client segment). */
+  owner: string;
   requestId: string;
-  /** The original request JSON. */
-  payload: string;
+  /** The request frame as JSON, without its token. */
+  request: string;
+  /** The verified principal the request runs as; a resumed request runs as it without its token. */
+  principal: Principal;
+  /** When the principal's token stops being accepted (epoch ms); a request resumed after it is refused. */
+  expiresAt?: number;
   replyTopic: string;
   correlationData?: Buffer;
 }
 
 export interface StoredLedgerEntry extends LedgerEntry {
   state: LedgerState;
+  /** The finish frame (JSON) of a `recorded` request: published again, not generated again, when it is resumed. */
+  finalFrame?: string;
   receivedAt: number;
 }
 
 interface LedgerRow {
   gateway: string;
-  client: string;
+  owner: string;
   request_id: string;
-  payload: string;
+  request: string;
+  principal: string;
+  expires_at: number | null;
   reply_topic: string;
   correlation_data: Buffer | null;
   state: LedgerState;
+  final_frame: string | null;
   received_at: number;
 }
+
+type Key = [gateway: string, owner: string, requestId: string];
 
 export class RequestLedger {
   private readonly insert;
   private readonly selectState;
-  private readonly updateState;
+  private readonly updateAnswered;
+  private readonly updateRecorded;
   private readonly deleteOne;
-  private readonly selectAccepted;
+  private readonly selectUnanswered;
   private readonly deleteAnswered;
+  private readonly recordTransaction: (store: () => void, key: Key, finalFrame: string) => void;
 
   constructor(
     database: SqliteDatabase,
     private readonly now: () => number = Date.now,
   ) {
-    this.insert = database.prepare<[string, string, string, string, string, Buffer | null, number]>(
-      `INSERT OR IGNORE INTO mqtt_requests (gateway, client, request_id, payload, reply_topic, correlation_data, state, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'accepted', ?)`,
+    this.insert = database.prepare<[string, string, string, string, string, number | null, string, Buffer | null, number]>(
+      `INSERT OR IGNORE INTO mqtt_request_ledger (gateway, owner, request_id, request, principal, expires_at, reply_topic, correlation_data, state, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'accepted', ?)`,
     );
-    this.selectState = database.prepare<[string, string, string], { state: LedgerState }>(
-      "SELECT state FROM mqtt_requests WHERE gateway = ? AND client = ? AND request_id = ?",
+    const where = "WHERE gateway = ? AND owner = ? AND request_id = ?";
+    this.selectState = database.prepare<Key, { state: LedgerState }>(`SELECT state FROM mqtt_request_ledger ${where}`);
+    // Once answered, the request and its principal are no longer needed: only the key stays, for duplicates.
+    this.updateAnswered = database.prepare<Key>(
+      `UPDATE mqtt_request_ledger SET state = 'answered', request = '{}', principal = '{}', final_frame = NULL ${where}`,
     );
-    this.updateState = database.prepare<[string, string, string]>(
-      "UPDATE mqtt_requests SET state = 'answered' WHERE gateway = ? AND client = ? AND request_id = ?",
+    this.updateRecorded = database.prepare<[string, ...Key]>(`UPDATE mqtt_request_ledger SET state = 'recorded', final_frame = ? ${where} AND state = 'accepted'`);
+    this.deleteOne = database.prepare<Key>(`DELETE FROM mqtt_request_ledger ${where}`);
+    this.selectUnanswered = database.prepare<[string], LedgerRow>(
+      "SELECT * FROM mqtt_request_ledger WHERE gateway = ? AND state != 'answered' ORDER BY received_at, owner, request_id",
     );
-    this.deleteOne = database.prepare<[string, string, string]>("DELETE FROM mqtt_requests WHERE gateway = ? AND client = ? AND request_id = ?");
-    this.selectAccepted = database.prepare<[string], LedgerRow>(
-      "SELECT * FROM mqtt_requests WHERE gateway = ? AND state = 'accepted' ORDER BY received_at, client, request_id",
-    );
-    this.deleteAnswered = database.prepare<[string, number]>("DELETE FROM mqtt_requests WHERE gateway = ? AND state = 'answered' AND received_at < ?");
+    this.deleteAnswered = database.prepare<[string, number]>("DELETE FROM mqtt_request_ledger WHERE gateway = ? AND state = 'answered' AND received_at < ?");
+    this.recordTransaction = database.transaction((store: () => void, key: Key, finalFrame: string) => {
+      store();
+      this.updateRecorded.run(finalFrame, ...key);
+    });
   }
 
-  /** Records a request as accepted; false when a record of the same (gateway, client, request id) already exists. */
+  /** Records a request as accepted; false when a record of the same (gateway, owner, request id) already exists. */
   accept(entry: LedgerEntry): boolean {
-    const { gateway, client, requestId, payload, replyTopic, correlationData } = entry;
-    return this.insert.run(gateway, client, requestId, payload, replyTopic, correlationData ?? null, this.now()).changes === 1;
+    const { gateway, owner, requestId, request, principal, expiresAt, replyTopic, correlationData } = entry;
+    const principalJson = JSON.stringify({ subject: principal.subject, roles: principal.roles, scopes: principal.scopes, claims: principal.claims });
+    return this.insert.run(gateway, owner, requestId, request, principalJson, expiresAt ?? null, replyTopic, correlationData ?? null, this.now()).changes === 1;
   }
 
-  state(gateway: string, client: string, requestId: string): LedgerState | undefined {
-    return this.selectState.get(gateway, client, requestId)?.state;
+  state(gateway: string, owner: string, requestId: string): LedgerState | undefined {
+    return this.selectState.get(gateway, owner, requestId)?.state;
   }
 
-  markAnswered(gateway: string, client: string, requestId: string): void {
-    this.updateState.run(gateway, client, requestId);
+  /**
+   * Runs `store` (which writes the answer's exchange to the same database) and marks the request recorded, keeping
+   * its finish frame, in one transaction: after a crash the exchange is stored exactly once and the finish is
+   * published again rather than generated (and stored) again. Rolls back and rethrows when `store` throws.
+   */
+  record(gateway: string, owner: string, requestId: string, store: () => void, finalFrame: string): void {
+    this.recordTransaction(store, [gateway, owner, requestId], finalFrame);
+  }
+
+  markAnswered(gateway: string, owner: string, requestId: string): void {
+    this.updateAnswered.run(gateway, owner, requestId);
   }
 
   /** Drops a record, so that the same request id may be sent again and run (it was refused as busy or not ready). */
-  forget(gateway: string, client: string, requestId: string): void {
-    this.deleteOne.run(gateway, client, requestId);
+  forget(gateway: string, owner: string, requestId: string): void {
+    this.deleteOne.run(gateway, owner, requestId);
   }
 
-  /** This gateway's requests accepted but never answered (the process stopped mid-answer), oldest first. */
+  /** This gateway's requests accepted or recorded but never answered (the process stopped mid-answer), oldest first. */
   unanswered(gateway: string): StoredLedgerEntry[] {
-    return this.selectAccepted.all(gateway).map((row) => ({
+    return this.selectUnanswered.all(gateway).map((row) => ({
       gateway: row.gateway,
-      client: row.client,
+      owner: row.owner,
       requestId: row.request_id,
-      payload: row.payload,
+      request: row.request,
+      principal: JSON.parse(row.principal) as Principal,
+      ...(row.expires_at !== null ? { expiresAt: row.expires_at } : {}),
       replyTopic: row.reply_topic,
       ...(row.correlation_data ? { correlationData: row.correlation_data } : {}),
       state: row.state,
+      ...(row.final_frame !== null ? { finalFrame: row.final_frame } : {}),
       receivedAt: row.received_at,
     }));
   }

@@ -19,7 +19,8 @@ export interface TestNode {
   dataDir: string;
   /** Where the node's MQTT gateway listens, when it has one. */
   mqtt?: { url: string; prefix: string };
-  token(subject?: string): Promise<string>;
+  /** A token signed with the test secret, valid for `ttl` (default "1h"). */
+  token(subject?: string, ttl?: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -29,6 +30,8 @@ export interface TestNodeOptions {
   dataDir?: string;
   shutdownGrace?: number;
   websocket?: Record<string, unknown>;
+  /** Extra keys for the http gateway entry (max_body, max_buffered, slow_client_timeout, …). */
+  http?: Record<string, unknown>;
   /** The config's `plugins` entries; relative paths resolve against `baseDir`. */
   plugins?: unknown[];
   /** Seconds each plugin hook may take (config `plugin_timeout`). */
@@ -37,25 +40,33 @@ export interface TestNodeOptions {
   baseDir?: string;
   /** A broker URL: the node also gets an MQTT gateway (its own client id and topic prefix), connected on return. */
   mqttBroker?: string;
+  /** Extra keys of the gateways' jwt auth (e.g. clock_tolerance). */
+  auth?: Record<string, unknown>;
+  /** The config's per-subject `limits`. */
+  limits?: Record<string, unknown>;
+  /** The config's `sessions` section (max_turns, retention_days). */
+  sessions?: Record<string, unknown>;
 }
 
 export async function startTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-test-"));
   const agent: Record<string, unknown> = { temperature: 0, data_dir: dataDir, ...options.agent };
   const engine = agent.engine ?? "llama";
-  const auth = { type: "jwt", secret: testSecret };
+  const auth = { type: "jwt", secret: testSecret, ...options.auth };
   const unique = randomUUID().slice(0, 8);
   const mqtt = options.mqttBroker ? { url: options.mqttBroker, prefix: `clawbot-${unique}` } : undefined;
   const config = configSchema.parse({
     agent,
     gateways: [
       { type: "websocket", port: 0, auth, ...options.websocket },
-      { type: "http", port: 0, auth },
+      { type: "http", port: 0, auth, ...options.http },
       ...(mqtt ? [{ type: "mqtt", broker: mqtt.url, client_id: `clawbot-node-${unique}`, topic_prefix: mqtt.prefix, auth }] : []),
     ],
     shutdown_grace: options.shutdownGrace ?? 5,
     plugins: options.plugins ?? [],
     plugin_timeout: options.pluginTimeout ?? 2,
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.sessions ? { sessions: options.sessions } : {}),
   });
   const modelPath = engine === "llama" ? await testModelPath() : undefined;
   const daemon = await createDaemon({ config, baseDir: options.baseDir ?? dataDir, modelPath, logger: silentLogger });
@@ -68,7 +79,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     httpUrl: `http://127.0.0.1:${port}`,
     dataDir,
     mqtt,
-    token: (subject = "alice") => issueToken({ secret: testSecret, subject, roles: ["user"], ttl: "1h" }),
+    token: (subject = "alice", ttl = "1h") => issueToken({ secret: testSecret, subject, roles: ["user"], ttl }),
     close: () => daemon.close(),
   };
 }

@@ -1,6 +1,7 @@
 // Starts llama.cpp on the configured compute backend (CPU, CUDA, Vulkan, Metal) and reports what it got.
-import { getLlama, getLlamaGpuTypes, type Llama, LlamaLogLevel, type LlamaModel } from "node-llama-cpp";
+import { getLlama, getLlamaGpuTypes, getModuleVersion, type Llama, LlamaLogLevel, type LlamaModel } from "node-llama-cpp";
 import type { Logger } from "../../logging/logger.js";
+import { LlamaErrorLog } from "./llama-error-log.js";
 
 /** `auto`: the best GPU backend that works, else the CPU. A named backend must work, or the start fails. */
 export type GpuSetting = "auto" | false | "cuda" | "vulkan" | "metal";
@@ -20,13 +21,12 @@ export interface Acceleration {
   vramUsedBytes: number;
 }
 
-/** The llama.cpp binding, and its latest error-level log lines (llama.cpp logs the reason before a call fails). */
+/** The llama.cpp binding, and its error-level log lines (llama.cpp logs the reason before a call fails). */
 export interface StartedLlama {
   llama: Llama;
-  recentErrors: string[];
+  errors: LlamaErrorLog;
 }
 
-const keptErrors = 4;
 const backendNames: Record<Exclude<GpuSetting, "auto" | false>, string> = { cuda: "CUDA", vulkan: "Vulkan", metal: "Metal" };
 
 /**
@@ -35,7 +35,7 @@ const backendNames: Record<Exclude<GpuSetting, "auto" | false>, string> = { cuda
  * warning is logged when the machine has a GPU that did not initialise.
  */
 export async function startLlama(gpu: GpuSetting, logger: Logger): Promise<StartedLlama> {
-  const recentErrors: string[] = [];
+  const errors = new LlamaErrorLog();
   const options = {
     build: "never",
     logLevel: LlamaLogLevel.warn,
@@ -44,15 +44,14 @@ export async function startLlama(gpu: GpuSetting, logger: Logger): Promise<Start
       if (!text) return;
       if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
         logger.error({ source: "llama.cpp" }, text);
-        recentErrors.push(text);
-        if (recentErrors.length > keptErrors) recentErrors.shift();
+        errors.push(text);
       } else logger.debug({ source: "llama.cpp" }, text);
     },
   } as const;
   if (gpu === "auto" || gpu === false) {
     const llama = await getLlama({ ...options, gpu });
     if (gpu === "auto" && llama.gpu === false) await warnIfGpuUnused(logger);
-    return { llama, recentErrors };
+    return { llama, errors };
   }
   const name = backendNames[gpu];
   const hint = `set agent.gpu to "auto" to fall back to the CPU, or to false`;
@@ -69,7 +68,7 @@ export async function startLlama(gpu: GpuSetting, logger: Logger): Promise<Start
     await llama.dispose();
     throw new Error(`agent.gpu is "${gpu}" but the ${name} backend is not available on this platform (llama.cpp started on ${got}); ${hint}`);
   }
-  return { llama, recentErrors };
+  return { llama, errors };
 }
 
 async function warnIfGpuUnused(logger: Logger): Promise<void> {
@@ -85,4 +84,13 @@ export async function describeAcceleration(llama: Llama, model: LlamaModel): Pro
   if (llama.gpu === false) return { backend: "cpu", gpuDevices: [], gpuLayers: 0, vramTotalBytes: 0, vramUsedBytes: 0 };
   const [vram, gpuDevices] = await Promise.all([llama.getVramState(), llama.getGpuDeviceNames()]);
   return { backend: llama.gpu, gpuDevices, gpuLayers: model.gpuLayers, vramTotalBytes: vram.total, vramUsedBytes: vram.used };
+}
+
+/**
+ * The llama.cpp build in use: node-llama-cpp's version, the llama.cpp release its binaries were built from, a
+ * prebuilt or local build, and the backend. Saved sequence states are only valid for the build that wrote them.
+ */
+export async function llamaBuild(llama: Llama): Promise<string> {
+  const release = llama.llamaCppRelease;
+  return `node-llama-cpp ${await getModuleVersion()}, llama.cpp ${release.repo}@${release.release} (${llama.buildType}, ${llama.gpu || "cpu"})`;
 }

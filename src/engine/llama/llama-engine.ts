@@ -7,8 +7,9 @@ import type { Logger } from "../../logging/logger.js";
 import { AdmissionQueue } from "../admission-queue.js";
 import type { EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
 import { GenerationGate } from "./generation-gate.js";
+import { withLlamaReason } from "./llama-error-log.js";
 import { assertGgufFile } from "./gguf-file-check.js";
-import { type Acceleration, describeAcceleration, type GpuLayersSetting, type GpuSetting, startLlama } from "./llama-backend.js";
+import { type Acceleration, describeAcceleration, type GpuLayersSetting, type GpuSetting, llamaBuild, startLlama } from "./llama-backend.js";
 import { type AppliedAdapter, checkRequestedAdapter, contextLoraOption, type LoraAdapter, resolveAdapters } from "./lora-adapters.js";
 import { PromptRenderer } from "./prompt-renderer.js";
 import { generateOnSequence } from "./sequence-generation.js";
@@ -44,8 +45,9 @@ const continuationSlack = 8;
 export async function createLlamaEngine(options: LlamaEngineOptions): Promise<LanguageModel> {
   assertGgufFile(options.modelPath, "Model file");
   const adapters = resolveAdapters(options.lora ?? []);
-  const { llama, recentErrors } = await startLlama(options.gpu, options.logger);
+  const { llama, errors } = await startLlama(options.gpu, options.logger);
   let model: LlamaModel;
+  let mark = errors.mark();
   try {
     model = await llama.loadModel({
       modelPath: options.modelPath,
@@ -53,12 +55,14 @@ export async function createLlamaEngine(options: LlamaEngineOptions): Promise<La
       onLoadProgress: options.onLoadProgress,
     });
   } catch (error) {
+    const reason = withLlamaReason(error, await errors.since(mark));
     await llama.dispose();
-    throw new Error(`Cannot load model ${options.modelPath}: ${withReason(error, recentErrors)}`, { cause: error });
+    throw new Error(`Cannot load model ${options.modelPath}: ${reason}`, { cause: error });
   }
   const trainContext = model.trainContextSize;
   const contextSize = options.contextSize ?? Math.min(trainContext, defaultContextCeiling);
   let context: LlamaContext;
+  mark = errors.mark();
   try {
     context = await model.createContext({
       contextSize,
@@ -68,24 +72,22 @@ export async function createLlamaEngine(options: LlamaEngineOptions): Promise<La
       lora: contextLoraOption(adapters),
     });
   } catch (error) {
+    const reason = withLlamaReason(error, await errors.since(mark));
     await model.dispose();
     await llama.dispose();
     const what = adapters.length > 0 ? ` with LoRA adapters ${adapters.map((adapter) => adapter.path).join(", ")}` : "";
-    throw new Error(`Cannot create the model's context${what}: ${withReason(error, recentErrors)}`, { cause: error });
+    throw new Error(`Cannot create the model's context${what}: ${reason}`, { cause: error });
   }
   const sequences = Array.from({ length: options.parallel }, () => context.getSequence());
   const acceleration = await describeAcceleration(llama, model);
   const stateStore = options.savedStates
-    ? new SequenceStateStore(options.savedStates.directory, options.savedStates.maxBytes, modelFingerprint(options.modelPath, context.contextSize, adapters))
+    ? new SequenceStateStore(
+        options.savedStates.directory,
+        options.savedStates.maxBytes,
+        modelFingerprint(options.modelPath, context.contextSize, adapters, await llamaBuild(llama)),
+      )
     : undefined;
   return new LlamaEngine(llama, model, context, sequences, adapters, acceleration, stateStore, options);
-}
-
-/** The error's message, followed by the last thing llama.cpp logged as an error (often the actual reason). */
-function withReason(error: unknown, recentErrors: readonly string[]): string {
-  const message = (error as Error).message;
-  const logged = recentErrors.at(-1);
-  return logged && !message.includes(logged) ? `${message} (llama.cpp: ${logged})` : message;
 }
 
 class LlamaEngine implements LanguageModel {
@@ -146,7 +148,7 @@ class LlamaEngine implements LanguageModel {
         `The prompt is ${promptTokens} tokens; the context holds ${this.info.contextSize} (including room for at least one new token).`,
       );
     }
-    const lease = await this.queue.acquire(options.signal, (free) => this.chooseSequence(free, prompt.tokens, request.conversation));
+    const lease = await this.queue.acquire(options.signal, (free) => this.chooseSequence(free, prompt.tokens, request.conversation), request.owner);
     const sequence = this.sequences[lease.slot] as LlamaContextSequence;
     this.lastUsed[lease.slot] = performance.now();
     if (request.conversation !== undefined && this.conversations[lease.slot] !== request.conversation) {
@@ -163,8 +165,9 @@ class LlamaEngine implements LanguageModel {
     options.signal?.addEventListener("abort", forwardAbort, { once: true });
     let firstTokenAt: number | undefined;
     let text = "";
+    let generation: ReturnType<typeof generateOnSequence> | undefined;
     try {
-      const generation = generateOnSequence({
+      generation = generateOnSequence({
         model: this.model,
         sequence,
         gate: this.gate,
@@ -196,6 +199,11 @@ class LlamaEngine implements LanguageModel {
       throw new ClawError("internal", `Generation failed: ${(error as Error).message}`, { cause: error });
     } finally {
       options.signal?.removeEventListener("abort", forwardAbort);
+      // A consumer that stops reading early (a plugin failed mid-stream, the client left) leaves the inner generation
+      // suspended at its last token: stop it and close it now, so its evaluation ends and node-llama-cpp disposes the
+      // sampler at once instead of at garbage collection, before the sequence goes back to the pool.
+      abort.abort();
+      await generation?.return(undefined as never).catch((error: unknown) => this.options.logger.warn({ err: error }, "closing a generation failed"));
       lease.release();
     }
   }

@@ -3,10 +3,11 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { LlamaContextSequence } from "node-llama-cpp";
+import { ensurePrivateDirectory, restrictFile, writePrivateFile } from "../../core/private-files.js";
 
 interface StateRecord {
   conversation: string;
-  /** Which model and context made the state: loading a state from another model can crash llama.cpp. */
+  /** Which model, context and llama.cpp build made the state: loading a state from another one can crash llama.cpp. */
   fingerprint: string;
   bytes: number;
   savedAt: number;
@@ -18,7 +19,7 @@ export class SequenceStateStore {
     private readonly maxBytes: number,
     private readonly fingerprint: string,
   ) {
-    fs.mkdirSync(directory, { recursive: true });
+    ensurePrivateDirectory(directory);
   }
 
   /** The saved state file of a conversation, when there is one made by this model and context. */
@@ -36,8 +37,10 @@ export class SequenceStateStore {
   async save(conversation: string, sequence: LlamaContextSequence): Promise<void> {
     if (sequence.nextTokenIndex === 0) return;
     const { fileSize } = await sequence.saveStateToFile(this.statePath(conversation));
+    // llama.cpp creates the file with the process umask; a conversation's state is as private as its text.
+    restrictFile(this.statePath(conversation));
     const record: StateRecord = { conversation, fingerprint: this.fingerprint, bytes: fileSize, savedAt: Date.now() };
-    fs.writeFileSync(this.recordPath(conversation), JSON.stringify(record));
+    writePrivateFile(this.recordPath(conversation), JSON.stringify(record));
     this.enforceBudget();
   }
 
@@ -90,8 +93,11 @@ function fileStem(conversation: string): string {
   return createHash("sha256").update(conversation).digest("hex").slice(0, 32);
 }
 
-/** Identifies a model file and context shape cheaply (no hashing of gigabytes): path, size, modification time. */
-export function modelFingerprint(modelPath: string, contextSize: number, adapters: readonly { path: string; scale: number }[]): string {
+/**
+ * Identifies a model file and context shape cheaply (no hashing of gigabytes): path, size, modification time, and
+ * the llama.cpp build (`llamaBuild`), since states are loaded with acceptRisk and their format follows the build.
+ */
+export function modelFingerprint(modelPath: string, contextSize: number, adapters: readonly { path: string; scale: number }[], build: string): string {
   const stat = fs.statSync(modelPath);
-  return JSON.stringify([path.resolve(modelPath), stat.size, stat.mtimeMs, contextSize, adapters.map((adapter) => [adapter.path, adapter.scale])]);
+  return JSON.stringify([path.resolve(modelPath), stat.size, stat.mtimeMs, contextSize, adapters.map((adapter) => [adapter.path, adapter.scale]), build]);
 }

@@ -1,26 +1,28 @@
-// The OpenAI-compatible HTTP gateway: /v1/chat/completions (JSON or SSE), /v1/models, /healthz, /readyz.
+// The OpenAI-compatible HTTP gateway: /v1/chat/completions (JSON or SSE), /v1/models, /healthz, /readyz, as fastify routes.
 import { randomUUID } from "node:crypto";
-import type http from "node:http";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { HttpGatewayConfig } from "../../config/schema.js";
 import { ClawError, toClawError } from "../../core/errors.js";
 import type { Principal, StreamPart } from "../../core/types.js";
 import { bearerToken } from "../bearer-token.js";
 import type { Gateway, GatewayContext } from "../gateway.js";
 import type { HttpListeners } from "../http-listeners.js";
-import { openAiUsage, readJsonBody, sendError, sendJson } from "./http-io.js";
+import { openAiUsage, replyJson } from "./http-io.js";
 import { chatCompletionBodySchema, toChatMessages, toParams, type ChatCompletionBody } from "./openai-schema.js";
 import { SseChatWriter } from "./sse-chat-writer.js";
 
 export class HttpGateway implements Gateway {
   private boundPort: number | undefined;
   private readonly startedAt = Math.floor(Date.now() / 1000);
+  /** The principal each authenticated request carries from its onRequest hook to its handler. */
+  private readonly principals = new WeakMap<FastifyRequest, Principal>();
 
   constructor(
     private readonly config: HttpGatewayConfig,
     private readonly context: GatewayContext,
     private readonly listeners: HttpListeners,
   ) {
-    listeners.attach(config.host, config.port, { request: (request, response) => void this.route(request, response) });
+    listeners.attach(config, context.logger, { routes: (app) => this.routes(app) });
   }
 
   get name(): string {
@@ -31,6 +33,11 @@ export class HttpGateway implements Gateway {
     return this.boundPort;
   }
 
+  /** Open connections on this gateway's port (a WebSocket gateway sharing it included) and the bytes buffered for them. */
+  connectionStats(): { open: number; bufferedBytes: number } {
+    return this.listeners.stats(this.config.port);
+  }
+
   async start(): Promise<void> {
     this.boundPort = await this.listeners.listen(this.config.port);
   }
@@ -39,38 +46,31 @@ export class HttpGateway implements Gateway {
     await this.listeners.release(this.config.port);
   }
 
-  private async route(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
-    const path = new URL(request.url ?? "/", "http://localhost").pathname;
-    try {
-      if (path === "/healthz") return await expectMethod(request, "GET", async () => sendJson(response, 200, { status: "ok" }));
-      if (path === "/readyz") return await expectMethod(request, "GET", async () => this.readiness(response));
-      if (path === "/v1/models") {
-        return await expectMethod(request, "GET", async () => {
-          await this.authenticate(request);
-          sendJson(response, 200, { object: "list", data: [this.modelCard()] });
-        });
+  /** The route table. Fastify adds HEAD to each GET, 404s unknown paths and refuses bodies over max_body before they are read. */
+  private routes(app: FastifyInstance): void {
+    // The token is checked before the body is read: an anonymous client cannot make the node parse a body.
+    const authenticated = { onRequest: (request: FastifyRequest) => this.authenticate(request) };
+    app.get("/healthz", async (_request, reply) => replyJson(reply, 200, { status: "ok" }));
+    app.get("/readyz", async (_request, reply) => this.readiness(reply));
+    app.get("/v1/models", authenticated, async (_request, reply) => {
+      replyJson(reply, 200, { object: "list", data: [this.modelCard()] });
+    });
+    app.post("/v1/chat/completions", { ...authenticated, bodyLimit: this.config.max_body }, async (request, reply) => {
+      const body = chatCompletionBodySchema.safeParse(request.body);
+      if (!body.success) {
+        const issue = body.error.issues[0];
+        throw new ClawError("bad_request", `Invalid body: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
       }
-      if (path === "/v1/chat/completions") {
-        return await expectMethod(request, "POST", async () => {
-          const principal = await this.authenticate(request);
-          const body = chatCompletionBodySchema.safeParse(await readJsonBody(request, this.config.max_body));
-          if (!body.success) {
-            const issue = body.error.issues[0];
-            throw new ClawError("bad_request", `Invalid body: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
-          }
-          await this.chatCompletion(body.data, principal, request, response);
-        });
-      }
-      throw new ClawError("not_found", `No route ${request.method} ${path}`);
-    } catch (error) {
-      sendError(response, toClawError(error));
-    }
+      const principal = this.principals.get(request);
+      if (!principal) throw new ClawError("internal", "The request reached its handler without a principal.");
+      await this.chatCompletion(body.data, principal, reply);
+    });
   }
 
-  private readiness(response: http.ServerResponse): void {
-    if (!this.context.isReady()) return sendJson(response, 503, { status: "loading" });
+  private readiness(reply: FastifyReply): void {
+    if (!this.context.isReady()) return replyJson(reply, 503, { status: "loading" });
     const { info } = this.context.engine;
-    sendJson(response, 200, {
+    replyJson(reply, 200, {
       status: "ready",
       model: info.model,
       engine: info.engine,
@@ -87,22 +87,18 @@ export class HttpGateway implements Gateway {
     });
   }
 
-  private async authenticate(request: http.IncomingMessage): Promise<Principal> {
-    return this.context.authenticator.authenticate(bearerToken(request.headers.authorization));
+  private async authenticate(request: FastifyRequest): Promise<void> {
+    this.principals.set(request, await this.context.authenticator.authenticate(bearerToken(request.headers.authorization)));
   }
 
   private modelCard() {
     return { id: this.context.engine.info.model, object: "model", created: this.startedAt, owned_by: "clawbot" };
   }
 
-  private async chatCompletion(
-    body: ChatCompletionBody,
-    principal: Principal,
-    request: http.IncomingMessage,
-    response: http.ServerResponse,
-  ): Promise<void> {
+  private async chatCompletion(body: ChatCompletionBody, principal: Principal, reply: FastifyReply): Promise<void> {
     const id = `chatcmpl-${randomUUID()}`;
     const model = this.context.engine.info.model;
+    const response = reply.raw;
     const controller = new AbortController();
     // The client hung up before the answer was complete: free the sequence at once.
     response.on("close", () => {
@@ -110,15 +106,28 @@ export class HttpGateway implements Gateway {
     });
     const pipelineRequest = { id, principal, messages: toChatMessages(body), params: toParams(body), gateway: "http" };
     if (body.stream) {
-      const writer = new SseChatWriter(response, { id, model, includeUsageChunk: body.stream_options?.include_usage === true });
-      await this.context.pipeline.handle(pipelineRequest, writer, controller.signal);
+      // SSE goes straight onto the raw response: no framework work per token. From here this handler owns every error.
+      reply.hijack();
+      const writer = new SseChatWriter(response, {
+        id,
+        model,
+        includeUsageChunk: body.stream_options?.include_usage === true,
+        maxBuffered: this.config.max_buffered,
+        slowClientTimeoutMs: this.config.slow_client_timeout * 1000,
+        signal: controller.signal,
+      });
+      try {
+        await this.context.pipeline.handle(pipelineRequest, writer, controller.signal);
+      } catch (error) {
+        writer.write({ type: "error", error: toClawError(error) });
+      }
       return;
     }
     let result: StreamPart | undefined;
     await this.context.pipeline.handle(pipelineRequest, { write: (part) => void (part.type !== "text-delta" && (result = part)) }, controller.signal);
     if (!result || result.type === "text-delta") throw new ClawError("internal", "The pipeline ended without an answer.");
     if (result.type === "error") throw result.error;
-    sendJson(response, 200, {
+    replyJson(reply, 200, {
       id,
       object: "chat.completion",
       created: Math.floor(Date.now() / 1000),
@@ -127,9 +136,4 @@ export class HttpGateway implements Gateway {
       usage: openAiUsage(result.usage),
     });
   }
-}
-
-async function expectMethod(request: http.IncomingMessage, method: string, run: () => Promise<void>): Promise<void> {
-  if (request.method !== method) throw new ClawError("not_found", `${request.method} is not served here; use ${method}.`);
-  await run();
 }

@@ -1,24 +1,8 @@
-// Reading bounded JSON bodies and writing JSON and OpenAI-shaped errors.
-import type http from "node:http";
-import { ClawError } from "../../core/errors.js";
+// Writing JSON and OpenAI-shaped errors, on a fastify reply or on the raw response (SSE) or socket.
+import http from "node:http";
+import type { FastifyReply } from "fastify";
+import type { ClawError } from "../../core/errors.js";
 import type { Usage } from "../../core/types.js";
-
-export async function readJsonBody(request: http.IncomingMessage, maxBytes: number): Promise<unknown> {
-  const declared = Number(request.headers["content-length"] ?? "0");
-  if (declared > maxBytes) throw new ClawError("payload_too_large", `The body is ${declared} bytes; the limit is ${maxBytes}.`);
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of request) {
-    received += (chunk as Buffer).length;
-    if (received > maxBytes) throw new ClawError("payload_too_large", `The body is over the limit of ${maxBytes} bytes.`);
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    throw new ClawError("bad_request", "The body is not valid JSON.");
-  }
-}
 
 export function sendJson(response: http.ServerResponse, status: number, body: unknown): void {
   if (response.headersSent) {
@@ -30,16 +14,48 @@ export function sendJson(response: http.ServerResponse, status: number, body: un
   response.end(text);
 }
 
+/** The same bytes as sendJson, through fastify (which adds content-length; a Buffer keeps it from adding a charset). */
+export function replyJson(reply: FastifyReply, status: number, body: unknown): void {
+  void reply.code(status).header("content-type", "application/json").send(Buffer.from(JSON.stringify(body)));
+}
+
 /** OpenAI's error shape, with our code. */
 export function openAiError(error: ClawError): { error: { message: string; type: string; param: null; code: string } } {
   const type = error.status === 401 ? "authentication_error" : error.status >= 500 ? "server_error" : "invalid_request_error";
   return { error: { message: error.message, type, param: null, code: error.code } };
 }
 
+/** Headers an error brings: a body over the limit ends the connection (its rest is not read); overloaded says when to retry. */
+export function errorHeaders(error: ClawError): Record<string, string> {
+  if (error.code === "payload_too_large") return { connection: "close" };
+  if (error.code === "overloaded") return { "retry-after": "1" };
+  return {};
+}
+
 export function sendError(response: http.ServerResponse, error: ClawError): void {
-  if (error.code === "payload_too_large") response.setHeader("connection", "close");
-  if (error.code === "overloaded") response.setHeader("retry-after", "1");
+  if (!response.headersSent) for (const [name, value] of Object.entries(errorHeaders(error))) response.setHeader(name, value);
   sendJson(response, error.status, openAiError(error));
+}
+
+export function replyError(reply: FastifyReply, error: ClawError): void {
+  if (reply.sent || reply.raw.headersSent) {
+    reply.raw.end();
+    return;
+  }
+  reply.headers(errorHeaders(error));
+  replyJson(reply, error.status, openAiError(error));
+}
+
+/** A whole HTTP/1.1 error response for a socket that has no ServerResponse (parser errors, refused connections); it closes the connection. */
+export function rawErrorResponse(error: ClawError, headers: Record<string, string> = {}): string {
+  const body = JSON.stringify(openAiError(error));
+  const lines = [
+    `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status] ?? "Error"}`,
+    "content-type: application/json",
+    `content-length: ${Buffer.byteLength(body)}`,
+    ...Object.entries({ ...errorHeaders(error), ...headers, connection: "close" }).map(([name, value]) => `${name}: ${value}`),
+  ];
+  return `${lines.join("\r\n")}\r\n\r\n${body}`;
 }
 
 /** OpenAI's usage object; cached_tokens counts prompt tokens found already evaluated. */

@@ -1,8 +1,10 @@
-// The MQTT gateway: a client of an external broker that answers JSON request frames published on <prefix>/req/<clientId>.
+// The MQTT gateway: a client of an external broker that answers JSON request frames published on <prefix>/req/<client>.
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
 import type { MqttOptions } from "../../config/schema.js";
 import { openMemoryDatabase } from "../../store/database.js";
 import { RequestLedger } from "../../store/request-ledger.js";
+import { Backpressure } from "../backpressure.js";
+import type { ServerFrame } from "../frame-session.js";
 import type { Gateway, GatewayContext } from "../gateway.js";
 import { mqttConnectSettings, type MqttConnectSettings } from "./mqtt-client-options.js";
 import { MqttRequestHandler, type ReplyTarget } from "./mqtt-request-handler.js";
@@ -18,6 +20,14 @@ export interface MqttGatewayStatus {
   reconnects: number;
   /** The last connection or subscription error, if any. */
   lastError: string | undefined;
+  /** Bytes of replies published and not yet taken by the broker (queued while it is down, or unacknowledged). */
+  pendingBytes: number;
+  /** Answers paused now because the broker has not taken `max_buffered` bytes of replies. */
+  waiting: number;
+  /** Answers cancelled with slow_client since start: the broker took no replies for `slow_client_timeout`. */
+  slowClient: number;
+  /** Requests refused as forbidden: a response topic outside their subject's, or a topic that names no client. */
+  forbidden: number;
 }
 
 /** How often start() checks whether the model is loaded: requests are taken off the broker only once they can be served. */
@@ -45,12 +55,16 @@ export class MqttGateway implements Gateway {
   private resumed = false;
   /** How long an answered request is remembered, so that a redelivery is not run again. */
   private readonly retentionMs: number;
+  /** Bytes of replies handed to mqtt.js whose publish has not completed: its offline queue, socket buffer and unacknowledged QoS 1/2 packets. */
+  private pendingBytes = 0;
+  private waiting = 0;
+  private slowClient = 0;
 
   constructor(
     private readonly config: MqttOptions,
     private readonly context: GatewayContext,
   ) {
-    this.topics = new MqttTopics(config.topic_prefix);
+    this.topics = new MqttTopics(config.topic_prefix, config.response_topic);
     this.backoff = new ReconnectBackoff({ maxMs: config.reconnect_max_delay * 1000 });
     this.settings = mqttConnectSettings(config, context.baseDir, this.backoff.next());
     this.retentionMs = Math.max(config.session_expiry, 600) * 1000;
@@ -62,6 +76,10 @@ export class MqttGateway implements Gateway {
       // Without the node's database (a gateway built on its own), the ledger lasts as long as the process.
       ledger: context.requestLedger ?? new RequestLedger(openMemoryDatabase()),
       publish: (target, frame) => this.publish(target, frame),
+      buffer: {
+        full: () => this.pendingBytes > config.max_buffered,
+        drained: (signal) => this.drained(signal),
+      },
     });
   }
 
@@ -70,7 +88,16 @@ export class MqttGateway implements Gateway {
   }
 
   status(): MqttGatewayStatus {
-    return { state: this.state, connected: this.state === "connected", reconnects: this.reconnects, lastError: this.lastError };
+    return {
+      state: this.state,
+      connected: this.state === "connected",
+      reconnects: this.reconnects,
+      lastError: this.lastError,
+      pendingBytes: this.pendingBytes,
+      waiting: this.waiting,
+      slowClient: this.slowClient,
+      forbidden: this.handler.forbidden,
+    };
   }
 
   /** Returns at once: the broker connection opens when the model is ready and retries in the background. */
@@ -197,16 +224,40 @@ export class MqttGateway implements Gateway {
     void this.handler.accept(packet).finally(() => done());
   }
 
-  /** Resolves true once the broker has the frame (QoS 1/2: acknowledged; QoS 0: written), false on an error. */
-  private publish(target: ReplyTarget, frame: Record<string, unknown>): Promise<boolean> {
+  /** Waits until the replies held for the broker are back under max_buffered; slow_client past slow_client_timeout. */
+  private async drained(signal: AbortSignal): Promise<void> {
+    const { max_buffered: maxBuffered, slow_client_timeout: timeout } = this.config;
+    const backpressure = new Backpressure({ buffered: () => this.pendingBytes, maxBuffered, timeoutMs: timeout * 1000, signal });
+    if (!backpressure.full) return;
+    this.waiting += 1;
+    try {
+      await backpressure.drained();
+    } catch (error) {
+      this.slowClient += 1;
+      this.context.logger.warn({ pendingBytes: this.pendingBytes, maxBuffered }, "mqtt answer cancelled: the broker took no replies in time");
+      throw error;
+    } finally {
+      this.waiting -= 1;
+    }
+  }
+
+  /**
+   * Resolves true once the broker has the frame (QoS 1/2: acknowledged; QoS 0: written), false on an error.
+   * Until then its bytes count as pending: above `max_buffered`, answers wait (backpressure while the broker is down or slow).
+   */
+  private publish(target: ReplyTarget, frame: ServerFrame): Promise<boolean> {
     const client = this.client;
     if (!client) return Promise.resolve(false);
     const properties =
       this.config.protocol_version === 5
         ? { contentType: "application/json", payloadFormatIndicator: true, ...(target.correlationData ? { correlationData: target.correlationData } : {}) }
         : undefined;
+    const payload = JSON.stringify(frame);
+    const bytes = Buffer.byteLength(payload) + Buffer.byteLength(target.topic);
+    this.pendingBytes += bytes;
     return new Promise((resolve) => {
-      client.publish(target.topic, JSON.stringify(frame), { qos: this.config.qos, properties }, (error) => {
+      client.publish(target.topic, payload, { qos: this.config.qos, properties }, (error) => {
+        this.pendingBytes -= bytes;
         if (error) this.context.logger.warn({ err: error.message, topic: target.topic }, "mqtt reply not published");
         resolve(!error);
       });

@@ -1,16 +1,25 @@
-// Turns one MQTT request message into a pipeline run: reply topic, frame, token, ledger record, streamed reply.
+// Turns one MQTT request message into a run of the shared FrameSession: topics bound to the subject, token, ledger record, reply.
 import type { IPublishPacket } from "mqtt";
 import { ClawError, toClawError, type ErrorCode } from "../../core/errors.js";
-import type { Principal, StreamPart } from "../../core/types.js";
+import type { FinishPart, Principal } from "../../core/types.js";
 import type { RequestLedger, StoredLedgerEntry } from "../../store/request-ledger.js";
-import { errorFrame, parseTransportFrame, serverFrame, toGenerationParams, type ChatFrame } from "../frames.js";
+import { FrameSession, type FrameSink, type ServerFrame } from "../frame-session.js";
+import { errorFrame, parseTransportFrame, serverFrame, type ChatFrame } from "../frames.js";
 import type { GatewayContext } from "../gateway.js";
 import type { MqttTopics } from "./mqtt-topics.js";
 
-/** Where the replies to one request go: the client's response topic, or the MQTT 5 response topic it asked for. */
+/** Where the replies to one request go: the owner's reply topic, or the MQTT 5 response topic it asked for below it. */
 export interface ReplyTarget {
   topic: string;
   correlationData?: Buffer;
+}
+
+/** The replies waiting for the broker, shared by every request of the gateway. */
+export interface ReplyBuffer {
+  /** Whether the bytes published and not yet taken by the broker are above `max_buffered`. */
+  full(): boolean;
+  /** Resolves once they are back under it; rejects with slow_client past `slow_client_timeout`. */
+  drained(signal: AbortSignal): Promise<void>;
 }
 
 export interface MqttRequestHandlerOptions {
@@ -22,30 +31,31 @@ export interface MqttRequestHandlerOptions {
   /** Where accepted requests are recorded before they are acknowledged, and marked answered once replied to. */
   ledger: RequestLedger;
   /** Publishes one reply frame; resolves true once the broker has it (false when it could not be published). */
-  publish(target: ReplyTarget, frame: Record<string, unknown>): Promise<boolean>;
+  publish(target: ReplyTarget, frame: ServerFrame): Promise<boolean>;
+  buffer: ReplyBuffer;
 }
 
 /** Outcomes after which a request may be sent again with the same id and run (the node was busy or not ready). */
-const retryableCodes: ReadonlySet<ErrorCode> = new Set(["overloaded", "unavailable"]);
+const retryableCodes: ReadonlySet<string> = new Set<ErrorCode>(["overloaded", "unavailable"]);
 
-interface RunningRequest {
-  controller: AbortController;
-  subject: string;
-}
-
-/** One request to run: which client sent it, its frame, and where its replies go. */
+/** One request to run: whose it is, its frame, and where its replies go. */
 interface RequestToRun {
-  client: string;
+  owner: string;
   frame: ChatFrame;
   stream: boolean;
   target: ReplyTarget;
 }
 
 export class MqttRequestHandler {
-  /** Requests running in this process (from acceptance until their ledger record says answered). */
-  private readonly running = new Map<string, RunningRequest>();
+  private readonly session: FrameSession;
+  /** Requests of this process from acceptance until their ledger record is settled: a duplicate meanwhile is ignored. */
+  private readonly active = new Set<string>();
+  /** Requests refused because they named a reply topic that is not their subject's, or a topic with no client. */
+  forbidden = 0;
 
-  constructor(private readonly options: MqttRequestHandlerOptions) {}
+  constructor(private readonly options: MqttRequestHandlerOptions) {
+    this.session = new FrameSession({ pipeline: options.context.pipeline, gateway: "mqtt", logger: options.context.logger });
+  }
 
   /**
    * Takes one request: resolves once it is recorded in the ledger (or answered with an error, or dropped),
@@ -61,22 +71,21 @@ export class MqttRequestHandler {
 
   /** Cancels every running request (the gateway is stopping). */
   cancelAll(): void {
-    for (const request of this.running.values()) request.controller.abort();
+    this.session.cancelAll();
   }
 
   /**
-   * Runs again every request of this gateway that the ledger holds as accepted but not answered: the
-   * process stopped (or was killed) mid-answer. The answer is generated from the start. Returns how many.
+   * Takes up every request of this gateway that the ledger holds as unanswered: the process stopped (or was
+   * killed) mid-answer. An accepted one runs again from the start as its stored principal (refused when its token
+   * has expired meanwhile); a recorded one (its exchange already stored) gets its stored finish again. Returns how many.
    */
   resumeInterrupted(): number {
     const { ledger, gatewayId } = this.options;
     let resumed = 0;
     for (const entry of ledger.unanswered(gatewayId)) {
-      if (this.running.has(keyOf(entry.client, entry.requestId))) continue;
+      if (this.active.has(keyOf(entry.owner, entry.requestId))) continue;
       resumed += 1;
-      void this.resume(entry).catch((error: unknown) => {
-        this.options.context.logger.error({ err: error, client: entry.client, id: entry.requestId }, "mqtt request could not be resumed");
-      });
+      this.resume(entry);
     }
     return resumed;
   }
@@ -87,14 +96,20 @@ export class MqttRequestHandler {
   }
 
   private async acceptPacket(packet: IPublishPacket): Promise<void> {
-    const { logger, authenticator } = this.options.context;
-    const clientId = this.options.topics.clientIdOf(packet.topic);
-    const target = this.replyTarget(packet, clientId);
-    if (!target) {
-      logger.warn({ topic: packet.topic }, "mqtt request dropped: its topic names no client and it has no response topic");
+    const { context, topics, ledger, gatewayId } = this.options;
+    const { logger, authenticator } = context;
+    const client = topics.clientOf(packet.topic);
+    if (client === undefined) {
+      this.forbidden += 1;
+      logger.warn({ topic: packet.topic }, "mqtt request refused (forbidden): its topic names no client");
       return;
     }
-    const reply = (frame: Record<string, unknown>) => void this.options.publish(target, frame);
+    const responseTopic = packet.properties?.responseTopic;
+    const correlationData = packet.properties?.correlationData;
+    // Until the token is verified, replies go only where the client segment's own user reads (the broker's ACL
+    // lets only that user publish on its request topic).
+    const early = this.target(client, responseTopic, correlationData) ?? ownTarget(topics.responseTopic(client) as string, correlationData);
+    const reply = (frame: ServerFrame) => void this.options.publish(early, frame);
     const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
     if (payload.length > this.options.maxPayload) {
       reply(errorFrame(null, new ClawError("payload_too_large", `The message is ${payload.length} bytes; the limit is ${this.options.maxPayload}.`)));
@@ -108,7 +123,7 @@ export class MqttRequestHandler {
       return;
     }
     const { frame, token, stream } = parsed;
-    if (frame.type === "ping") return reply({ type: "pong" });
+    if (frame.type === "ping") return void this.session.receive(frame, undefined, { sink: this.sink(early) });
     let principal: Principal;
     try {
       principal = await authenticator.authenticate(token);
@@ -118,102 +133,128 @@ export class MqttRequestHandler {
       reply(errorFrame(frame.id, clawError));
       return;
     }
-    const client = clientId ?? "";
-    const key = keyOf(client, frame.id);
-    if (frame.type === "cancel") {
-      const request = this.running.get(key);
-      if (request && request.subject === principal.subject) request.controller.abort();
+    // Whose request it is: the verified subject; without auth, the client segment (only the broker's ACL tells users apart).
+    const owner = authenticator.required ? principal.subject : client;
+    const own = topics.responseTopic(owner);
+    if (own === undefined) {
+      this.forbidden += 1;
+      logger.warn({ topic: packet.topic, id: frame.id, subject: owner }, "mqtt request refused (forbidden): the subject cannot name a reply topic (empty, or containing / + # or NUL)");
       return;
     }
-    if (this.running.has(key)) {
-      logger.info({ client: clientId, id: frame.id, redelivered: packet.dup }, "mqtt duplicate request ignored: running now");
+    const target = this.target(owner, responseTopic, correlationData);
+    if (!target) {
+      this.forbidden += 1;
+      logger.warn({ topic: packet.topic, id: frame.id, subject: owner, responseTopic }, "mqtt request refused (forbidden): response topic outside the subject's reply topic");
+      void this.options.publish(ownTarget(own, correlationData), errorFrame(frame.id, new ClawError("forbidden", `Replies to ${owner} go to ${own} or below it, not to ${responseTopic}.`)));
       return;
     }
-    // Recorded before the acknowledgement goes out: from here on a crash cannot lose the request.
-    const { ledger, gatewayId } = this.options;
-    const entry = { gateway: gatewayId, client, requestId: frame.id, payload: text, replyTopic: target.topic, correlationData: target.correlationData };
+    if (frame.type === "cancel") return void this.session.receive(frame, principal, { owner, sink: this.sink(target) });
+    const key = keyOf(owner, frame.id);
+    if (this.active.has(key)) {
+      logger.info({ owner, id: frame.id, redelivered: packet.dup }, "mqtt duplicate request ignored: running now");
+      return;
+    }
+    // Recorded before the acknowledgement goes out: from here on a crash cannot lose the request. No token is kept.
+    const request = JSON.stringify({ ...frame, stream });
+    const entry = { gateway: gatewayId, owner, requestId: frame.id, request, principal, expiresAt: authenticator.expiresAt(principal), replyTopic: target.topic, correlationData: target.correlationData };
     if (!ledger.accept(entry)) {
-      if (ledger.state(gatewayId, client, frame.id) === "answered") {
-        logger.info({ client: clientId, id: frame.id, redelivered: packet.dup }, "mqtt duplicate request ignored: already answered");
+      const state = ledger.state(gatewayId, owner, frame.id);
+      if (state !== "accepted") {
+        logger.info({ owner, id: frame.id, state, redelivered: packet.dup }, `mqtt duplicate request ignored: already ${state}`);
         return;
       }
-      logger.info({ client: clientId, id: frame.id }, "mqtt request interrupted by an earlier stop: running it again");
+      logger.info({ owner, id: frame.id }, "mqtt request interrupted by an earlier stop: running it again");
     }
-    this.run({ client, frame, stream, target }, principal, new AbortController());
+    void this.run({ owner, frame, stream, target }, principal);
   }
 
-  /** Runs a stored request again: its token is checked again (it may have expired since). */
-  private async resume(entry: StoredLedgerEntry): Promise<void> {
-    const { logger, authenticator } = this.options.context;
-    const key = keyOf(entry.client, entry.requestId);
-    const target: ReplyTarget = { topic: entry.replyTopic, ...(entry.correlationData ? { correlationData: entry.correlationData } : {}) };
-    // Held as running while the token is checked, so a redelivery arriving meanwhile is not run twice.
-    const controller = new AbortController();
-    this.running.set(key, { controller, subject: "" });
-    const parsed = parseTransportFrame(entry.payload);
-    let principal: Principal;
-    try {
-      if ("error" in parsed) throw parsed.error;
-      if (parsed.frame.type !== "chat") throw new ClawError("bad_request", "Only chat requests are stored.");
-      principal = await authenticator.authenticate(parsed.token);
-    } catch (error) {
-      const clawError = toClawError(error);
-      logger.warn({ client: entry.client, id: entry.requestId, reason: clawError.message }, "mqtt interrupted request refused on resume");
-      await this.finish(key, entry.client, entry.requestId, this.options.publish(target, errorFrame(entry.requestId, clawError)), false);
-      return;
-    }
-    logger.info({ client: entry.client, id: entry.requestId }, "mqtt resuming an interrupted request");
-    this.run({ client: entry.client, frame: parsed.frame, stream: parsed.stream, target }, principal, controller);
+  /** Where replies of this owner go: the requested response topic when it lies under the owner's, else its own; undefined when refused. */
+  private target(owner: string, responseTopic: string | undefined, correlationData: Buffer | undefined): ReplyTarget | undefined {
+    const { topics } = this.options;
+    if (responseTopic !== undefined) return topics.allowsResponseTopic(owner, responseTopic) ? ownTarget(responseTopic, correlationData) : undefined;
+    const own = topics.responseTopic(owner);
+    return own === undefined ? undefined : ownTarget(own, correlationData);
   }
 
-  private replyTarget(packet: IPublishPacket, clientId: string | undefined): ReplyTarget | undefined {
-    const properties = packet.properties;
-    const responseTopic = properties?.responseTopic;
-    if (responseTopic && !/[+#]/.test(responseTopic)) return { topic: responseTopic, correlationData: properties?.correlationData };
-    if (responseTopic) this.options.context.logger.warn({ topic: packet.topic, responseTopic }, "mqtt response topic with wildcards ignored");
-    return clientId === undefined ? undefined : { topic: this.options.topics.responseTopic(clientId) };
-  }
-
-  private run(request: RequestToRun, principal: Principal, controller: AbortController): void {
-    const { client, frame, stream, target } = request;
-    const key = keyOf(client, frame.id);
-    this.running.set(key, { controller, subject: principal.subject });
-    let retryable = false;
-    let terminal: Promise<boolean> = Promise.resolve(false);
-    const write = (part: StreamPart) => {
-      if (part.type === "error" && retryableCodes.has(part.error.code)) retryable = true;
-      if (part.type === "text-delta" && !stream) return;
-      const published = this.options.publish(target, serverFrame(frame.id, part));
-      if (part.type === "finish" || part.type === "error") terminal = published;
+  private resume(entry: StoredLedgerEntry): void {
+    const { logger } = this.options.context;
+    const { owner, requestId } = entry;
+    const target: ReplyTarget = ownTarget(entry.replyTopic, entry.correlationData);
+    const answer = (frame: ServerFrame, why: string) => {
+      logger.warn({ owner, id: requestId, reason: why }, "mqtt interrupted request answered without running it");
+      this.active.add(keyOf(owner, requestId));
+      void this.settle(owner, requestId, this.options.publish(target, frame), false);
     };
-    const pipelineRequest = { id: frame.id, principal, session: frame.session, message: frame.message, params: toGenerationParams(frame.params), gateway: "mqtt" };
-    void this.options.context.pipeline
-      .handle(pipelineRequest, { write }, controller.signal)
-      .catch((error: unknown) => {
-        this.options.context.logger.error({ err: error, id: frame.id }, "mqtt request failed");
-        terminal = this.options.publish(target, errorFrame(frame.id, toClawError(error)));
-      })
-      .then(() => this.finish(key, client, frame.id, terminal, retryable));
+    if (entry.state === "recorded" && entry.finalFrame) {
+      // Its exchange is stored already: the client gets the stored finish, nothing is generated or stored again.
+      return answer(JSON.parse(entry.finalFrame) as ServerFrame, "recorded before the stop: its finish is sent again");
+    }
+    const parsed = parseTransportFrame(entry.request);
+    if ("error" in parsed || parsed.frame.type !== "chat") {
+      return answer(errorFrame(requestId, new ClawError("bad_request", "The stored request could not be read.")), "unreadable");
+    }
+    if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
+      const expired = new ClawError("unauthorized", "The token expired before the interrupted request could be resumed; send it again with a fresh token.");
+      return answer(errorFrame(requestId, expired), "token expired");
+    }
+    logger.info({ owner, id: requestId }, "mqtt resuming an interrupted request");
+    void this.run({ owner, frame: parsed.frame, stream: parsed.stream, target }, entry.principal);
+  }
+
+  private async run(request: RequestToRun, principal: Principal): Promise<void> {
+    const { owner, frame, stream, target } = request;
+    const { ledger, gatewayId, context } = this.options;
+    this.active.add(keyOf(owner, frame.id));
+    const outcome = { terminal: Promise.resolve(false), retryable: false };
+    const sink = this.sink(target, (frame, published) => {
+      if (frame.type === "error" && retryableCodes.has(String(frame.code))) outcome.retryable = true;
+      if (frame.type === "finish" || frame.type === "error") outcome.terminal = published;
+    });
+    // The exchange and the ledger's "recorded" mark (with the finish) in one transaction: never stored twice.
+    const recordExchange = (store: () => void, finish: FinishPart) => ledger.record(gatewayId, owner, frame.id, store, JSON.stringify(serverFrame(frame.id, finish)));
+    try {
+      await this.session.receive(frame, principal, { owner, sink, stream, recordExchange });
+    } catch (error) {
+      context.logger.error({ err: error, id: frame.id }, "mqtt request failed");
+    }
+    await this.settle(owner, frame.id, outcome.terminal, outcome.retryable);
+  }
+
+  /** Publishes to one target; `full` tells the answer to wait while the broker has not taken enough of the replies. */
+  private sink(target: ReplyTarget, published?: (frame: ServerFrame, delivered: Promise<boolean>) => void): FrameSink {
+    const { buffer } = this.options;
+    return {
+      send: (frame) => {
+        const delivered = this.options.publish(target, frame);
+        published?.(frame, delivered);
+        return !buffer.full();
+      },
+      drained: (signal) => buffer.drained(signal),
+    };
   }
 
   /**
    * Settles a request's ledger record once its last frame is with the broker: answered, or forgotten when it
    * was refused as busy or not ready (so the same id may be sent again). If the last frame could not be
-   * published, the record stays accepted and the request runs again after the next start.
+   * published, the record stays and the request is taken up again after the next start.
    */
-  private async finish(key: string, client: string, requestId: string, terminal: Promise<boolean>, retryable: boolean): Promise<void> {
+  private async settle(owner: string, requestId: string, terminal: Promise<boolean>, retryable: boolean): Promise<void> {
     const { ledger, gatewayId, context } = this.options;
     try {
-      if (retryable) ledger.forget(gatewayId, client, requestId);
-      else if (await terminal) ledger.markAnswered(gatewayId, client, requestId);
+      if (retryable) ledger.forget(gatewayId, owner, requestId);
+      else if (await terminal) ledger.markAnswered(gatewayId, owner, requestId);
     } catch (error) {
-      context.logger.warn({ err: error, client, id: requestId }, "mqtt request ledger not updated");
+      context.logger.warn({ err: error, owner, id: requestId }, "mqtt request ledger not updated");
     } finally {
-      this.running.delete(key);
+      this.active.delete(keyOf(owner, requestId));
     }
   }
 }
 
-function keyOf(client: string, requestId: string): string {
-  return `${client}\u0000${requestId}`;
+function ownTarget(topic: string, correlationData: Buffer | undefined): ReplyTarget {
+  return { topic, ...(correlationData ? { correlationData } : {}) };
+}
+
+function keyOf(owner: string, requestId: string): string {
+  return `${owner}\u0000${requestId}`;
 }

@@ -1,9 +1,10 @@
-// One WebSocket client: authenticates (if not at upgrade), decodes frames, runs chats through the pipeline.
+// One WebSocket client: authenticates (at upgrade or by auth frame, renewable), decodes frames, runs chats with backpressure.
 import type { RawData, WebSocket } from "ws";
 import { ClawError, errorTable, toClawError } from "../../core/errors.js";
 import type { Principal } from "../../core/types.js";
-import { FrameSession } from "../frame-session.js";
-import { errorFrame, parseClientFrame } from "../frames.js";
+import { Backpressure } from "../backpressure.js";
+import { FrameSession, type ServerFrame } from "../frame-session.js";
+import { errorFrame, parseClientFrame, type ChatFrame } from "../frames.js";
 import type { GatewayContext } from "../gateway.js";
 
 export interface ConnectionOptions {
@@ -11,9 +12,16 @@ export interface ConnectionOptions {
   /** Set when the token came with the upgrade request (or auth is off). */
   principal: Principal | undefined;
   maxPayload: number;
-  /** Milliseconds a client has to send its auth frame. */
-  authTimeoutMs?: number;
+  /** Milliseconds a connection opened without a token has to send its auth frame (`auth_timeout`). */
+  authTimeoutMs: number;
+  /** Bytes buffered for this client above which its answers stop pulling tokens (`max_buffered`). */
+  maxBuffered: number;
+  /** Milliseconds the buffer may stay above `maxBuffered` before the request fails with slow_client (`slow_client_timeout`). */
+  slowClientTimeoutMs: number;
 }
+
+/** Longest delay setTimeout accepts; a later expiry is checked again after it. */
+const maxTimerMs = 2 ** 31 - 1;
 
 export class WebsocketConnection {
   private principal: Principal | undefined;
@@ -21,24 +29,51 @@ export class WebsocketConnection {
   private alive = true;
   /** Frames are handled in order, so an auth frame is verified before the chat that follows it. */
   private queue: Promise<void> = Promise.resolve();
-  private readonly authTimer: NodeJS.Timeout | undefined;
+  private authTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** When the current token stops being accepted (epoch ms), if it ever does. */
+  private expiresAt: number | undefined;
+  /** The token expired: no new chat is taken, and the connection closes (4401) once the running ones finish. */
+  private expired = false;
+  /** Chats whose answer is still being written. */
+  private running = 0;
+  /** Set once the node decided to close this connection; nothing more is sent or started. */
+  private closing = false;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly options: ConnectionOptions,
   ) {
     this.principal = options.principal;
-    this.session = new FrameSession({ pipeline: options.context.pipeline, gateway: "websocket", send: (frame) => this.send(frame) });
+    this.session = new FrameSession({
+      pipeline: options.context.pipeline,
+      gateway: "websocket",
+      logger: options.context.logger,
+      send: (frame) => this.send(frame),
+      drained: (signal) => this.drained(signal),
+    });
     socket.on("message", (data) => {
       this.queue = this.queue.then(() => this.receive(data)).catch((error) => this.fail(error));
     });
     socket.on("pong", () => (this.alive = true));
     socket.on("close", () => this.abortAll());
     socket.on("error", (error) => options.context.logger.debug({ err: error }, "websocket error"));
-    if (!this.principal) {
-      this.authTimer = setTimeout(() => this.close(errorTable.unauthorized.closeCode, "no auth frame in time"), options.authTimeoutMs ?? 10_000);
+    if (this.principal) {
+      this.scheduleExpiry();
+    } else {
+      this.authTimer = setTimeout(() => this.close(errorTable.unauthorized.closeCode, "no auth frame in time"), options.authTimeoutMs);
       this.authTimer.unref();
     }
+  }
+
+  /** Whether a verified principal (or auth: none) owns this connection. */
+  get authenticated(): boolean {
+    return this.principal !== undefined;
+  }
+
+  /** Bytes written to this client and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
   }
 
   /** Called on every heartbeat tick: a peer that did not answer the last ping is closed. */
@@ -52,11 +87,13 @@ export class WebsocketConnection {
   }
 
   close(code: number, reason: string): void {
-    clearTimeout(this.authTimer);
-    this.socket.close(code, reason.slice(0, 120));
+    this.closing = true;
+    this.clearTimers();
+    this.socket.close(code, closeReason(reason));
   }
 
   private async receive(data: RawData): Promise<void> {
+    if (this.closing) return;
     const bytes = byteLength(data);
     if (bytes > this.options.maxPayload) {
       this.send(errorFrame(null, new ClawError("payload_too_large", `The frame is ${bytes} bytes; the limit is ${this.options.maxPayload}.`)));
@@ -74,31 +111,112 @@ export class WebsocketConnection {
       this.close(errorTable.unauthorized.closeCode, "authenticate first");
       return;
     }
-    // Not awaited: answers stream while later frames (more chats, cancels) are read.
+    if (frame.type === "chat") return this.chat(frame, this.principal as Principal);
     void this.session.receive(frame, this.principal);
   }
 
-  private async authenticate(token: string): Promise<void> {
-    if (this.principal) {
-      this.send(errorFrame(null, new ClawError("bad_request", "This connection is already authenticated.")));
+  private chat(frame: ChatFrame, principal: Principal): void {
+    // The clock is checked too: the expiry timer may not have fired yet.
+    if (this.expired || (this.expiresAt !== undefined && Date.now() >= this.expiresAt)) {
+      this.send(errorFrame(frame.id, new ClawError("unauthorized", "The token has expired: send a fresh auth frame before new requests.")));
+      this.expire();
       return;
     }
+    // Not awaited: answers stream while later frames (more chats, cancels, a fresh auth) are read.
+    this.running += 1;
+    void this.session
+      .receive(frame, principal)
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        this.running -= 1;
+        if (this.expired && this.running === 0) this.close(errorTable.unauthorized.closeCode, "token expired");
+      });
+  }
+
+  /**
+   * The first auth frame authenticates the connection; a later one renews it: a valid token for the same subject
+   * replaces the principal and its expiry, one for another subject is refused (forbidden), an invalid one closes 4401.
+   */
+  private async authenticate(token: string): Promise<void> {
+    let principal: Principal;
     try {
-      this.principal = await this.options.context.authenticator.authenticate(token);
-      clearTimeout(this.authTimer);
-      this.send({ type: "authenticated", subject: this.principal.subject });
+      principal = await this.options.context.authenticator.authenticate(token);
     } catch (error) {
       const clawError = toClawError(error);
       this.close(errorTable[clawError.code].closeCode, clawError.message);
+      return;
     }
+    if (this.closing) return;
+    if (this.principal && principal.subject !== this.principal.subject) {
+      this.send(errorFrame(null, new ClawError("forbidden", `This connection is authenticated as "${this.principal.subject}"; a token for another subject cannot renew it.`)));
+      return;
+    }
+    this.principal = principal;
+    clearTimeout(this.authTimer);
+    this.expired = false;
+    this.scheduleExpiry();
+    const expiresAt = this.expiresAt === undefined ? {} : { expires_at: new Date(this.expiresAt).toISOString() };
+    this.send({ type: "authenticated", subject: principal.subject, ...expiresAt });
   }
 
-  private send(frame: Record<string, unknown>): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(frame));
+  /** Arms the timer that ends the connection when its token stops being accepted. */
+  private scheduleExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    this.expiresAt = this.principal ? this.options.context.authenticator.expiresAt(this.principal) : undefined;
+    if (this.expiresAt === undefined) return;
+    const check = () => {
+      const left = (this.expiresAt as number) - Date.now();
+      if (left <= 0) return this.expire();
+      this.expiryTimer = setTimeout(check, Math.min(left, maxTimerMs));
+      this.expiryTimer.unref();
+    };
+    check();
+  }
+
+  /** The token expired: take no new chat; close with 4401 now, or once the running answers are written. */
+  private expire(): void {
+    if (this.expired || this.closing) return;
+    this.expired = true;
+    this.options.context.logger.info({ gateway: "websocket", subject: this.principal?.subject, running: this.running }, "token expired");
+    if (this.running === 0) this.close(errorTable.unauthorized.closeCode, "token expired");
+  }
+
+  /** Writes a frame; false when the client's buffer is above `max_buffered` (the pipeline then waits for `drained`). */
+  private send(frame: ServerFrame): boolean {
+    if (this.closing || this.socket.readyState !== this.socket.OPEN) return true;
+    this.socket.send(JSON.stringify(frame));
+    if (frame.type === "error" && frame.code === "slow_client") this.closeSlow();
+    return this.socket.bufferedAmount <= this.options.maxBuffered;
+  }
+
+  private drained(signal: AbortSignal): Promise<void> {
+    const { maxBuffered, slowClientTimeoutMs } = this.options;
+    return new Backpressure({ buffered: () => this.socket.bufferedAmount, maxBuffered, timeoutMs: slowClientTimeoutMs, signal }).drained();
+  }
+
+  /**
+   * A request failed with slow_client (its error frame is queued behind the unread answer): every request on this
+   * socket shares that buffer, so all are cancelled and the connection closes with 4408. A client that reads again
+   * gets the answer so far, the error frame and the close; one that still does not read within slow_client_timeout
+   * is dropped, which frees what was buffered for it.
+   */
+  private closeSlow(): void {
+    if (this.closing) return;
+    this.options.context.logger.info({ gateway: "websocket", subject: this.principal?.subject, buffered: this.socket.bufferedAmount }, "slow client closed");
+    this.session.cancelAll();
+    this.close(errorTable.slow_client.closeCode, "slow client: the answer was not read");
+    const drop = setTimeout(() => this.socket.terminate(), this.options.slowClientTimeoutMs);
+    drop.unref();
+    this.socket.once("close", () => clearTimeout(drop));
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.authTimer);
+    clearTimeout(this.expiryTimer);
   }
 
   private abortAll(): void {
-    clearTimeout(this.authTimer);
+    this.clearTimers();
     this.session.cancelAll();
   }
 
@@ -106,6 +224,13 @@ export class WebsocketConnection {
     this.options.context.logger.error({ err: error }, "websocket frame handling failed");
     this.send(errorFrame(null, toClawError(error)));
   }
+}
+
+/** A close frame's reason holds at most 123 bytes of UTF-8; longer ones would make ws throw. */
+function closeReason(reason: string): string {
+  let text = reason.slice(0, 123);
+  while (Buffer.byteLength(text) > 123) text = text.slice(0, -1);
+  return text;
 }
 
 function byteLength(data: RawData): number {

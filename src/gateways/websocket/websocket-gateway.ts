@@ -25,7 +25,7 @@ export class WebsocketGateway implements Gateway {
     private readonly listeners: HttpListeners,
   ) {
     this.server = new WebSocketServer({ noServer: true, maxPayload: config.max_payload * hardLimitFactor });
-    listeners.attach(config.host, config.port, { upgrade: (request, socket, head) => void this.upgrade(request, socket, head) });
+    listeners.attach(config, context.logger, { upgrade: (request, socket, head) => this.upgrade(request, socket, head) });
   }
 
   get name(): string {
@@ -34,6 +34,17 @@ export class WebsocketGateway implements Gateway {
 
   get port(): number | undefined {
     return this.boundPort;
+  }
+
+  /** Open connections, those still waiting for their auth frame, and the bytes buffered for all of them (for /readyz and logs). */
+  connectionStats(): { open: number; unauthenticated: number; bufferedBytes: number } {
+    let unauthenticated = 0;
+    let bufferedBytes = 0;
+    for (const connection of this.connections) {
+      if (!connection.authenticated) unauthenticated += 1;
+      bufferedBytes += connection.bufferedAmount;
+    }
+    return { open: this.connections.size, unauthenticated, bufferedBytes };
   }
 
   async start(): Promise<void> {
@@ -51,9 +62,13 @@ export class WebsocketGateway implements Gateway {
     await this.listeners.release(this.config.port);
   }
 
+  /** Owns its errors: every failure is a coded HTTP answer on the socket, or the socket is destroyed. */
   private async upgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const url = new URL(request.url ?? "/", "http://localhost");
-    if (url.pathname !== this.config.path) return rejectUpgrade(socket, "not_found", `No WebSocket endpoint at ${url.pathname}`);
+    // Node removed the socket's error listener before 'upgrade': a reset while the token is verified must not crash the node.
+    socket.on("error", ignoreSocketError);
+    const url = parseUpgradeUrl(request.url);
+    if (!url) return rejectUpgrade(socket, "bad_request", "The upgrade URL is malformed.");
+    if (url.pathname !== this.config.path) return rejectUpgrade(socket, "not_found", `No WebSocket endpoint at ${url.pathname.slice(0, 200)}`);
     const token = bearerToken(request.headers.authorization) ?? url.searchParams.get("token") ?? undefined;
     let principal: Principal | undefined;
     if (token !== undefined || !this.context.authenticator.required) {
@@ -65,11 +80,17 @@ export class WebsocketGateway implements Gateway {
         return rejectUpgrade(socket, clawError.code, clawError.message);
       }
     }
+    // The client may have gone while its token was verified.
+    if (socket.destroyed) return;
     this.server.handleUpgrade(request, socket, head, (socketConnection: WebSocket) => {
+      socket.off("error", ignoreSocketError);
       const connection = new WebsocketConnection(socketConnection, {
         context: this.context,
         principal,
         maxPayload: this.config.max_payload,
+        authTimeoutMs: this.config.auth_timeout * 1000,
+        maxBuffered: this.config.max_buffered,
+        slowClientTimeoutMs: this.config.slow_client_timeout * 1000,
       });
       this.connections.add(connection);
       socketConnection.on("close", () => this.connections.delete(connection));
@@ -77,7 +98,25 @@ export class WebsocketGateway implements Gateway {
   }
 }
 
+/**
+ * The upgrade request's URL, or undefined when it is not a path or does not parse (`*`, `http://[::1`, …).
+ * The target is appended to a fixed origin, never resolved against it: `//x` is the path `//x`, not the host x.
+ */
+function parseUpgradeUrl(target: string | undefined): URL | undefined {
+  if (!target?.startsWith("/")) return undefined;
+  try {
+    return new URL(`http://localhost${target}`);
+  } catch {
+    return undefined;
+  }
+}
+
+function ignoreSocketError(this: Duplex): void {
+  this.destroy();
+}
+
 function rejectUpgrade(socket: Duplex, code: ErrorCode, message: string): void {
+  if (socket.destroyed) return;
   const status = errorTable[code].status;
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
