@@ -108,6 +108,9 @@ describe("first run with nothing configured", () => {
     expect(fs.existsSync(path.join(root, "models-cache", "stories260K.gguf"))).toBe(true);
     const secretFile = path.join(root, "clawbot-home", "jwt-secret");
     const secret = fs.readFileSync(secretFile, "utf8");
+    // The secret and the data beside it are the node's own user's alone.
+    expect(fs.statSync(secretFile).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.dirname(secretFile)).mode & 0o777).toBe(0o700);
 
     const token = ready.token!;
     expect(await complete(httpUrl, token)).toMatch(/[a-z]{2}/i);

@@ -5,14 +5,15 @@ import path from "node:path";
 import type { LoadedConfig } from "../config/load.js";
 import { clawbotHome } from "../config/paths.js";
 import { configSchema } from "../config/schema.js";
+import { ensurePrivateDirectory, writePrivateFile } from "../core/private-files.js";
 
-/** A random secret, created once under $CLAWBOT_HOME (mode 0600) and reused, so issued tokens survive restarts. */
+/** A random secret, created once under $CLAWBOT_HOME (0700) as a 0600 file and reused, so issued tokens survive restarts. */
 export function persistentSecret(environment: NodeJS.ProcessEnv): string {
   const file = path.join(clawbotHome(environment), "jwt-secret");
   if (fs.existsSync(file)) return fs.readFileSync(file, "utf8").trim();
   const secret = randomBytes(32).toString("base64url");
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  ensurePrivateDirectory(path.dirname(file));
+  writePrivateFile(file, `${secret}\n`);
   return secret;
 }
 

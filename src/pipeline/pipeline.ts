@@ -6,6 +6,7 @@ import type { LanguageModel } from "../engine/language-model.js";
 import type { Logger } from "../logging/logger.js";
 import { createPluginContext } from "../plugins/plugin-context.js";
 import { PluginHost } from "../plugins/plugin-host.js";
+import { storageError } from "../store/storage-error.js";
 import type { ExchangeTokens, SessionRepository } from "../store/session-repository.js";
 import { splitConversation } from "./conversation.js";
 import { buildPrompt, messageTokens, promptBudget, tokenCountKey, tokenizerId } from "./prompt-builder.js";
@@ -149,8 +150,13 @@ export class Pipeline {
           const { subject } = request.principal;
           const session = request.session;
           const store = () => sessions.appendExchange(subject, session, context.input, delivered, tokens);
-          if (request.recordExchange) request.recordExchange(store, { ...part, text: delivered });
-          else store();
+          try {
+            if (request.recordExchange) request.recordExchange(store, { ...part, text: delivered });
+            else store();
+          } catch (error) {
+            // A gateway's own record (the MQTT ledger) fails like the session store: a coded storage_error.
+            throw storageError("Storing the exchange", error);
+          }
         }
         // The finish text is what the client received, delta by delta.
         finished = true;
