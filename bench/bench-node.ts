@@ -29,6 +29,8 @@ export async function startBenchNode(agent: Record<string, unknown>, modelPath: 
     ],
     shutdown_grace: 1,
     log_level: "silent",
+    // Every benchmark client is the one subject "bench": the per-user fairness limits would cap the open-loop runs.
+    limits: { max_requests_per_subject: 100_000, queue_share_per_subject: 1 },
   });
   const daemon = await createDaemon({ config, baseDir: dataDir, modelPath, logger: silentLogger });
   const port = (daemon.gateways[0] as unknown as { port: number }).port;

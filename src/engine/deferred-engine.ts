@@ -1,7 +1,7 @@
 // Stands in for the engine while the model loads, so gateways can listen (and /readyz say 503) before it is ready.
 import { ClawError } from "../core/errors.js";
 import type { ChatMessage } from "../core/types.js";
-import type { EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "./language-model.js";
+import type { DecodeStats, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "./language-model.js";
 
 export class DeferredEngine implements LanguageModel {
   private engine: LanguageModel | undefined;
@@ -30,6 +30,10 @@ export class DeferredEngine implements LanguageModel {
 
   stream(request: EngineRequest, options?: { signal?: AbortSignal }): AsyncGenerator<EnginePart> {
     return this.loaded().stream(request, options);
+  }
+
+  decodeStats(): DecodeStats | undefined {
+    return this.engine?.decodeStats?.();
   }
 
   async close(): Promise<void> {

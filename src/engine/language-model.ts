@@ -41,6 +41,16 @@ export interface EngineLoad {
   queued: number;
 }
 
+/** Decode calls since the engine started (a debug counter the benchmark reads). */
+export interface DecodeStats {
+  /** llama.cpp decode calls (batches). */
+  decodes: number;
+  /** Tokens in those batches, prompt tokens included. */
+  tokens: number;
+  /** Sequences in those batches, summed (all of one sequence's tokens in one batch count once). */
+  sequences: number;
+}
+
 /** What `stream` yields: text deltas, then one finish. Failures are thrown as ClawError. */
 export type EnginePart = { type: "text-delta"; text: string } | FinishPart;
 
@@ -55,5 +65,7 @@ export interface LanguageModel {
    * `context_length_exceeded` when the prompt does not fit; an aborted signal ends with finishReason "cancelled".
    */
   stream(request: EngineRequest, options?: { signal?: AbortSignal }): AsyncGenerator<EnginePart>;
+  /** Decodes and tokens so far (engines that batch decodes; a copy). */
+  decodeStats?(): DecodeStats | undefined;
   close(): Promise<void>;
 }

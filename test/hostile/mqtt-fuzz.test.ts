@@ -123,7 +123,7 @@ describe("hostile MQTT clients", () => {
         expect(missing, `chats without a finish or error: ${context}`).toEqual([]);
         expect(problems, context).toEqual([]);
       }),
-      { numRuns: 100, endOnFailure: true },
+      { numRuns: 80, endOnFailure: true },
     );
     await expectWebsocketServed(node);
   });

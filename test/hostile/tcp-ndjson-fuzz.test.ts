@@ -105,7 +105,7 @@ describe("hostile tcp-ndjson clients", () => {
         const refused = lines.filter((part) => part.length > maxLine || (part.length > 0 && part.toString("utf8").trim() !== "" && "error" in parseClientFrame(part.toString("utf8")))).length;
         if (!result.closed) expect(result.frames.filter((frame) => frame.type === "error").length, context).toBeGreaterThanOrEqual(refused);
       }),
-      { numRuns: 250, endOnFailure: true },
+      { numRuns: 200, endOnFailure: true },
     );
     await expectWebsocketServed(node);
   });

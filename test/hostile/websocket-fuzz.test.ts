@@ -173,7 +173,7 @@ describe("hostile WebSocket clients", () => {
           expect(errors, `fewer error frames than refused frames: ${context}`).toBeGreaterThanOrEqual(invalidCount(items));
         }
       }),
-      { numRuns: 400, endOnFailure: true },
+      { numRuns: 300, endOnFailure: true },
     );
     await expectWebsocketServed(node);
   });

@@ -5,7 +5,9 @@ import { ClawError } from "../../core/errors.js";
 import type { ChatMessage } from "../../core/types.js";
 import type { Logger } from "../../logging/logger.js";
 import { AdmissionQueue } from "../admission-queue.js";
-import type { EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
+import type { DecodeStats, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
+import { BatchBarrier, dispatchAfterMicrotasks } from "./batch-barrier.js";
+import { BatchCounter } from "./batch-counter.js";
 import { GenerationGate } from "./generation-gate.js";
 import { withLlamaReason } from "./llama-error-log.js";
 import { assertGgufFile } from "./gguf-file-check.js";
@@ -62,6 +64,7 @@ export async function createLlamaEngine(options: LlamaEngineOptions): Promise<La
   const trainContext = model.trainContextSize;
   const contextSize = options.contextSize ?? Math.min(trainContext, defaultContextCeiling);
   let context: LlamaContext;
+  const batchCounter = new BatchCounter();
   mark = errors.mark();
   try {
     context = await model.createContext({
@@ -70,6 +73,7 @@ export async function createLlamaEngine(options: LlamaEngineOptions): Promise<La
       threads: options.threads,
       flashAttention: options.flashAttention ?? "auto",
       lora: contextLoraOption(adapters),
+      batching: { dispatchSchedule: process.env.TMP_BASELINE ? "nextCycle" : dispatchAfterMicrotasks, itemPrioritizationStrategy: batchCounter.strategy },
     });
   } catch (error) {
     const reason = withLlamaReason(error, await errors.since(mark));
@@ -87,7 +91,7 @@ export async function createLlamaEngine(options: LlamaEngineOptions): Promise<La
         modelFingerprint(options.modelPath, context.contextSize, adapters, await llamaBuild(llama)),
       )
     : undefined;
-  return new LlamaEngine(llama, model, context, sequences, adapters, acceleration, stateStore, options);
+  return new LlamaEngine(llama, model, context, sequences, adapters, acceleration, stateStore, batchCounter, options);
 }
 
 class LlamaEngine implements LanguageModel {
@@ -95,6 +99,7 @@ class LlamaEngine implements LanguageModel {
   private readonly queue: AdmissionQueue;
   private readonly renderer: PromptRenderer;
   private readonly gate = new GenerationGate();
+  private readonly barrier = new BatchBarrier();
   /** When each sequence was last handed out, to give away the least recently used state first. */
   private readonly lastUsed: number[];
   private readonly contextReuse: boolean;
@@ -109,6 +114,7 @@ class LlamaEngine implements LanguageModel {
     private readonly adapters: AppliedAdapter[],
     acceleration: Acceleration,
     private readonly stateStore: SequenceStateStore | undefined,
+    private readonly batchCounter: BatchCounter,
     private readonly options: LlamaEngineOptions,
   ) {
     this.renderer = new PromptRenderer(model);
@@ -131,6 +137,10 @@ class LlamaEngine implements LanguageModel {
 
   load(): EngineLoad {
     return { active: this.queue.active, queued: this.queue.queued };
+  }
+
+  decodeStats(): DecodeStats {
+    return { ...this.batchCounter.stats };
   }
 
   countPromptTokens(messages: ChatMessage[]): number {
@@ -171,6 +181,7 @@ class LlamaEngine implements LanguageModel {
         model: this.model,
         sequence,
         gate: this.gate,
+        barrier: this.barrier,
         promptTokens: prompt.tokens,
         reuse: this.contextReuse,
         params: request.params,

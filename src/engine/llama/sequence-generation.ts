@@ -2,6 +2,7 @@
 import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import type { FinishReason, GenerationParams } from "../../core/types.js";
 import { StopMatcher } from "../stop-matcher.js";
+import type { BatchBarrier } from "./batch-barrier.js";
 import type { GenerationGate } from "./generation-gate.js";
 import { TokenTextDecoder } from "./token-text-decoder.js";
 
@@ -9,6 +10,7 @@ export interface SequenceGenerationOptions {
   model: LlamaModel;
   sequence: LlamaContextSequence;
   gate: GenerationGate;
+  barrier: BatchBarrier;
   /** The whole prompt as the context must hold it, beginning-of-sequence token included. */
   promptTokens: Token[];
   /** Keep the prefix the sequence already holds (false: evaluate the whole prompt again). */
