@@ -2,7 +2,7 @@
 //
 //   node --import tsx bench/engine-hot-path.ts                       # the test model
 //   HOT_PATH_PROFILE=/tmp/prof node --import tsx bench/engine-hot-path.ts   # a .cpuprofile of each timed part only
-//   BENCH_MODEL=path.gguf HOT_PATH_STREAMS=1,4,8 HOT_PATH_ROUNDS=5 HOT_PATH_MAX_TOKENS=256 node --import tsx bench/engine-hot-path.ts
+//   BENCH_MODEL=realistic HOT_PATH_STREAMS=1,4,8 HOT_PATH_ROUNDS=5 HOT_PATH_MAX_TOKENS=256 node --import tsx bench/engine-hot-path.ts
 import fs from "node:fs";
 import { Session } from "node:inspector/promises";
 import path from "node:path";
@@ -10,7 +10,7 @@ import { performance } from "node:perf_hooks";
 import { createLlamaEngine } from "../src/engine/llama/llama-engine.js";
 import type { LanguageModel } from "../src/engine/language-model.js";
 import { silentLogger } from "../src/logging/logger.js";
-import { testModelPath } from "../test/helpers/test-model.js";
+import { resolveBenchModel } from "./realistic-model.js";
 import { benchPrompts } from "./throughput.js";
 
 const streamCounts = (process.env.HOT_PATH_STREAMS ?? "1,4").split(",").map(Number);
@@ -36,7 +36,7 @@ async function runStream(engine: LanguageModel, prompt: string): Promise<number>
 }
 
 async function main(): Promise<void> {
-  const modelPath = process.env.BENCH_MODEL || (await testModelPath());
+  const modelPath = await resolveBenchModel(process.env.BENCH_MODEL);
   const engine = await createLlamaEngine({
     modelPath,
     parallel: Math.max(...streamCounts),

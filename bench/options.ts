@@ -11,7 +11,7 @@ export interface BenchOptions {
   /** Sequences the engine batches; at least the highest concurrency. */
   parallel: number;
   contextSize: number;
-  /** GGUF to load; the test model (stories260K) when unset. */
+  /** GGUF to load; the test model (stories260K) when unset; "realistic": the realistic-shape model (bench/realistic-model.ts). */
   modelPath: string | undefined;
   echoRate: number;
   echoWarmupSeconds: number;

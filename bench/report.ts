@@ -23,6 +23,8 @@ export const targets = {
   gatewayRatio: 0.95,
   batchingGain: 1.5,
   echoP99Ms: 2,
+  /** Decodes per round at most this multiple of max_tokens: every running stream is in (nearly) every batch. */
+  decodesPerTokenStep: 1.05,
   /** With context reuse on, the last turn's TTFT at most this multiple of the first turn's. */
   reuseTurnRatio: 1.5,
 };
@@ -100,6 +102,7 @@ function renderThroughput(result: ThroughputResult): string {
         fixed(cell.medianTtftMs, 2),
         fixed(cell.p90TtftMs, 2),
         `${cell.lateStarts}/${cell.streams}`,
+        decodesText(cell),
         mode === "engine" ? "1.00 (baseline)" : `${fixed(ratio, 3)}`,
         String(cell.tokensPerRound[0] ?? 0),
       ]);
@@ -125,11 +128,19 @@ function renderThroughput(result: ThroughputResult): string {
     const gain = four.medianTokensPerSecond / single.medianTokensPerSecond;
     targetRows.push([`${modeLabels[mode]}: 4 streams ≥ ${targets.batchingGain}× one stream`, `${fixed(gain, 2)}×`, metText(gain >= targets.batchingGain)]);
   }
+  for (const concurrency of concurrencies.filter((count) => count > 1)) {
+    const cell = findCell(result.cells, "engine", concurrency);
+    if (!cell || cell.decodesPerRound.length === 0) continue;
+    const decodes = median(cell.decodesPerRound);
+    const limit = targets.decodesPerTokenStep * result.maxTokens;
+    targetRows.push([`${modeLabels.engine}, ${concurrency} streams: ≤ ${fixed(limit, 0)} decodes per round (${targets.decodesPerTokenStep} × max_tokens)`, fixed(decodes, 0), metText(decodes <= limit)]);
+  }
   const notes = [
     `Greedy decoding (temperature 0), max_tokens ${result.maxTokens}, ${result.repetitions} timed repetitions after one warm-up round;`,
     "aggregate tok/s = completion tokens of all streams ÷ time from the first request to the last finish (median over repetitions);",
     "TTFT = client-side time from the request to the first non-empty text delta (median and p90 over all streams of all repetitions);",
-    `late starts = streams whose first token came after ${lateStartFraction * 100}% of their round (they waited for the others instead of joining the batch).`,
+    `late starts = streams whose first token came after ${lateStartFraction * 100}% of their round (they waited for the others instead of joining the batch);`,
+    `decodes per round = llama.cpp decode calls in a round (median), with the mean tokens per decode: N streams of ${result.maxTokens} tokens take about ${result.maxTokens} decodes of N when every stream is in every batch.`,
     "Modes run one after another inside each repetition (order rotated every repetition), all against the same loaded model and context;",
     "the WebSocket and HTTP clients run in the same Node process as the daemon (loopback), so client-side parsing is included.",
   ];
@@ -147,7 +158,10 @@ function renderThroughput(result: ThroughputResult): string {
     "",
     notes.join("\n"),
     "",
-    table(["Mode", "Streams", "Aggregate tok/s (median)", "Range", "TTFT median (ms)", "TTFT p90 (ms)", "Late starts", "vs (a)", "Tokens per round"], rows),
+    table(
+      ["Mode", "Streams", "Aggregate tok/s (median)", "Range", "TTFT median (ms)", "TTFT p90 (ms)", "Late starts", "Decodes per round (tokens each)", "vs (a)", "Tokens per round"],
+      rows,
+    ),
     "",
     table(["Target", "Measured", "Result"], targetRows),
     "",
@@ -157,6 +171,14 @@ function renderThroughput(result: ThroughputResult): string {
     "",
     `Throughput section took ${fixed(result.secondsTaken, 1)} s.`,
   ].join("\n");
+}
+
+/** Median decodes per round and the tokens per decode over all rounds, or "n/a" without the engine's counter. */
+function decodesText(cell: ThroughputResult["cells"][number]): string {
+  if (cell.decodesPerRound.length === 0) return "n/a";
+  const decodes = cell.decodesPerRound.reduce((sum, value) => sum + value, 0);
+  const tokens = cell.decodedTokensPerRound.reduce((sum, value) => sum + value, 0);
+  return `${fixed(median(cell.decodesPerRound), 0)} (${fixed(tokens / decodes, 2)})`;
 }
 
 function renderLateJoin(result: LateJoinResult): string {

@@ -4,12 +4,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { testModelPath } from "../test/helpers/test-model.js";
 import { runContextReuse } from "./context-reuse.js";
 import { runEchoLatency } from "./echo-latency.js";
 import { runLateJoin } from "./late-join.js";
 import { runLongSession } from "./long-session.js";
 import { readBenchOptions } from "./options.js";
+import { resolveBenchModel } from "./realistic-model.js";
 import { runScale } from "./scale.js";
 import { renderResults, writeReport, type BenchResults } from "./report.js";
 import { runThroughput } from "./throughput.js";
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     results.scale = await runScale(options, log);
   }
   const needsModel = !options.skipThroughput || !options.skipLateJoin || !options.skipContextReuse;
-  const modelPath = needsModel ? (options.modelPath ? path.resolve(options.modelPath) : await testModelPath()) : "";
+  const modelPath = needsModel ? await resolveBenchModel(options.modelPath, log) : "";
   if (!options.skipThroughput) {
     log(
       `throughput: ${path.basename(modelPath)}, threads ${options.threads}, parallel ${options.parallel}, ` +

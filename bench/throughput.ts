@@ -43,6 +43,9 @@ export interface ThroughputCell {
   tokensPerRound: number[];
   /** Streams whose first token came after a quarter of their round: they did not join the running batch. */
   lateStarts: number;
+  /** llama.cpp decode calls per timed round, and tokens in them (the engine's debug counter; empty without one). */
+  decodesPerRound: number[];
+  decodedTokensPerRound: number[];
   streams: number;
   medianTokensPerSecond: number;
   medianTtftMs: number;
@@ -95,6 +98,8 @@ export async function runThroughput(options: BenchOptions, modelPath: string, lo
         ttftMs: [],
         tokensPerRound: [],
         lateStarts: 0,
+        decodesPerRound: [],
+        decodedTokensPerRound: [],
         streams: 0,
         medianTokensPerSecond: 0,
         medianTtftMs: 0,
@@ -123,7 +128,9 @@ export async function runThroughput(options: BenchOptions, modelPath: string, lo
       const order = modes.map((_mode, index) => drivers[(index + round) % drivers.length] as StreamDriver);
       for (const concurrency of options.concurrencies) {
         for (const driver of order) {
+          const statsBefore = node.daemon.engine.decodeStats?.();
           const { outcomes, seconds } = await runRound(driver, concurrency);
+          const statsAfter = node.daemon.engine.decodeStats?.();
           checkTexts(driver.mode, concurrency, outcomes);
           if (round === 0) continue;
           const cell = cells.get(cellKey(driver.mode, concurrency)) as ThroughputCell;
@@ -133,6 +140,10 @@ export async function runThroughput(options: BenchOptions, modelPath: string, lo
           cell.ttftMs.push(...outcomes.map((outcome) => outcome.ttftMs));
           cell.streams += outcomes.length;
           cell.lateStarts += outcomes.filter((outcome) => outcome.ttftMs > lateStartFraction * seconds * 1000).length;
+          if (statsBefore && statsAfter) {
+            cell.decodesPerRound.push(statsAfter.decodes - statsBefore.decodes);
+            cell.decodedTokensPerRound.push(statsAfter.tokens - statsBefore.tokens);
+          }
         }
       }
       log(round === 0 ? "  warm-up round done" : `  repetition ${round}/${options.repetitions} done`);

@@ -55,6 +55,16 @@ describe("hostile request targets and upgrades", () => {
     await expectHealthy();
   });
 
+  it("answers handshakes ws would refuse (no key, bad version, wrong method) with coded JSON, not ws's plain text", async () => {
+    const noKey = await expectCoded("GET / HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n", "upgrade without key");
+    expect(noKey.status).toBe(400);
+    const badVersion = upgradeHeaders.replace("sec-websocket-version: 13", "sec-websocket-version: 99");
+    expect((await expectCoded(`GET / HTTP/1.1\r\nhost: x\r\n${badVersion}\r\n`, "upgrade with version 99")).status).toBe(400);
+    const post = await expectCoded(`POST / HTTP/1.1\r\nhost: x\r\n${upgradeHeaders}content-length: 0\r\n\r\n`, "POST upgrade");
+    expect(post.status).toBe(405);
+    await expectHealthy();
+  });
+
   it("survives hundreds of upgrades with a badly signed token, each reset while the token is verified", async () => {
     const forged = await issueToken({ secret: "another-secret-0123456789-abcdefghijkl", subject: "mallory", roles: ["user"], ttl: "1h" });
     const request = `GET /?token=${forged} HTTP/1.1\r\nhost: x\r\n${upgradeHeaders}authorization: Bearer ${forged}\r\n\r\n`;

@@ -158,3 +158,36 @@ describe("llama engine failures", () => {
   });
 });
 
+// Last in the file: an engine created and closed earlier in the process makes the truncated-model test above lose
+// llama.cpp's log lines (it fails after it, also without any generation).
+describe("llama engine batching", () => {
+  it("decodes every running stream's next token in one batch and gives each stream the text it gets alone", async () => {
+    const engine = await createLlamaEngine({ modelPath: await testModelPath(), parallel: 4, threads: 1, maxQueue: 8, gpu: false, logger: silentLogger, contextSize: 1024 });
+    try {
+      const prompts = ["Once upon a time", "The little dog", "Lily and Tom went", "One day, a big bird"];
+      const alone: string[] = [];
+      for (const prompt of prompts) alone.push(await run(engine, prompt, 96, [], "alone"));
+      const before = engine.decodeStats?.();
+      const streams = prompts.map(async (prompt) => {
+        let completionTokens = 0;
+        let text = "";
+        for await (const part of engine.stream({ messages: user(prompt), params: params(96) })) {
+          if (part.type === "text-delta") text += part.text;
+          else completionTokens = part.usage.completionTokens;
+        }
+        return { text, completionTokens };
+      });
+      const together = await Promise.all(streams);
+      const after = engine.decodeStats?.();
+      expect(together.map((stream) => stream.text)).toEqual(alone);
+      // One decode per generated token of the longest stream, at most one more per prompt: no stream left out of a batch.
+      const longest = Math.max(...together.map((stream) => stream.completionTokens));
+      expect(longest).toBeGreaterThan(48);
+      const decodes = (after?.decodes ?? 0) - (before?.decodes ?? 0);
+      expect(decodes).toBeLessThanOrEqual(longest + prompts.length);
+      expect((after?.tokens ?? 0) - (before?.tokens ?? 0)).toBeGreaterThanOrEqual(together.reduce((sum, stream) => sum + stream.completionTokens, 0));
+    } finally {
+      await engine.close();
+    }
+  });
+});

@@ -1,15 +1,18 @@
 // Finds stop strings in streamed text, holding back only the tail that could still become one.
 export class StopMatcher {
   private held = "";
+  private readonly stops: readonly string[];
 
-  constructor(private readonly stops: readonly string[]) {}
+  constructor(stops: readonly string[]) {
+    this.stops = stops.filter((stop) => stop.length > 0);
+  }
 
   /** Adds text; returns what may be emitted now, and whether a stop string was reached (its text is dropped). */
   push(text: string): { text: string; stopped: boolean } {
+    if (this.stops.length === 0) return { text, stopped: false };
     const candidate = this.held + text;
     let stopAt = -1;
     for (const stop of this.stops) {
-      if (!stop) continue;
       const index = candidate.indexOf(stop);
       if (index >= 0 && (stopAt < 0 || index < stopAt)) stopAt = index;
     }
@@ -18,6 +21,10 @@ export class StopMatcher {
       return { text: candidate.slice(0, stopAt), stopped: true };
     }
     const keep = this.partialStopLength(candidate);
+    if (keep === 0) {
+      this.held = "";
+      return { text: candidate, stopped: false };
+    }
     this.held = candidate.slice(candidate.length - keep);
     return { text: candidate.slice(0, candidate.length - keep), stopped: false };
   }
@@ -33,9 +40,11 @@ export class StopMatcher {
   private partialStopLength(text: string): number {
     let longest = 0;
     for (const stop of this.stops) {
-      for (let length = Math.min(stop.length - 1, text.length); length > longest; length -= 1) {
-        if (text.endsWith(stop.slice(0, length))) {
-          longest = length;
+      // Only a tail that begins with the stop's first character can be its start; look at those, longest first.
+      const first = stop.charCodeAt(0);
+      for (let start = Math.max(0, text.length - stop.length + 1); start < text.length - longest; start += 1) {
+        if (text.charCodeAt(start) === first && stop.startsWith(text.slice(start))) {
+          longest = text.length - start;
           break;
         }
       }

@@ -73,7 +73,7 @@ export async function createLlamaEngine(options: LlamaEngineOptions): Promise<La
       threads: options.threads,
       flashAttention: options.flashAttention ?? "auto",
       lora: contextLoraOption(adapters),
-      batching: { dispatchSchedule: process.env.TMP_BASELINE ? "nextCycle" : dispatchAfterMicrotasks, itemPrioritizationStrategy: batchCounter.strategy },
+      batching: { dispatchSchedule: dispatchAfterMicrotasks, itemPrioritizationStrategy: batchCounter.strategy },
     });
   } catch (error) {
     const reason = withLlamaReason(error, await errors.since(mark));

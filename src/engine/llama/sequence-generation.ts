@@ -34,54 +34,70 @@ export interface GenerationOutcome {
 
 /** Yields text deltas; returns how the generation ended. */
 export async function* generateOnSequence(options: SequenceGenerationOptions): AsyncGenerator<string, GenerationOutcome> {
-  const { model, sequence, gate, promptTokens, params, signal } = options;
-  // Keep what the sequence already holds of this prompt; at least the last prompt token is evaluated for logits.
-  const firstDifferentIndex = options.reuse ? sequence.compareContextTokens(promptTokens.slice(0, -1)).firstDifferentIndex : 0;
-  if (firstDifferentIndex < sequence.nextTokenIndex) {
-    const end = sequence.nextTokenIndex;
-    await gate.prepare(() => sequence.eraseContextTokenRanges([{ start: firstDifferentIndex, end }]));
-  }
-  const reusedPromptTokens = sequence.nextTokenIndex;
-  const iterator = sequence.evaluate(promptTokens.slice(reusedPromptTokens), {
-    temperature: params.temperature,
-    ...(params.topP !== undefined ? { topP: params.topP } : {}),
-    ...(params.seed !== undefined ? { seed: params.seed } : {}),
-    yieldEogToken: true,
-  });
-  const decoder = new TokenTextDecoder(model, promptTokens);
-  const matcher = new StopMatcher(options.stopStrings);
-  let completionTokens = 0;
-  let finishReason: FinishReason = "length";
+  const { model, sequence, gate, barrier, promptTokens, params, signal, stopTokens, maxTokens } = options;
+  barrier.join();
   try {
-    for (let step = await iterator.next(); !step.done; step = await iterator.next()) {
-      const token = step.value;
-      if (completionTokens === 0) options.onFirstToken();
-      if (model.isEogToken(token) || options.stopTokens.has(token)) {
-        finishReason = "stop";
-        break;
-      }
-      completionTokens += 1;
-      const { text, stopped } = matcher.push(decoder.push(token));
-      if (text) yield text;
-      if (stopped) return { finishReason: "stop", completionTokens, reusedPromptTokens };
-      if (completionTokens >= options.maxTokens) break;
-      if (signal.aborted) {
-        finishReason = "cancelled";
-        break;
-      }
-      // Per token: wait only while a sequence is being prepared (no microtask otherwise).
-      const pause = gate.pass();
-      if (pause) await pause;
-      if (signal.aborted) {
-        finishReason = "cancelled";
-        break;
-      }
+    // Keep what the sequence already holds of this prompt; at least the last prompt token is evaluated for logits.
+    const firstDifferentIndex = options.reuse ? sequence.compareContextTokens(promptTokens.slice(0, -1)).firstDifferentIndex : 0;
+    if (firstDifferentIndex < sequence.nextTokenIndex) {
+      const end = sequence.nextTokenIndex;
+      await gate.prepare(() => sequence.eraseContextTokenRanges([{ start: firstDifferentIndex, end }]));
     }
+    const reusedPromptTokens = sequence.nextTokenIndex;
+    const iterator = sequence.evaluate(promptTokens.slice(reusedPromptTokens), {
+      temperature: params.temperature,
+      ...(params.topP !== undefined ? { topP: params.topP } : {}),
+      ...(params.seed !== undefined ? { seed: params.seed } : {}),
+      yieldEogToken: true,
+    });
+    const decoder = new TokenTextDecoder(model, promptTokens);
+    const matcher = new StopMatcher(options.stopStrings);
+    let completionTokens = 0;
+    let finishReason: FinishReason = "length";
+    try {
+      // The prompt joins the batch of the running generations' next tokens.
+      const promptTurn = barrier.promptTurn();
+      if (promptTurn) await promptTurn;
+      for (let step = await iterator.next(); !step.done; ) {
+        const token = step.value;
+        if (completionTokens === 0) options.onFirstToken();
+        if (stopTokens.has(token) || model.isEogToken(token)) {
+          finishReason = "stop";
+          break;
+        }
+        completionTokens += 1;
+        const { text, stopped } = matcher.push(decoder.push(token));
+        if (text) yield text;
+        if (stopped) return { finishReason: "stop", completionTokens, reusedPromptTokens };
+        if (completionTokens >= maxTokens) break;
+        // Per token: wait only while a sequence is being prepared (no microtask otherwise).
+        const pause = gate.pass();
+        if (pause) await pause;
+        if (signal.aborted) {
+          finishReason = "cancelled";
+          break;
+        }
+        // Queue the next decode together with the other generations' (no microtask when this is the only one).
+        const turn = barrier.turn();
+        if (turn) await turn;
+        try {
+          if (signal.aborted) {
+            finishReason = "cancelled";
+            break;
+          }
+          step = await iterator.next();
+        } finally {
+          barrier.returned();
+        }
+      }
+    } finally {
+      // Stops the evaluation: the last sampled token is not decoded, nothing stays queued for this sequence.
+      await iterator.return();
+    }
+    const rest = matcher.flush();
+    if (rest) yield rest;
+    return { finishReason, completionTokens, reusedPromptTokens };
   } finally {
-    // Stops the evaluation: the last sampled token is not decoded, nothing stays queued for this sequence.
-    await iterator.return();
+    barrier.leave();
   }
-  const rest = matcher.flush();
-  if (rest) yield rest;
-  return { finishReason, completionTokens, reusedPromptTokens };
 }

@@ -21,6 +21,8 @@ export class SseChatWriter implements Reply {
   private started = false;
   private readonly created = Math.floor(Date.now() / 1000);
   private readonly backpressure: Backpressure;
+  /** A write the socket took without passing its high-water mark is under the limit too: no length to sum per token. */
+  private readonly trustWriteResult: boolean;
 
   constructor(
     private readonly response: http.ServerResponse,
@@ -32,6 +34,7 @@ export class SseChatWriter implements Reply {
       timeoutMs: options.slowClientTimeoutMs,
       signal: options.signal,
     });
+    this.trustWriteResult = options.maxBuffered >= response.writableHighWaterMark;
   }
 
   /** False when the client's unsent bytes are above max_buffered: the pipeline then waits for drained(). */
@@ -40,7 +43,7 @@ export class SseChatWriter implements Reply {
     switch (part.type) {
       case "text-delta":
         this.start();
-        this.chunk({ choices: [{ index: 0, delta: { content: part.text }, finish_reason: null }] });
+        if (this.chunk({ choices: [{ index: 0, delta: { content: part.text }, finish_reason: null }] }) && this.trustWriteResult) return true;
         return !this.backpressure.full;
       case "finish": {
         this.start();
@@ -70,9 +73,10 @@ export class SseChatWriter implements Reply {
     this.chunk({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
   }
 
-  private chunk(fields: Record<string, unknown>): void {
+  /** Writes one event; false when the response buffers it (the socket is above its high-water mark). */
+  private chunk(fields: Record<string, unknown>): boolean {
     const payload = { id: this.options.id, object: "chat.completion.chunk", created: this.created, model: this.options.model, ...fields };
-    this.response.write(`data: ${JSON.stringify(payload)}\n\n`);
+    return this.response.write(`data: ${JSON.stringify(payload)}\n\n`);
   }
 
   /** Ends the stream; a client that still does not read its end within the timeout loses the connection (its buffer is freed). */

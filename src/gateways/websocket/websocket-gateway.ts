@@ -17,6 +17,8 @@ export class WebsocketGateway implements Gateway {
   private readonly server: WebSocketServer;
   private readonly connections = new Set<WebsocketConnection>();
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Set by stop(): upgrades still verifying their token are refused with `unavailable` (ws would answer 503 in plain text). */
+  private stopped = false;
   private boundPort: number | undefined;
 
   constructor(
@@ -25,6 +27,10 @@ export class WebsocketGateway implements Gateway {
     private readonly listeners: HttpListeners,
   ) {
     this.server = new WebSocketServer({ noServer: true, maxPayload: config.max_payload * hardLimitFactor });
+    // A handshake ws refuses (no or bad Sec-WebSocket-Key, version, method…) gets our coded answer, not ws's plain text.
+    this.server.on("wsClientError", (error: Error, socket: Duplex, request: http.IncomingMessage) => {
+      rejectUpgrade(socket, request.method === "GET" ? "bad_request" : "method_not_allowed", `Not a valid WebSocket handshake: ${error.message}.`);
+    });
     listeners.attach(config, context.logger, { upgrade: (request, socket, head) => this.upgrade(request, socket, head) });
   }
 
@@ -56,6 +62,7 @@ export class WebsocketGateway implements Gateway {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.heartbeat);
     for (const connection of this.connections) connection.close(1001, "server shutting down");
     this.server.close();
@@ -80,8 +87,9 @@ export class WebsocketGateway implements Gateway {
         return rejectUpgrade(socket, clawError.code, clawError.message);
       }
     }
-    // The client may have gone while its token was verified.
+    // The client may have gone while its token was verified, or the gateway stopped meanwhile.
     if (socket.destroyed) return;
+    if (this.stopped) return rejectUpgrade(socket, "unavailable", "The node is shutting down.");
     this.server.handleUpgrade(request, socket, head, (socketConnection: WebSocket) => {
       socket.off("error", ignoreSocketError);
       const connection = new WebsocketConnection(socketConnection, {
