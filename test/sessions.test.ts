@@ -76,11 +76,17 @@ describe("sessions", () => {
     const terminal = client.frames.filter((frame) => frame.id === "full" && (frame.type === "finish" || frame.type === "error"));
     expect(terminal).toHaveLength(1);
     expect(node.daemon.sessions.health.healthy).toBe(false);
+    const degraded = await fetch(`${node.httpUrl}/readyz`);
+    expect(degraded.status).toBe(503);
+    expect(await degraded.json()).toMatchObject({ status: "degraded", store: { status: "degraded", reason: "the disk or the database is full" } });
     expect(node.daemon.sessions.history("alice", "full")).toHaveLength(2);
     // Space again: the next exchange is stored and the store is healthy.
     database.pragma("max_page_count = 1073741823");
     expect((await client.chat("again", "stored again", {}, "full")).end.type).toBe("finish");
     expect(node.daemon.sessions.health.healthy).toBe(true);
+    const ready = await fetch(`${node.httpUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: "ready", store: { status: "ok" }, connections: { open: expect.any(Number) } });
     client.close();
     await node.close();
   });

@@ -55,6 +55,17 @@ describe("websocket backpressure", () => {
     expect((await slow.closed).code).toBe(4408);
     fast.close();
   });
+
+  it("drops a client that never answers the close handshake at shutdown instead of waiting for it", async () => {
+    const own = await startTestNode({ agent: { engine: "echo" }, shutdownGrace: 0 });
+    const stuck = await WsTestClient.connect(own.wsUrl, { token: await own.token() });
+    (stuck.socket as unknown as { _socket: Socket })._socket.pause();
+    const closing = own.close();
+    // ws would keep the socket (and the port) for its 30 s close timer; the gateway terminates it after a short grace.
+    const outcome = await Promise.race([closing.then(() => "closed"), pause(15_000).then(() => "still open")]);
+    expect(outcome).toBe("closed");
+    stuck.close();
+  });
 });
 
 function pause(milliseconds: number): Promise<void> {

@@ -28,8 +28,8 @@ export interface GatewayContext {
   baseDir: string;
   /** Whether the model is loaded and requests can be served. */
   isReady(): boolean;
-  /** Whether the node's database works (false after a failed write, e.g. disk full, until a write succeeds): `/readyz` reports degraded. */
-  storeHealthy?(): boolean;
+  /** Why the node's database is failing (its last write failed, e.g. disk full), or undefined when it works: `/readyz` reports degraded. */
+  storeFailure?(): string | undefined;
   /** The durable record of acknowledged MQTT requests (the node's database); without it, the MQTT gateway keeps one in memory. */
   requestLedger?: RequestLedger;
 }

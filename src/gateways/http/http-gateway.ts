@@ -70,8 +70,12 @@ export class HttpGateway implements Gateway {
   private readiness(reply: FastifyReply): void {
     if (!this.context.isReady()) return replyJson(reply, 503, { status: "loading" });
     const { info } = this.context.engine;
-    replyJson(reply, 200, {
-      status: "ready",
+    // A store whose writes fail (disk full) fails every session request: not ready, so a balancer sends traffic elsewhere.
+    const storeFailure = this.context.storeFailure?.();
+    const connections = this.connectionStats();
+    replyJson(reply, storeFailure ? 503 : 200, {
+      status: storeFailure ? "degraded" : "ready",
+      store: storeFailure ? { status: "degraded", reason: storeFailure } : { status: "ok" },
       model: info.model,
       engine: info.engine,
       backend: info.backend,
@@ -84,6 +88,7 @@ export class HttpGateway implements Gateway {
       parallel: info.parallel,
       threads: info.threads,
       ...this.context.engine.load(),
+      connections: { open: connections.open, buffered_bytes: connections.bufferedBytes },
     });
   }
 

@@ -86,6 +86,12 @@ export class WebsocketConnection {
     this.socket.ping();
   }
 
+  /** Drops the connection without the closing handshake (a peer that does not answer it). */
+  terminate(): void {
+    this.clearTimers();
+    this.socket.terminate();
+  }
+
   close(code: number, reason: string): void {
     this.closing = true;
     this.clearTimers();

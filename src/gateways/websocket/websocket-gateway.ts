@@ -13,6 +13,9 @@ import { WebsocketConnection } from "./websocket-connection.js";
 /** Frames up to this multiple of max_payload get a payload_too_large error frame; larger ones close the socket (1009). */
 const hardLimitFactor = 4;
 
+/** How long stop() waits for clients to answer the close handshake before it drops their sockets. */
+const closeHandshakeGraceMs = 1_000;
+
 export class WebsocketGateway implements Gateway {
   private readonly server: WebSocketServer;
   private readonly connections = new Set<WebsocketConnection>();
@@ -65,6 +68,10 @@ export class WebsocketGateway implements Gateway {
     this.stopped = true;
     clearInterval(this.heartbeat);
     for (const connection of this.connections) connection.close(1001, "server shutting down");
+    // A peer that does not answer the close (it stopped reading) would hold the port for ws's 30 s close timer.
+    const deadline = Date.now() + closeHandshakeGraceMs;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const connection of this.connections) connection.terminate();
     this.server.close();
     await this.listeners.release(this.config.port);
   }
