@@ -270,6 +270,17 @@ describe("bad inputs", () => {
     expect(result.stderr).toContain("/nonexistent/x.gguf");
   });
 
+  it("names the specific reason of a truncated model file, not only llama.cpp's last line", async () => {
+    // In a fresh process, as a user meets it: llama.cpp's log lines are what carry the reason.
+    const cwd = tempDir();
+    const model = fs.readFileSync(modelPath);
+    const truncated = path.join(cwd, "truncated.gguf");
+    fs.writeFileSync(truncated, model.subarray(0, Math.floor(model.length * 0.6)));
+    const result = await runCli(["start", "--model", truncated, "--port", String(await freePort())], { cwd, env: sandboxEnv(cwd) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`Cannot load model ${truncated}: Failed to load model \\(llama\\.cpp: tensor '[^']+' data is not within the file bounds`));
+  });
+
   it("names a missing config file", async () => {
     const cwd = tempDir();
     const result = await runCli(["start", "--config", "missing.yaml"], { cwd, env: sandboxEnv(cwd) });
