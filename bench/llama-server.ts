@@ -13,7 +13,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +22,7 @@ import { issueToken } from "../src/security/jwt-issuer.js";
 import { resolveBenchModel } from "./realistic-model.js";
 import { median } from "./stats.js";
 import { benchPrompts } from "./throughput.js";
+import { freePort } from "../test/helpers/free-port.js";
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bundle = path.join(repositoryRoot, "node_modules", "node-llama-cpp", "llama", "gitRelease.bundle");
@@ -202,16 +202,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function renderTable(
   rounds: Map<string, Round[]>,

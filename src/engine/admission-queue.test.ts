@@ -1,4 +1,5 @@
-// Unit tests of the AdmissionQueue: FIFO slots, the global queue bound and the per-owner share of it.
+// Unit tests of the AdmissionQueue: FIFO slots, the global queue bound, the per-owner share of it, and freed slots paired by score.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ClawError } from "../core/errors.js";
 import { AdmissionQueue, type SlotLease } from "./admission-queue.js";
@@ -85,5 +86,93 @@ describe("AdmissionQueue", () => {
     expect(await codeOf(waiting)).toBe("unavailable");
     expect(queue.queuedFor("alice")).toBe(0);
     running.release();
+  });
+
+  it("gives a freed slot to the waiter it holds most work of among the first few, and the head the next one", async () => {
+    const queue = new AdmissionQueue(2, 8);
+    const [first, second] = [await queue.acquire(undefined, () => 0), await queue.acquire(undefined, () => 1)];
+    const order: string[] = [];
+    const waiting = (name: string, score: (slot: number) => number) =>
+      queue.acquire(undefined, undefined, undefined, score).then((lease) => (order.push(`${name}@${lease.slot}`), lease));
+    const head = waiting("head", () => 0);
+    const middle = waiting("middle", () => 0);
+    const returning = waiting("returning", (slot) => (slot === 1 ? 500 : 0));
+    (second as SlotLease).release();
+    await returning;
+    (first as SlotLease).release();
+    await head;
+    expect(order).toEqual(["returning@1", "head@0"]);
+    expect(queue.queued).toBe(1);
+    (await returning).release();
+    expect((await middle).slot).toBe(1);
+  });
+
+  it("keeps arrival order when scores tie, and looks no further than the lookahead", async () => {
+    const queue = new AdmissionQueue(1, 8, { lookahead: 2 });
+    const running = await queue.acquire();
+    const order: string[] = [];
+    const waiting = (name: string, score: number) => queue.acquire(undefined, undefined, undefined, () => score).then((lease) => (order.push(name), lease));
+    const leases = [waiting("a", 7), waiting("b", 7), waiting("c", 900)];
+    running.release();
+    for (const lease of leases) (await lease).release();
+    expect(order).toEqual(["a", "b", "c"]);
+  });
+
+  it("passes the head over at most maxPassOver times", async () => {
+    const queue = new AdmissionQueue(1, 16, { maxPassOver: 2 });
+    let lease = await queue.acquire();
+    const order: string[] = [];
+    const head = queue.acquire(undefined, undefined, undefined, () => 0).then((granted) => (order.push("head"), granted));
+    for (let round = 0; round < 4; round += 1) {
+      const preferred = queue.acquire(undefined, undefined, undefined, () => 100).then((granted) => (order.push(`preferred${round}`), granted));
+      lease.release();
+      lease = await Promise.race([preferred, head]);
+    }
+    lease.release();
+    expect(order.slice(0, 3)).toEqual(["preferred0", "preferred1", "head"]);
+  });
+
+  it("admits every waiter within (place in the queue + 1) × (maxPassOver + 1) releases, whatever the scores", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.array(fc.record({ arrive: fc.boolean(), scores: fc.array(fc.nat(5), { minLength: 3, maxLength: 3 }) }), { minLength: 1, maxLength: 60 }),
+        (slots, maxPassOver, steps) => {
+          const queue = new AdmissionQueue(slots, 1000, { lookahead: 4, maxPassOver });
+          const held: SlotLease[] = [];
+          let releases = 0;
+          const waiting: { bound: number; admittedAt?: number }[] = [];
+          const arrive = (scores: number[]) => {
+            const record: { bound: number; admittedAt?: number } = { bound: Number.POSITIVE_INFINITY };
+            const place = queue.queued;
+            void queue.acquire(undefined, undefined, undefined, (slot) => scores[slot % scores.length] as number).then((lease) => {
+              record.admittedAt = releases;
+              held.push(lease);
+            });
+            record.bound = releases + (place + 1) * (maxPassOver + 1);
+            if (queue.active === slots) waiting.push(record);
+          };
+          return (async () => {
+            for (const step of steps) {
+              if (step.arrive || held.length === 0) arrive(step.scores);
+              else {
+                releases += 1;
+                (held.shift() as SlotLease).release();
+              }
+              await Promise.resolve();
+              await Promise.resolve();
+            }
+            while (held.length > 0 || queue.queued > 0) {
+              releases += 1;
+              (held.shift() as SlotLease).release();
+              await Promise.resolve();
+              await Promise.resolve();
+            }
+            for (const record of waiting) expect(record.admittedAt ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(record.bound);
+          })();
+        },
+      ),
+    );
   });
 });

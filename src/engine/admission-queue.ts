@@ -1,4 +1,5 @@
-// Bounded FIFO admission to a fixed number of slots: a full queue (or an owner's full share of it) refuses at once with `overloaded`.
+// Bounded, nearly FIFO admission to a fixed number of slots: a freed slot goes to the waiter it suits best among the first few,
+// the head within a bounded number of releases; a full queue (or an owner's full share of it) refuses at once with `overloaded`.
 import { ClawError } from "../core/errors.js";
 
 /** Who a request belongs to, so that one owner (a token subject) cannot fill the whole queue. */
@@ -14,8 +15,21 @@ export interface SlotLease {
   release(): void;
 }
 
+/** How much of a request's work a slot already holds (e.g. cached prompt tokens); 0 when nothing worth waiting for. */
+export type SlotScore = (slot: number) => number;
+
+export interface AdmissionQueueOptions {
+  /** How many waiters at the front of the queue a freed slot may go to (default 8). */
+  lookahead?: number;
+  /** How many times the head waiter may be passed over before it gets the next freed slot whatever the scores (default 4). */
+  maxPassOver?: number;
+}
+
 interface Waiter {
   owner: string | undefined;
+  score: SlotScore | undefined;
+  /** Times a freed slot went to a waiter behind this one. */
+  passedOver: number;
   resolve(lease: SlotLease): void;
   reject(error: unknown): void;
 }
@@ -26,12 +40,17 @@ export class AdmissionQueue {
   /** Waiting requests per owner key (only owners with at least one). */
   private readonly queuedByOwner = new Map<string, number>();
   private closedReason: ClawError | undefined;
+  private readonly lookahead: number;
+  private readonly maxPassOver: number;
 
   constructor(
     readonly slots: number,
     readonly maxQueue: number,
+    options: AdmissionQueueOptions = {},
   ) {
     this.freeSlots = Array.from({ length: slots }, (_unused, index) => slots - 1 - index);
+    this.lookahead = Math.max(1, options.lookahead ?? 8);
+    this.maxPassOver = Math.max(0, options.maxPassOver ?? 4);
   }
 
   get active(): number {
@@ -48,11 +67,13 @@ export class AdmissionQueue {
   }
 
   /**
-   * Resolves with a slot as soon as one is free, in arrival order. `choose` picks among the free slots
-   * (e.g. the one whose state already holds most of the prompt); by default the most recently freed.
-   * With an `owner`, a request that would have to wait is refused when that owner already has `maxQueued` waiting.
+   * Resolves with a slot as soon as one is free. `choose` picks among the free slots (e.g. the one whose state
+   * already holds most of the prompt); by default the most recently freed. A request that waits gets a freed slot in
+   * arrival order, unless `score` says that slot holds more of its work than of the waiters' ahead of it (see
+   * `release`). With an `owner`, a request that would have to wait is refused when that owner already has
+   * `maxQueued` waiting.
    */
-  acquire(signal?: AbortSignal, choose?: (freeSlots: readonly number[]) => number, owner?: QueueOwner): Promise<SlotLease> {
+  acquire(signal?: AbortSignal, choose?: (freeSlots: readonly number[]) => number, owner?: QueueOwner, score?: SlotScore): Promise<SlotLease> {
     if (this.closedReason) return Promise.reject(this.closedReason);
     if (signal?.aborted) return Promise.reject(new ClawError("cancelled", "The request was cancelled before it started."));
     if (this.freeSlots.length > 0) {
@@ -84,6 +105,8 @@ export class AdmissionQueue {
       };
       const waiter: Waiter = {
         owner: owner?.key,
+        score,
+        passedOver: 0,
         resolve: (lease) => {
           signal?.removeEventListener("abort", onAbort);
           resolve(lease);
@@ -123,13 +146,36 @@ export class AdmissionQueue {
       release: () => {
         if (released) return;
         released = true;
-        const next = this.waiters.shift();
+        const next = this.nextWaiterFor(slot);
         if (next) {
           this.leaveQueue(next);
           next.resolve(this.lease(slot));
-        }
-        else this.freeSlots.push(slot);
+        } else this.freeSlots.push(slot);
       },
     };
+  }
+
+  /**
+   * Takes the waiter a freed slot goes to: among the first `lookahead` waiters, the one it holds the most work of
+   * (ties to the earliest), so a conversation returns to the sequence that holds it; the head unless another scores
+   * higher, and always once the head has been passed over `maxPassOver` times, so nobody waits unboundedly.
+   */
+  private nextWaiterFor(slot: number): Waiter | undefined {
+    const head = this.waiters[0];
+    if (!head) return undefined;
+    let chosen = 0;
+    if (head.passedOver < this.maxPassOver) {
+      let best = head.score?.(slot) ?? 0;
+      const end = Math.min(this.lookahead, this.waiters.length);
+      for (let index = 1; index < end; index += 1) {
+        const score = this.waiters[index]?.score?.(slot) ?? 0;
+        if (score > best) {
+          best = score;
+          chosen = index;
+        }
+      }
+    }
+    for (let index = 0; index < chosen; index += 1) (this.waiters[index] as Waiter).passedOver += 1;
+    return this.waiters.splice(chosen, 1)[0];
   }
 }

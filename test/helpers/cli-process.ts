@@ -1,7 +1,6 @@
 // Runs the real `clawbot` command (node bin/clawbot.js) as child processes for end-to-end tests.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -127,17 +126,7 @@ export async function killAll(): Promise<void> {
   await Promise.all(left.map((cli) => cli.exited));
 }
 
-/** A free loopback port: bind port 0, read the number, close. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from "./free-port.js";
 
 const tempDirs: string[] = [];
 

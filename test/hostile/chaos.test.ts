@@ -1,31 +1,23 @@
 // Chaos against a real node: upgrades reset mid-verification, slowloris, clients that never read, clients that vanish.
 import net from "node:net";
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { killAll, removeTempDirs } from "../helpers/cli-process.js";
-import { expectHttpServed, expectWebsocketServed, startHostileNode, type HostileNode } from "../helpers/hostile-node.js";
-import { makeTokens, type TokenSet } from "./hostile-inputs.js";
+import { expectHttpServed, expectWebsocketServed, type HostileNode } from "../helpers/hostile-node.js";
+import { type TokenSet } from "./hostile-inputs.js";
+import { useHostileNode } from "./use-hostile-node.js";
 
 let node: HostileNode;
 let tokens: TokenSet;
 
-async function ensureNode(): Promise<void> {
-  if (node && (await node.stillAliveAfter(300))) return;
-  node = await startHostileNode({
+useHostileNode(
+  () => ({
     websocket: { slow_client_timeout: 2, max_buffered: 256 * 1024 },
     http: { slow_client_timeout: 2, max_buffered: 256 * 1024 },
     agent: { max_tokens: 4000, parallel: 8, max_queue: 256 },
-  });
-  tokens = await makeTokens(node.secret);
-}
-
-beforeAll(ensureNode);
-beforeEach(ensureNode);
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
-});
+  }),
+  (started, startedTokens) => ([node, tokens] = [started, startedTokens]),
+);
 
 function upgradeRequest(port: number, token: string, path = "/"): string {
   return (

@@ -1,10 +1,10 @@
 // Fuzzes the HTTP port of a real node with raw requests: paths, methods, headers, bodies, broken framing.
 import fc from "fast-check";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { killAll, removeTempDirs } from "../helpers/cli-process.js";
-import { expectHttpServed, expectWebsocketServed, isCoded, startHostileNode, type HostileNode } from "../helpers/hostile-node.js";
+import { describe, expect, it } from "vitest";
+import { expectHttpServed, expectWebsocketServed, isCoded, type HostileNode } from "../helpers/hostile-node.js";
 import { buildRequest, rawRequest, type NoResponse, type RawResponse } from "../helpers/raw-http.js";
-import { badUtf8Arbitrary, deepJsonArbitrary, hugeNumberText, makeTokens, tokenArbitrary, wrongTypeValue, type TokenSet } from "./hostile-inputs.js";
+import { badUtf8Arbitrary, deepJsonArbitrary, hugeNumberText, tokenArbitrary, wrongTypeValue, type TokenSet } from "./hostile-inputs.js";
+import { useHostileNode } from "./use-hostile-node.js";
 
 const maxBody = 256 * 1024;
 const nodeOptions = { http: { max_body: maxBody } };
@@ -12,19 +12,7 @@ const nodeOptions = { http: { max_body: maxBody } };
 let node: HostileNode;
 let tokens: TokenSet;
 
-/** One node per file; a node that crashed (which already failed its test) is replaced so later cases still say something. */
-async function ensureNode(): Promise<void> {
-  if (node && (await node.stillAliveAfter(300))) return;
-  node = await startHostileNode(nodeOptions);
-  tokens = await makeTokens(node.secret);
-}
-
-beforeAll(ensureNode);
-beforeEach(ensureNode);
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
-});
+useHostileNode(() => nodeOptions, (started, startedTokens) => ([node, tokens] = [started, startedTokens]));
 
 const visible = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/?#[]%\"<>\\^`{|}");
 

@@ -2,11 +2,12 @@
 import net from "node:net";
 import path from "node:path";
 import fc from "fast-check";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseClientFrame } from "../../src/gateways/frames.js";
-import { freePort, killAll, removeTempDirs, repositoryRoot } from "../helpers/cli-process.js";
-import { expectWebsocketServed, startHostileNode, type HostileNode } from "../helpers/hostile-node.js";
-import { badUtf8Arbitrary, frameTextArbitrary, makeTokens, serverFrameProblem, type TokenSet } from "./hostile-inputs.js";
+import { freePort, repositoryRoot } from "../helpers/cli-process.js";
+import { expectWebsocketServed, type HostileNode } from "../helpers/hostile-node.js";
+import { badUtf8Arbitrary, frameTextArbitrary, serverFrameProblem, type TokenSet } from "./hostile-inputs.js";
+import { useHostileNode } from "./use-hostile-node.js";
 
 const maxLine = 16 * 1024;
 
@@ -14,20 +15,14 @@ let node: HostileNode;
 let tokens: TokenSet;
 let tcpPort: number;
 
-async function ensureNode(): Promise<void> {
-  if (node && (await node.stillAliveAfter(300))) return;
-  tcpPort = await freePort();
-  const adapter = { type: "custom", protocol: "tcp-ndjson", path: path.join(repositoryRoot, "examples", "gateways", "tcp-ndjson.ts"), port: tcpPort, max_line: maxLine, auth: { type: "jwt", secret: "${secret}" } };
-  node = await startHostileNode({ gateways: [adapter], agent: { max_tokens: 16 } });
-  tokens = await makeTokens(node.secret);
-}
-
-beforeAll(ensureNode);
-beforeEach(ensureNode);
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
-});
+useHostileNode(
+  async () => {
+    tcpPort = await freePort();
+    const adapter = { type: "custom", protocol: "tcp-ndjson", path: path.join(repositoryRoot, "examples", "gateways", "tcp-ndjson.ts"), port: tcpPort, max_line: maxLine, auth: { type: "jwt", secret: "${secret}" } };
+    return { gateways: [adapter], agent: { max_tokens: 16 } };
+  },
+  (started, startedTokens) => ([node, tokens] = [started, startedTokens]),
+);
 
 /** Writes lines after an auth line and a closing ping; collects the frames until the pong and every chat's end, or the close. */
 async function runLines(lines: Buffer[]): Promise<{ frames: Record<string, unknown>[]; problems: string[]; closed: boolean }> {

@@ -1,13 +1,13 @@
 // Fuzzes the WebSocket gateway of a real node: generated frames (text, binary, fragmented, oversized, bad UTF-8) and raw framing.
 import fc from "fast-check";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { errorTable } from "../../src/core/errors.js";
 import { parseClientFrame } from "../../src/gateways/frames.js";
-import { killAll, removeTempDirs } from "../helpers/cli-process.js";
-import { expectHttpServed, expectWebsocketServed, startHostileNode, type HostileNode } from "../helpers/hostile-node.js";
+import { expectHttpServed, expectWebsocketServed, type HostileNode } from "../helpers/hostile-node.js";
 import { closeCodeOf, encodeFrame, openRawWebsocket } from "../helpers/raw-websocket.js";
-import { badUtf8Arbitrary, frameTextArbitrary, makeTokens, serverFrameProblem, tokenArbitrary, type TokenSet } from "./hostile-inputs.js";
+import { badUtf8Arbitrary, frameTextArbitrary, serverFrameProblem, tokenArbitrary, type TokenSet } from "./hostile-inputs.js";
+import { useHostileNode } from "./use-hostile-node.js";
 
 const maxPayload = 16 * 1024;
 /** The gateway closes the connection (1009) above this; between maxPayload and this it answers payload_too_large. */
@@ -22,18 +22,10 @@ const allowedCloseCodes = new Set<number>([...Object.values(errorTable).map((ent
 let node: HostileNode;
 let tokens: TokenSet;
 
-async function ensureNode(): Promise<void> {
-  if (node && (await node.stillAliveAfter(300))) return;
-  node = await startHostileNode({ websocket: { max_payload: maxPayload }, agent: { max_tokens: 16 } });
-  tokens = await makeTokens(node.secret);
-}
-
-beforeAll(ensureNode);
-beforeEach(ensureNode);
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
-});
+useHostileNode(
+  () => ({ websocket: { max_payload: maxPayload }, agent: { max_tokens: 16 } }),
+  (started, startedTokens) => ([node, tokens] = [started, startedTokens]),
+);
 
 type Outgoing =
   | { kind: "text" | "binary"; text: string }
