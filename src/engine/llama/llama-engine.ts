@@ -8,6 +8,7 @@ import { AdmissionQueue } from "../admission-queue.js";
 import type { DecodeStats, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
 import { BatchBarrier, dispatchAfterMicrotasks } from "./batch-barrier.js";
 import { BatchCounter } from "./batch-counter.js";
+import { alignCache, canShiftCache } from "./cache-alignment.js";
 import { GenerationGate } from "./generation-gate.js";
 import { withLlamaReason } from "./llama-error-log.js";
 import { assertGgufFile } from "./gguf-file-check.js";
@@ -105,6 +106,8 @@ class LlamaEngine implements LanguageModel {
   private readonly contextReuse: boolean;
   /** The conversation each sequence last served. */
   private readonly conversations: (string | undefined)[];
+  /** Whether trimmed history may be erased from the middle of a sequence's state, later tokens shifted down. */
+  private readonly shift: boolean;
 
   constructor(
     private readonly llama: Llama,
@@ -122,6 +125,7 @@ class LlamaEngine implements LanguageModel {
     this.lastUsed = sequences.map(() => 0);
     this.conversations = sequences.map(() => undefined);
     this.contextReuse = options.contextReuse ?? true;
+    this.shift = canShiftCache(model);
     this.info = {
       engine: "llama",
       model: path.basename(options.modelPath).replace(/\.gguf$/i, ""),
@@ -158,7 +162,12 @@ class LlamaEngine implements LanguageModel {
         `The prompt is ${promptTokens} tokens; the context holds ${this.info.contextSize} (including room for at least one new token).`,
       );
     }
-    const lease = await this.queue.acquire(options.signal, (free) => this.chooseSequence(free, prompt.tokens, request.conversation), request.owner);
+    const lease = await this.queue.acquire(
+      options.signal,
+      (free) => this.chooseSequence(free, prompt.tokens, request.conversation),
+      request.owner,
+      (slot) => this.heldTokens(slot, prompt.tokens, request.conversation),
+    );
     const sequence = this.sequences[lease.slot] as LlamaContextSequence;
     this.lastUsed[lease.slot] = performance.now();
     if (request.conversation !== undefined && this.conversations[lease.slot] !== request.conversation) {
@@ -184,6 +193,7 @@ class LlamaEngine implements LanguageModel {
         barrier: this.barrier,
         promptTokens: prompt.tokens,
         reuse: this.contextReuse,
+        shift: this.shift,
         params: request.params,
         maxTokens: Math.min(request.params.maxTokens, this.info.contextSize - promptTokens),
         stopStrings: [...prompt.stopStrings, ...(request.params.stop ?? [])],
@@ -230,18 +240,39 @@ class LlamaEngine implements LanguageModel {
       if (own !== undefined) return own;
     }
     let continued: number | undefined;
-    let continuedShared = 0;
+    let continuedHeld = 0;
     for (const slot of free) {
-      const sequence = this.sequences[slot] as LlamaContextSequence;
-      const shared = sequence.compareContextTokens(tokens).firstDifferentIndex;
-      // Re-tokenizing an answer as history can differ in its last few tokens from how it was generated.
-      if (shared > continuedShared && shared >= sequence.nextTokenIndex - continuationSlack) {
+      const held = this.continuedTokens(slot, tokens);
+      if (held > continuedHeld) {
         continued = slot;
-        continuedShared = shared;
+        continuedHeld = held;
       }
     }
     if (continued !== undefined) return continued;
     return free.reduce((oldest, slot) => ((this.lastUsed[slot] as number) < (this.lastUsed[oldest] as number) ? slot : oldest));
+  }
+
+  /**
+   * How much of a waiting request's work a freed sequence holds (the admission queue's score): the prompt tokens it
+   * keeps when the sequence holds the request's conversation or a state the prompt continues, else 0, so that a
+   * shared system prompt alone does not take a sequence from the waiters ahead.
+   */
+  private heldTokens(slot: number, tokens: Token[], conversation: string | undefined): number {
+    if (!this.contextReuse) return 0;
+    if (conversation !== undefined && this.conversations[slot] === conversation) {
+      const { prefix, kept } = alignCache((this.sequences[slot] as LlamaContextSequence).contextTokens, tokens.slice(0, -1), this.shift);
+      return prefix + kept;
+    }
+    return this.continuedTokens(slot, tokens);
+  }
+
+  /** Prompt tokens a sequence keeps when the prompt continues its whole state (trimmed history shifted out), else 0. */
+  private continuedTokens(slot: number, tokens: Token[]): number {
+    const held = (this.sequences[slot] as LlamaContextSequence).contextTokens;
+    const { prefix, dropped, kept } = alignCache(held, tokens.slice(0, -1), this.shift);
+    // Re-tokenizing an answer as history can differ in its last few tokens from how it was generated.
+    const continues = prefix + kept > 0 && prefix + dropped + kept >= held.length - continuationSlack;
+    return continues ? prefix + kept : 0;
   }
 
   /** Loads a conversation's state saved at the last shutdown into the sequence it was given (once). */

@@ -1,8 +1,9 @@
-// Generates on one context sequence: keep the common prefix, evaluate the rest, sample, detokenize, stop.
+// Generates on one context sequence: keep what it holds of the prompt (shifting out trimmed history), evaluate the rest, sample, detokenize, stop.
 import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import type { FinishReason, GenerationParams } from "../../core/types.js";
 import { StopMatcher } from "../stop-matcher.js";
 import type { BatchBarrier } from "./batch-barrier.js";
+import { alignCache } from "./cache-alignment.js";
 import type { GenerationGate } from "./generation-gate.js";
 import { TokenTextDecoder } from "./token-text-decoder.js";
 
@@ -15,6 +16,11 @@ export interface SequenceGenerationOptions {
   promptTokens: Token[];
   /** Keep the prefix the sequence already holds (false: evaluate the whole prompt again). */
   reuse: boolean;
+  /**
+   * Also keep history after a part the prompt dropped (trimmed exchanges): erase that part and shift the later tokens
+   * down, as llama.cpp's context shift does (false where the model cannot shift its cache).
+   */
+  shift: boolean;
   params: GenerationParams;
   /** Most tokens to generate (already capped by the room left in the context). */
   maxTokens: number;
@@ -38,11 +44,11 @@ export async function* generateOnSequence(options: SequenceGenerationOptions): A
   barrier.join();
   try {
     // Keep what the sequence already holds of this prompt; at least the last prompt token is evaluated for logits.
-    const firstDifferentIndex = options.reuse ? sequence.compareContextTokens(promptTokens.slice(0, -1)).firstDifferentIndex : 0;
-    if (firstDifferentIndex < sequence.nextTokenIndex) {
-      const end = sequence.nextTokenIndex;
-      await gate.prepare(() => sequence.eraseContextTokenRanges([{ start: firstDifferentIndex, end }]));
-    }
+    const { prefix, dropped, kept } = options.reuse ? alignCache(sequence.contextTokens, promptTokens.slice(0, -1), options.shift) : { prefix: 0, dropped: 0, kept: 0 };
+    const erase = dropped > 0 ? [{ start: prefix, end: prefix + dropped }] : [];
+    const keptEnd = prefix + dropped + kept;
+    if (keptEnd < sequence.nextTokenIndex) erase.push({ start: keptEnd, end: sequence.nextTokenIndex });
+    if (erase.length > 0) await gate.prepare(() => sequence.eraseContextTokenRanges(erase));
     const reusedPromptTokens = sequence.nextTokenIndex;
     const iterator = sequence.evaluate(promptTokens.slice(reusedPromptTokens), {
       temperature: params.temperature,

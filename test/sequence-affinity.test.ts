@@ -1,0 +1,66 @@
+// Session affinity under load and history shifted out of the cache, on the llama engine with the real test model.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ChatMessage, FinishPart } from "../src/core/types.js";
+import type { EnginePart, LanguageModel } from "../src/engine/language-model.js";
+import { createLlamaEngine } from "../src/engine/llama/llama-engine.js";
+import { silentLogger } from "../src/logging/logger.js";
+import { testModelPath } from "./helpers/test-model.js";
+
+const params = { maxTokens: 24, temperature: 0 };
+
+/** A generation read up to its finish part and left there: it still holds its sequence until `finish()`. */
+interface HeldGeneration {
+  text: string;
+  end: FinishPart;
+  finish(): Promise<void>;
+}
+
+async function generateAndHold(engine: LanguageModel, messages: ChatMessage[], conversation: string): Promise<HeldGeneration> {
+  const stream = engine.stream({ messages, params, conversation });
+  let text = "";
+  for (;;) {
+    const step = await stream.next();
+    if (step.done) throw new Error("the generation ended without a finish part");
+    const part = step.value as EnginePart;
+    if (part.type === "text-delta") text += part.text;
+    else return { text, end: part, finish: async () => void (await stream.next()) };
+  }
+}
+
+async function generate(engine: LanguageModel, messages: ChatMessage[], conversation: string): Promise<HeldGeneration> {
+  const held = await generateAndHold(engine, messages, conversation);
+  await held.finish();
+  return held;
+}
+
+describe("session affinity under load", () => {
+  let engine: LanguageModel;
+
+  beforeAll(async () => {
+    engine = await createLlamaEngine({ modelPath: await testModelPath(), parallel: 2, threads: 1, maxQueue: 8, gpu: false, logger: silentLogger, contextSize: 512 });
+  });
+  afterAll(async () => engine?.close());
+
+  it("gives a freed sequence to the queued turn of the conversation it holds, and the head of the queue the next one", async () => {
+    const alice: ChatMessage[] = [{ role: "user", content: "Tom had a red ball" }];
+    alice.push({ role: "assistant", content: (await generate(engine, alice, "alice")).text });
+    await generate(engine, [{ role: "user", content: "The big bird flew" }], "bob");
+    // Both sequences busy: Alice's second turn on hers, Carol's on the other (which held Bob's).
+    alice.push({ role: "user", content: "He threw it high" });
+    const aliceSecond = await generateAndHold(engine, alice, "alice");
+    const carol = await generateAndHold(engine, [{ role: "user", content: "Lily saw a cat" }], "carol");
+    // Dan queues first, then Alice's third turn.
+    const dan = generate(engine, [{ role: "user", content: "One day a frog" }], "dan");
+    alice.push({ role: "assistant", content: aliceSecond.text }, { role: "user", content: "Then it rained" });
+    const aliceThird = generate(engine, alice, "alice");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(engine.load()).toEqual({ active: 2, queued: 2 });
+
+    // Alice's sequence is freed first: her third turn gets it (ahead of Dan) and reads only what is new; Dan gets Carol's.
+    await aliceSecond.finish();
+    await carol.finish();
+    const [third, danTurn] = await Promise.all([aliceThird, dan]);
+    expect(third.end.usage.cachedPromptTokens).toBeGreaterThanOrEqual(aliceSecond.end.usage.promptTokens - 4);
+    expect(danTurn.end.usage.cachedPromptTokens).toBeLessThan(4);
+  });
+});
