@@ -147,7 +147,7 @@ interface ServerFrame {
 }
 
 /** One WebSocket connection, one turn at a time. */
-class ConversationClient {
+export class ConversationClient {
   private nextId = 0;
   private pending: ((frame: ServerFrame, receivedAt: number) => void) | undefined;
 

@@ -30,6 +30,10 @@ export interface BenchOptions {
   reuseMaxTokens: number;
   reuseContextSize: number;
   reuseParallel: number;
+  /** Under load: turns of each conversation; past the context: the small context and the turns of its one conversation. */
+  reuseLoadTurns: number;
+  pastContextSize: number;
+  pastContextTurns: number;
   skipContextReuse: boolean;
   /** Long sessions (echo engine): turns of the one session, sessions run at once, seconds they run, max_tokens. */
   longSessionTurns: number;
@@ -69,6 +73,9 @@ export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env): 
     reuseMaxTokens: integerOption(environment.BENCH_REUSE_MAX_TOKENS, 100, 1),
     reuseContextSize: integerOption(environment.BENCH_REUSE_CONTEXT_SIZE, 4096, 64),
     reuseParallel: integerOption(environment.BENCH_REUSE_PARALLEL, 4, 1),
+    reuseLoadTurns: integerOption(environment.BENCH_REUSE_LOAD_TURNS, 6, 1),
+    pastContextSize: integerOption(environment.BENCH_PAST_CONTEXT_SIZE, 2048, 64),
+    pastContextTurns: integerOption(environment.BENCH_PAST_CONTEXT_TURNS, 18, 1),
     skipContextReuse: environment.BENCH_SKIP_CONTEXT_REUSE === "1",
     longSessionTurns: integerOption(environment.BENCH_LONG_SESSION_TURNS, 300, 1),
     longSessionSessions: integerOption(environment.BENCH_LONG_SESSION_SESSIONS, 10, 1),

@@ -7,6 +7,7 @@ import type { ContextReuseResult, ReuseTurn, ReuseVariant } from "./context-reus
 import type { EchoLatencyResult } from "./echo-latency.js";
 import type { LateJoinResult } from "./late-join.js";
 import { renderLongSession, type LongSessionResult } from "./long-session.js";
+import { renderReuseLoad, type ReuseLoadResult } from "./reuse-load.js";
 import type { BenchOptions } from "./options.js";
 import { renderScale, type ScaleResult } from "./scale.js";
 import { findCell, lateStartFraction, modeLabels, type ThroughputResult } from "./throughput.js";
@@ -38,6 +39,7 @@ export interface BenchResults {
   throughput?: ThroughputResult;
   lateJoin?: LateJoinResult;
   contextReuse?: ContextReuseResult;
+  reuseLoad?: ReuseLoadResult;
   echo?: EchoLatencyResult;
   longSession?: LongSessionResult;
   scale?: ScaleResult;
@@ -48,6 +50,7 @@ export function renderResults(results: BenchResults): string {
   if (results.throughput) parts.push(renderThroughput(results.throughput));
   if (results.lateJoin) parts.push(renderLateJoin(results.lateJoin));
   if (results.contextReuse) parts.push(renderContextReuse(results.contextReuse));
+  if (results.reuseLoad) parts.push(renderReuseLoad(results.reuseLoad));
   if (results.echo) parts.push(renderEcho(results.echo));
   if (results.longSession) parts.push(renderLongSession(results.longSession));
   if (results.scale) parts.push(renderScale(results.scale));

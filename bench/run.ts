@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { runContextReuse } from "./context-reuse.js";
+import { runReuseLoad } from "./reuse-load.js";
 import { runEchoLatency } from "./echo-latency.js";
 import { runLateJoin } from "./late-join.js";
 import { runLongSession } from "./long-session.js";
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
         `context ${options.reuseContextSize}, ~${options.reuseMessageTokens}-token messages, max_tokens ${options.reuseMaxTokens}`,
     );
     results.contextReuse = await runContextReuse(options, modelPath, log);
+    log(`context reuse under load (${options.reuseParallel} and ${2 * options.reuseParallel} conversations) and past a ${options.pastContextSize}-token context:`);
+    results.reuseLoad = await runReuseLoad(options, modelPath, log);
   }
   results.loadAverageAtEnd = os.loadavg();
   // Every measurement (each stream, each turn, with its text) as JSON, for a closer look.

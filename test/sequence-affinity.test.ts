@@ -64,3 +64,36 @@ describe("session affinity under load", () => {
     expect(danTurn.end.usage.cachedPromptTokens).toBeLessThan(4);
   });
 });
+
+describe("session affinity with more conversations than sequences", () => {
+  it("keeps a freed sequence for the conversation that sends its next turn at once, while another conversation waits", async () => {
+    const engine = await createLlamaEngine({ modelPath: await testModelPath(), parallel: 1, threads: 1, maxQueue: 8, gpu: false, logger: silentLogger, contextSize: 512 });
+    try {
+      // Two conversations, each sending its next turn as soon as its answer ends: a closed loop on one sequence.
+      const converse = async (conversation: string, turns: string[]) => {
+        const messages: ChatMessage[] = [];
+        const ends: FinishPart[] = [];
+        for (const turn of turns) {
+          messages.push({ role: "user", content: turn });
+          const result = await generate(engine, messages, conversation);
+          messages.push({ role: "assistant", content: result.text });
+          ends.push(result.end);
+        }
+        return ends;
+      };
+      const [alice, bob] = await Promise.all([
+        converse("alice", ["Tom had a red ball", "He threw it high", "Then it rained"]),
+        converse("bob", ["The big bird flew", "It saw a cat", "They played all day"]),
+      ]);
+      // Every follow-up turn found its history in the sequence: the other conversation did not take it in between.
+      for (const ends of [alice, bob]) {
+        for (const [index, end] of ends.entries()) {
+          if (index === 0) continue;
+          expect(end.usage.cachedPromptTokens).toBeGreaterThanOrEqual((ends[index - 1] as FinishPart).usage.promptTokens);
+        }
+      }
+    } finally {
+      await engine.close();
+    }
+  });
+});

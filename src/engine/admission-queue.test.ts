@@ -31,13 +31,13 @@ describe("AdmissionQueue", () => {
 
   it("refuses an owner past its share of the queue while others still queue", async () => {
     const queue = new AdmissionQueue(1, 4);
-    const running = await queue.acquire(undefined, undefined, alice);
-    const aliceWaiting = [queue.acquire(undefined, undefined, alice), queue.acquire(undefined, undefined, alice)];
-    const refused = queue.acquire(undefined, undefined, alice);
+    const running = await queue.acquire(undefined, { owner: alice });
+    const aliceWaiting = [queue.acquire(undefined, { owner: alice }), queue.acquire(undefined, { owner: alice })];
+    const refused = queue.acquire(undefined, { owner: alice });
     await expect(refused).rejects.toMatchObject({ code: "overloaded", message: expect.stringContaining("per-user limit") });
     expect(queue.queuedFor("alice")).toBe(2);
     // Bob still gets a place in the queue, and is served in arrival order after Alice's.
-    const bobWaiting = queue.acquire(undefined, undefined, bob);
+    const bobWaiting = queue.acquire(undefined, { owner: bob });
     expect(queue.queued).toBe(3);
     running.release();
     const leases: SlotLease[] = [];
@@ -53,15 +53,15 @@ describe("AdmissionQueue", () => {
 
   it("gives an owner its place back when a queued request starts or is cancelled", async () => {
     const queue = new AdmissionQueue(1, 8);
-    const running = await queue.acquire(undefined, undefined, alice);
+    const running = await queue.acquire(undefined, { owner: alice });
     const controller = new AbortController();
-    const cancelled = queue.acquire(controller.signal, undefined, alice);
-    const waiting = queue.acquire(undefined, undefined, alice);
-    expect(await codeOf(queue.acquire(undefined, undefined, alice))).toBe("overloaded");
+    const cancelled = queue.acquire(controller.signal, { owner: alice });
+    const waiting = queue.acquire(undefined, { owner: alice });
+    expect(await codeOf(queue.acquire(undefined, { owner: alice }))).toBe("overloaded");
     controller.abort();
     expect(await codeOf(cancelled)).toBe("cancelled");
     expect(queue.queuedFor("alice")).toBe(1);
-    const again = queue.acquire(undefined, undefined, alice);
+    const again = queue.acquire(undefined, { owner: alice });
     expect(queue.queuedFor("alice")).toBe(2);
     running.release();
     (await waiting).release();
@@ -72,16 +72,16 @@ describe("AdmissionQueue", () => {
 
   it("does not count requests that get a free slot at once against the owner's share", async () => {
     const queue = new AdmissionQueue(3, 1);
-    const leases = await Promise.all([0, 1, 2].map(() => queue.acquire(undefined, undefined, { key: "alice", maxQueued: 0 })));
+    const leases = await Promise.all([0, 1, 2].map(() => queue.acquire(undefined, { owner: { key: "alice", maxQueued: 0 } })));
     expect(queue.active).toBe(3);
-    expect(await codeOf(queue.acquire(undefined, undefined, { key: "alice", maxQueued: 0 }))).toBe("overloaded");
+    expect(await codeOf(queue.acquire(undefined, { owner: { key: "alice", maxQueued: 0 } }))).toBe("overloaded");
     for (const lease of leases) lease.release();
   });
 
   it("forgets every owner's waiters when closed", async () => {
     const queue = new AdmissionQueue(1, 4);
-    const running = await queue.acquire(undefined, undefined, alice);
-    const waiting = queue.acquire(undefined, undefined, alice);
+    const running = await queue.acquire(undefined, { owner: alice });
+    const waiting = queue.acquire(undefined, { owner: alice });
     queue.close(new ClawError("unavailable", "closing"));
     expect(await codeOf(waiting)).toBe("unavailable");
     expect(queue.queuedFor("alice")).toBe(0);
@@ -90,10 +90,10 @@ describe("AdmissionQueue", () => {
 
   it("gives a freed slot to the waiter it holds most work of among the first few, and the head the next one", async () => {
     const queue = new AdmissionQueue(2, 8);
-    const [first, second] = [await queue.acquire(undefined, () => 0), await queue.acquire(undefined, () => 1)];
+    const [first, second] = [await queue.acquire(undefined, { choose: () => 0 }), await queue.acquire(undefined, { choose: () => 1 })];
     const order: string[] = [];
     const waiting = (name: string, score: (slot: number) => number) =>
-      queue.acquire(undefined, undefined, undefined, score).then((lease) => (order.push(`${name}@${lease.slot}`), lease));
+      queue.acquire(undefined, { score }).then((lease) => (order.push(`${name}@${lease.slot}`), lease));
     const head = waiting("head", () => 0);
     const middle = waiting("middle", () => 0);
     const returning = waiting("returning", (slot) => (slot === 1 ? 500 : 0));
@@ -111,7 +111,7 @@ describe("AdmissionQueue", () => {
     const queue = new AdmissionQueue(1, 8, { lookahead: 2 });
     let lease = await queue.acquire();
     const order: string[] = [];
-    const waiting = (name: string, score: number) => queue.acquire(undefined, undefined, undefined, () => score).then((granted) => (order.push(name), granted));
+    const waiting = (name: string, score: number) => queue.acquire(undefined, { score: () => score }).then((granted) => (order.push(name), granted));
     const leases = [waiting("a", 7), waiting("b", 7), waiting("c", 900)];
     for (let round = 0; round < 3; round += 1) {
       lease.release();
@@ -126,9 +126,9 @@ describe("AdmissionQueue", () => {
     const queue = new AdmissionQueue(1, 16, { maxPassOver: 2 });
     let lease = await queue.acquire();
     const order: string[] = [];
-    const head = queue.acquire(undefined, undefined, undefined, () => 0).then((granted) => (order.push("head"), granted));
+    const head = queue.acquire(undefined, { score: () => 0 }).then((granted) => (order.push("head"), granted));
     for (let round = 0; round < 4; round += 1) {
-      const preferred = queue.acquire(undefined, undefined, undefined, () => 100).then((granted) => (order.push(`preferred${round}`), granted));
+      const preferred = queue.acquire(undefined, { score: () => 100 }).then((granted) => (order.push(`preferred${round}`), granted));
       lease.release();
       lease = await Promise.race([preferred, head]);
     }
@@ -150,7 +150,7 @@ describe("AdmissionQueue", () => {
           const arrive = (scores: number[]) => {
             const record: { bound: number; admittedAt?: number } = { bound: Number.POSITIVE_INFINITY };
             const place = queue.queued;
-            void queue.acquire(undefined, undefined, undefined, (slot) => scores[slot % scores.length] as number).then((lease) => {
+            void queue.acquire(undefined, { score: (slot) => scores[slot % scores.length] as number }).then((lease) => {
               record.admittedAt = releases;
               held.push(lease);
             });
@@ -178,5 +178,53 @@ describe("AdmissionQueue", () => {
         },
       ),
     );
+  });
+
+  it("holds a freed slot for the request with its key while others wait, and hands it on when none comes", async () => {
+    const queue = new AdmissionQueue(1, 8);
+    const first = await queue.acquire(undefined, { key: "alice" });
+    let headAdmitted = false;
+    const head = queue.acquire(undefined, { key: "bob" }).then((lease) => ((headAdmitted = true), lease));
+    first.release({ key: "alice", ms: 60_000 });
+    await Promise.resolve();
+    expect(headAdmitted).toBe(false);
+    // Alice's next turn takes the slot kept for her, ahead of Bob.
+    const returning = await queue.acquire(undefined, { key: "alice" });
+    expect(returning.slot).toBe(first.slot);
+    expect(queue.queued).toBe(1);
+    // Nobody comes back for this one: it goes on to Bob when the hold ends.
+    returning.release({ key: "alice", ms: 1 });
+    expect((await head).slot).toBe(first.slot);
+    (await head).release();
+    expect(queue.active).toBe(0);
+  });
+
+  it("holds nothing when nobody waits, when a waiter scores on the slot, or once the head was passed over maxPassOver times", async () => {
+    const queue = new AdmissionQueue(1, 8, { maxPassOver: 1 });
+    const first = await queue.acquire(undefined, { key: "alice" });
+    first.release({ key: "alice", ms: 60_000 });
+    expect(queue.active).toBe(0);
+    const second = await queue.acquire(undefined, { key: "alice" });
+    const carol = queue.acquire(undefined, { key: "carol", score: () => 10 });
+    second.release({ key: "alice", ms: 60_000 });
+    const carolLease = await carol;
+    // Bob waits; Alice comes back once and passes him over; the next release goes to him at once.
+    const bob = queue.acquire(undefined, { key: "bob" });
+    carolLease.release({ key: "alice", ms: 60_000 });
+    const alice = await queue.acquire(undefined, { key: "alice" });
+    alice.release({ key: "alice", ms: 60_000 });
+    (await bob).release();
+    expect(queue.active).toBe(0);
+    queue.close(new ClawError("unavailable", "closing"));
+  });
+
+  it("forgets held slots when closed", async () => {
+    const queue = new AdmissionQueue(1, 8);
+    const first = await queue.acquire(undefined, { key: "alice" });
+    const waiting = queue.acquire(undefined, { key: "bob" });
+    first.release({ key: "alice", ms: 60_000 });
+    queue.close(new ClawError("unavailable", "closing"));
+    expect(await codeOf(waiting)).toBe("unavailable");
+    expect(await codeOf(queue.acquire(undefined, { key: "alice" }))).toBe("unavailable");
   });
 });

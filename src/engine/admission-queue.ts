@@ -1,5 +1,6 @@
-// Bounded, nearly FIFO admission to a fixed number of slots: a freed slot goes to the waiter it suits best among the first few,
-// the head within a bounded number of releases; a full queue (or an owner's full share of it) refuses at once with `overloaded`.
+// Bounded, nearly FIFO admission to a fixed number of slots: a freed slot goes to the waiter it suits best among the first few
+// or is held briefly for a returning request, the head within a bounded number of pass-overs; a full queue (or an owner's
+// full share of it) refuses at once with `overloaded`.
 import { ClawError } from "../core/errors.js";
 
 /** Who a request belongs to, so that one owner (a token subject) cannot fill the whole queue. */
@@ -12,7 +13,27 @@ export interface QueueOwner {
 export interface SlotLease {
   /** Index of the slot (sequence) this request may use until it releases it. */
   readonly slot: number;
-  release(): void;
+  /**
+   * Gives the slot back. With `hold`, when requests are waiting and none of them scores on the slot, it is kept for
+   * up to `ms` for the next request with that key (the conversation's next turn, usually on its way), then goes on.
+   */
+  release(hold?: SlotHold): void;
+}
+
+export interface SlotHold {
+  key: string;
+  ms: number;
+}
+
+export interface AcquireOptions {
+  /** Picks among the free slots (e.g. the one whose state already holds most of the prompt); by default the most recently freed. */
+  choose?: (freeSlots: readonly number[]) => number;
+  /** Whose request it is: a request that would wait is refused when its owner already has `maxQueued` waiting. */
+  owner?: QueueOwner;
+  /** How much of this request's work a slot holds, to pick the waiter a freed slot goes to. */
+  score?: SlotScore;
+  /** Which held slot this request may take (see `SlotLease.release`). */
+  key?: string;
 }
 
 /** How much of a request's work a slot already holds (e.g. cached prompt tokens); 0 when nothing worth waiting for. */
@@ -34,11 +55,19 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
+interface Hold {
+  key: string;
+  slot: number;
+  timer: NodeJS.Timeout;
+}
+
 export class AdmissionQueue {
   private readonly freeSlots: number[];
   private readonly waiters: Waiter[] = [];
   /** Waiting requests per owner key (only owners with at least one). */
   private readonly queuedByOwner = new Map<string, number>();
+  /** Slots kept for a returning request (at most one per key). */
+  private readonly holds = new Map<string, Hold>();
   private closedReason: ClawError | undefined;
   private readonly lookahead: number;
   private readonly maxPassOver: number;
@@ -67,15 +96,23 @@ export class AdmissionQueue {
   }
 
   /**
-   * Resolves with a slot as soon as one is free. `choose` picks among the free slots (e.g. the one whose state
-   * already holds most of the prompt); by default the most recently freed. A request that waits gets a freed slot in
-   * arrival order, unless `score` says that slot holds more of its work than of the waiters' ahead of it (see
-   * `release`). With an `owner`, a request that would have to wait is refused when that owner already has
-   * `maxQueued` waiting.
+   * Resolves with a slot as soon as one is free: a slot held for its `key` at once, else a free one (`choose`), else
+   * a freed slot in arrival order unless `score` says that slot holds more of its work than of the waiters' ahead of
+   * it (see `pickWaiterFor`). A request that would have to wait is refused when its `owner` already has `maxQueued`
+   * waiting.
    */
-  acquire(signal?: AbortSignal, choose?: (freeSlots: readonly number[]) => number, owner?: QueueOwner, score?: SlotScore): Promise<SlotLease> {
+  acquire(signal?: AbortSignal, options: AcquireOptions = {}): Promise<SlotLease> {
+    const { choose, owner, score, key } = options;
     if (this.closedReason) return Promise.reject(this.closedReason);
     if (signal?.aborted) return Promise.reject(new ClawError("cancelled", "The request was cancelled before it started."));
+    const hold = key === undefined ? undefined : this.holds.get(key);
+    if (hold) {
+      clearTimeout(hold.timer);
+      this.holds.delete(hold.key);
+      // The request it was kept for came back: the head waited for it, and counts that as being passed over.
+      if (this.waiters[0]) this.waiters[0].passedOver += 1;
+      return Promise.resolve(this.lease(hold.slot));
+    }
     if (this.freeSlots.length > 0) {
       const chosen = choose ? choose(this.freeSlots) : (this.freeSlots.at(-1) as number);
       this.freeSlots.splice(this.freeSlots.indexOf(chosen), 1);
@@ -125,6 +162,8 @@ export class AdmissionQueue {
   /** Refuses queued and future requests with the given error. */
   close(reason: ClawError): void {
     this.closedReason = reason;
+    for (const hold of this.holds.values()) clearTimeout(hold.timer);
+    this.holds.clear();
     for (const waiter of this.waiters.splice(0)) {
       this.leaveQueue(waiter);
       waiter.reject(reason);
@@ -143,39 +182,54 @@ export class AdmissionQueue {
     let released = false;
     return {
       slot,
-      release: () => {
+      release: (hold) => {
         if (released) return;
         released = true;
-        const next = this.nextWaiterFor(slot);
-        if (next) {
-          this.leaveQueue(next);
-          next.resolve(this.lease(slot));
-        } else this.freeSlots.push(slot);
+        this.handOn(slot, hold);
       },
     };
   }
 
+  /** A freed slot goes to a waiter, is held for a returning request (`hold`), or becomes free. */
+  private handOn(slot: number, hold?: SlotHold): void {
+    const pick = this.pickWaiterFor(slot);
+    if (pick === undefined) {
+      this.freeSlots.push(slot);
+      return;
+    }
+    const head = this.waiters[0] as Waiter;
+    if (hold && pick.score <= 0 && head.passedOver < this.maxPassOver && !this.holds.has(hold.key)) {
+      const timer = setTimeout(() => {
+        this.holds.delete(hold.key);
+        this.handOn(slot);
+      }, hold.ms);
+      this.holds.set(hold.key, { key: hold.key, slot, timer });
+      return;
+    }
+    for (let index = 0; index < pick.index; index += 1) (this.waiters[index] as Waiter).passedOver += 1;
+    const next = this.waiters.splice(pick.index, 1)[0] as Waiter;
+    this.leaveQueue(next);
+    next.resolve(this.lease(slot));
+  }
+
   /**
-   * Takes the waiter a freed slot goes to: among the first `lookahead` waiters, the one it holds the most work of
-   * (ties to the earliest), so a conversation returns to the sequence that holds it; the head unless another scores
-   * higher, and always once the head has been passed over `maxPassOver` times, so nobody waits unboundedly.
+   * The waiter a freed slot goes to: among the first `lookahead` waiters, the one it holds the most work of (ties to
+   * the earliest), so a conversation returns to the sequence that holds it; the head unless another scores higher,
+   * and always once the head has been passed over `maxPassOver` times, so nobody waits unboundedly.
    */
-  private nextWaiterFor(slot: number): Waiter | undefined {
+  private pickWaiterFor(slot: number): { index: number; score: number } | undefined {
     const head = this.waiters[0];
     if (!head) return undefined;
-    let chosen = 0;
-    if (head.passedOver < this.maxPassOver) {
-      let best = head.score?.(slot) ?? 0;
-      const end = Math.min(this.lookahead, this.waiters.length);
-      for (let index = 1; index < end; index += 1) {
-        const score = this.waiters[index]?.score?.(slot) ?? 0;
-        if (score > best) {
-          best = score;
-          chosen = index;
-        }
+    const pick = { index: 0, score: head.score?.(slot) ?? 0 };
+    if (head.passedOver >= this.maxPassOver) return pick;
+    const end = Math.min(this.lookahead, this.waiters.length);
+    for (let index = 1; index < end; index += 1) {
+      const score = this.waiters[index]?.score?.(slot) ?? 0;
+      if (score > pick.score) {
+        pick.index = index;
+        pick.score = score;
       }
     }
-    for (let index = 0; index < chosen; index += 1) (this.waiters[index] as Waiter).passedOver += 1;
-    return this.waiters.splice(chosen, 1)[0];
+    return pick;
   }
 }

@@ -54,7 +54,7 @@ export class EchoEngine implements LanguageModel {
     if (promptTokens >= this.info.contextSize) {
       throw new ClawError("context_length_exceeded", `The prompt is ${promptTokens} tokens; the context holds ${this.info.contextSize}.`);
     }
-    const lease = await this.queue.acquire(options.signal, undefined, request.owner);
+    const lease = await this.queue.acquire(options.signal, { owner: request.owner });
     const admittedAt = performance.now();
     let firstTokenAt: number | undefined;
     let text = "";

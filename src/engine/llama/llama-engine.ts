@@ -1,6 +1,6 @@
 // The llama.cpp engine: one model (mmap), one context with `parallel` sequences batched together, a bounded queue.
 import path from "node:path";
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { ClawError } from "../../core/errors.js";
 import type { ChatMessage } from "../../core/types.js";
 import type { Logger } from "../../logging/logger.js";
@@ -8,13 +8,14 @@ import { AdmissionQueue } from "../admission-queue.js";
 import type { DecodeStats, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
 import { BatchBarrier, dispatchAfterMicrotasks } from "./batch-barrier.js";
 import { BatchCounter } from "./batch-counter.js";
-import { alignCache, canShiftCache } from "./cache-alignment.js";
+import { canShiftCache } from "./cache-alignment.js";
 import { GenerationGate } from "./generation-gate.js";
 import { withLlamaReason } from "./llama-error-log.js";
 import { assertGgufFile } from "./gguf-file-check.js";
 import { type Acceleration, describeAcceleration, type GpuLayersSetting, type GpuSetting, llamaBuild, startLlama } from "./llama-backend.js";
 import { type AppliedAdapter, checkRequestedAdapter, contextLoraOption, type LoraAdapter, resolveAdapters } from "./lora-adapters.js";
 import { PromptRenderer } from "./prompt-renderer.js";
+import { SequenceChooser } from "./sequence-chooser.js";
 import { generateOnSequence } from "./sequence-generation.js";
 import { modelFingerprint, SequenceStateStore } from "./sequence-state-store.js";
 
@@ -42,8 +43,11 @@ export interface LlamaEngineOptions {
 }
 
 const defaultContextCeiling = 4096;
-/** Tokens at the end of a sequence's state that a continuing prompt may tokenize differently. */
-const continuationSlack = 8;
+/**
+ * How long a freed sequence waits for its conversation's next turn while other requests queue: about the time a client
+ * takes to read an answer and send the next turn over a local network; far less than reading a long history again.
+ */
+const returnHoldMs = 20;
 
 export async function createLlamaEngine(options: LlamaEngineOptions): Promise<LanguageModel> {
   assertGgufFile(options.modelPath, "Model file");
@@ -101,13 +105,10 @@ class LlamaEngine implements LanguageModel {
   private readonly renderer: PromptRenderer;
   private readonly gate = new GenerationGate();
   private readonly barrier = new BatchBarrier();
-  /** When each sequence was last handed out, to give away the least recently used state first. */
-  private readonly lastUsed: number[];
   private readonly contextReuse: boolean;
-  /** The conversation each sequence last served. */
-  private readonly conversations: (string | undefined)[];
   /** Whether trimmed history may be erased from the middle of a sequence's state, later tokens shifted down. */
   private readonly shift: boolean;
+  private readonly chooser: SequenceChooser;
 
   constructor(
     private readonly llama: Llama,
@@ -122,10 +123,9 @@ class LlamaEngine implements LanguageModel {
   ) {
     this.renderer = new PromptRenderer(model);
     this.queue = new AdmissionQueue(sequences.length, options.maxQueue);
-    this.lastUsed = sequences.map(() => 0);
-    this.conversations = sequences.map(() => undefined);
     this.contextReuse = options.contextReuse ?? true;
     this.shift = canShiftCache(model);
+    this.chooser = new SequenceChooser(sequences, this.contextReuse, this.shift);
     this.info = {
       engine: "llama",
       model: path.basename(options.modelPath).replace(/\.gguf$/i, ""),
@@ -162,21 +162,22 @@ class LlamaEngine implements LanguageModel {
         `The prompt is ${promptTokens} tokens; the context holds ${this.info.contextSize} (including room for at least one new token).`,
       );
     }
-    const lease = await this.queue.acquire(
-      options.signal,
-      (free) => this.chooseSequence(free, prompt.tokens, request.conversation),
-      request.owner,
-      (slot) => this.heldTokens(slot, prompt.tokens, request.conversation),
-    );
+    const lease = await this.queue.acquire(options.signal, {
+      choose: (free) => this.chooser.choose(free, prompt.tokens, request.conversation),
+      owner: request.owner,
+      score: (slot) => this.chooser.score(slot, prompt.tokens, request.conversation),
+      key: request.conversation,
+    });
     const sequence = this.sequences[lease.slot] as LlamaContextSequence;
-    this.lastUsed[lease.slot] = performance.now();
-    if (request.conversation !== undefined && this.conversations[lease.slot] !== request.conversation) {
-      await this.restoreSavedState(request.conversation, sequence).catch((error: unknown) => {
+    // Whether the sequence holds this conversation's own earlier state (served it last, or its saved state was loaded).
+    let ownState = this.chooser.serves(lease.slot, request.conversation);
+    if (request.conversation !== undefined && !ownState) {
+      ownState = await this.restoreSavedState(request.conversation, sequence).catch((error: unknown) => {
         lease.release();
         throw error;
       });
     }
-    this.conversations[lease.slot] = request.conversation;
+    this.chooser.assign(lease.slot, request.conversation);
     const admittedAt = performance.now();
     // Our own signal, so a consumer that stops reading (client gone) also stops the decode before the slot is reused.
     const abort = new AbortController();
@@ -193,7 +194,8 @@ class LlamaEngine implements LanguageModel {
         barrier: this.barrier,
         promptTokens: prompt.tokens,
         reuse: this.contextReuse,
-        shift: this.shift,
+        // Only within a conversation: the kept tokens' cache still carries what the dropped ones said.
+        shift: this.shift && ownState,
         params: request.params,
         maxTokens: Math.min(request.params.maxTokens, this.info.contextSize - promptTokens),
         stopStrings: [...prompt.stopStrings, ...(request.params.stop ?? [])],
@@ -225,65 +227,24 @@ class LlamaEngine implements LanguageModel {
       // sampler at once instead of at garbage collection, before the sequence goes back to the pool.
       abort.abort();
       await generation?.return(undefined as never).catch((error: unknown) => this.options.logger.warn({ err: error }, "closing a generation failed"));
-      lease.release();
+      // Kept briefly for this conversation's next turn when others wait (it would otherwise read its history again);
+      // not after a cancel (the client is gone or changed its mind).
+      const returning = request.conversation !== undefined && this.contextReuse && !options.signal?.aborted;
+      lease.release(returning ? { key: request.conversation as string, ms: returnHoldMs } : undefined);
     }
   }
 
-  /**
-   * Which free sequence a request gets: the one that last served its conversation (session affinity), else one
-   * whose state this prompt continues (a client that re-sends the whole history), else the least recently used.
-   * Whatever it gets, the prefix it shares with the prompt (often the system prompt) is not evaluated again.
-   */
-  private chooseSequence(free: readonly number[], tokens: Token[], conversation: string | undefined): number {
-    if (conversation !== undefined) {
-      const own = free.find((slot) => this.conversations[slot] === conversation);
-      if (own !== undefined) return own;
-    }
-    let continued: number | undefined;
-    let continuedHeld = 0;
-    for (const slot of free) {
-      const held = this.continuedTokens(slot, tokens);
-      if (held > continuedHeld) {
-        continued = slot;
-        continuedHeld = held;
-      }
-    }
-    if (continued !== undefined) return continued;
-    return free.reduce((oldest, slot) => ((this.lastUsed[slot] as number) < (this.lastUsed[oldest] as number) ? slot : oldest));
-  }
-
-  /**
-   * How much of a waiting request's work a freed sequence holds (the admission queue's score): the prompt tokens it
-   * keeps when the sequence holds the request's conversation or a state the prompt continues, else 0, so that a
-   * shared system prompt alone does not take a sequence from the waiters ahead.
-   */
-  private heldTokens(slot: number, tokens: Token[], conversation: string | undefined): number {
-    if (!this.contextReuse) return 0;
-    if (conversation !== undefined && this.conversations[slot] === conversation) {
-      const { prefix, kept } = alignCache((this.sequences[slot] as LlamaContextSequence).contextTokens, tokens.slice(0, -1), this.shift);
-      return prefix + kept;
-    }
-    return this.continuedTokens(slot, tokens);
-  }
-
-  /** Prompt tokens a sequence keeps when the prompt continues its whole state (trimmed history shifted out), else 0. */
-  private continuedTokens(slot: number, tokens: Token[]): number {
-    const held = (this.sequences[slot] as LlamaContextSequence).contextTokens;
-    const { prefix, dropped, kept } = alignCache(held, tokens.slice(0, -1), this.shift);
-    // Re-tokenizing an answer as history can differ in its last few tokens from how it was generated.
-    const continues = prefix + kept > 0 && prefix + dropped + kept >= held.length - continuationSlack;
-    return continues ? prefix + kept : 0;
-  }
-
-  /** Loads a conversation's state saved at the last shutdown into the sequence it was given (once). */
-  private async restoreSavedState(conversation: string, sequence: LlamaContextSequence): Promise<void> {
+  /** Loads a conversation's state saved at the last shutdown into the sequence it was given (once); true when loaded. */
+  private async restoreSavedState(conversation: string, sequence: LlamaContextSequence): Promise<boolean> {
     const file = this.stateStore?.find(conversation);
-    if (!file) return;
+    if (!file) return false;
     try {
       await this.gate.prepare(() => sequence.loadStateFromFile(file, { acceptRisk: true }));
+      return true;
     } catch (error) {
       this.options.logger.warn({ err: error, file }, "could not load a saved conversation state; evaluating the conversation again");
       await this.gate.prepare(() => sequence.clearHistory());
+      return false;
     } finally {
       this.stateStore?.remove(conversation);
     }
@@ -292,7 +253,7 @@ class LlamaEngine implements LanguageModel {
   /** Saves the state of every conversation a sequence holds, within the disk budget. */
   private async saveStates(): Promise<void> {
     if (!this.stateStore) return;
-    for (const [slot, conversation] of this.conversations.entries()) {
+    for (const [slot, conversation] of this.chooser.conversations.entries()) {
       if (conversation === undefined) continue;
       try {
         await this.stateStore.save(conversation, this.sequences[slot] as LlamaContextSequence);
