@@ -57,9 +57,9 @@ const turnTimeoutMs = 60_000;
  * messages (a fresh session and fresh text), the same for both daemons, so at turn 1 a sequence holds little more of
  * the prompt than the system prompt.
  */
-export async function runContextReuse(options: BenchOptions, modelPath: string, log: (line: string) => void): Promise<ContextReuseResult> {
-  const startedAt = performance.now();
-  const agent = {
+/** The agent settings every context-reuse daemon shares: greedy, the reuse context and system prompt. */
+export function reuseAgentConfig(options: BenchOptions): Record<string, unknown> {
+  return {
     engine: "llama",
     temperature: 0,
     threads: options.threads,
@@ -68,6 +68,11 @@ export async function runContextReuse(options: BenchOptions, modelPath: string, 
     system_prompt: reuseSystemPrompt,
     max_tokens: options.reuseMaxTokens,
   };
+}
+
+export async function runContextReuse(options: BenchOptions, modelPath: string, log: (line: string) => void): Promise<ContextReuseResult> {
+  const startedAt = performance.now();
+  const agent = reuseAgentConfig(options);
   const nodes: BenchNode[] = [];
   const sockets: WebSocket[] = [];
   try {

@@ -1,7 +1,7 @@
 // Context reuse under load (more conversations than sequences, all at once) and past the context (trimmed history shifted out).
 import type WebSocket from "ws";
 import { startBenchNode, type BenchNode } from "./bench-node.js";
-import { ConversationClient, reuseSystemPrompt, type ReuseTurn, userMessage } from "./context-reuse.js";
+import { ConversationClient, reuseAgentConfig, reuseSystemPrompt, type ReuseTurn, userMessage } from "./context-reuse.js";
 import type { BenchOptions } from "./options.js";
 import { median, percentile } from "./stats.js";
 import { closeSocket, openSocket } from "./stream-drivers.js";
@@ -31,16 +31,7 @@ export interface ReuseLoadResult {
  */
 export async function runReuseLoad(options: BenchOptions, modelPath: string, log: (line: string) => void): Promise<ReuseLoadResult> {
   const startedAt = performance.now();
-  const agent = {
-    engine: "llama",
-    temperature: 0,
-    threads: options.threads,
-    parallel: options.reuseParallel,
-    context_size: options.reuseContextSize,
-    system_prompt: reuseSystemPrompt,
-    max_tokens: options.reuseMaxTokens,
-    max_queue: 64,
-  };
+  const agent = { ...reuseAgentConfig(options), max_queue: 64 };
   const runs: LoadRun[] = [];
   let systemPromptTokens = 0;
   let node: BenchNode | undefined = await startBenchNode(agent, modelPath);
