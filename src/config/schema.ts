@@ -161,8 +161,8 @@ export const agentSchema = z.strictObject({
    */
   context_reuse: z.boolean().default(true),
   /**
-   * llama.cpp's flash attention: `auto` lets llama.cpp decide (it turns it on where supported, CPU included).
-   * Measured with the tiny test model on CPU, it made long prompts ~3× slower; measure with your model.
+   * llama.cpp's flash attention: `auto` is off on the CPU (measured slower there at long contexts) and llama.cpp's
+   * own choice on a GPU; true or false forces it.
    */
   flash_attention: z.union([z.literal("auto"), z.boolean()]).default("auto"),
   /**

@@ -17,7 +17,7 @@ vi.mock("node-llama-cpp", async (importOriginal) => ({
   getLlamaGpuTypes: async () => binding.supported,
 }));
 
-const { startLlama } = await import("./llama-backend.js");
+const { flashAttentionFor, startLlama } = await import("./llama-backend.js");
 
 function recordingLogger() {
   const warnings: string[] = [];
@@ -57,5 +57,15 @@ describe("startLlama", () => {
       'agent.gpu is "metal" but the Metal backend is not available on this platform (llama.cpp started on vulkan)',
     );
     expect(binding.disposed).toBe(1);
+  });
+});
+
+describe("flashAttentionFor", () => {
+  it("turns auto into off on the CPU, leaves auto to llama.cpp on a GPU, and keeps an explicit choice", () => {
+    expect(flashAttentionFor("auto", false)).toBe(false);
+    expect(flashAttentionFor("auto", "cuda")).toBe("auto");
+    expect(flashAttentionFor("auto", "metal")).toBe("auto");
+    expect(flashAttentionFor(true, false)).toBe(true);
+    expect(flashAttentionFor(false, "vulkan")).toBe(false);
   });
 });

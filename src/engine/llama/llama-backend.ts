@@ -22,6 +22,17 @@ export interface Acceleration {
 }
 
 /** The llama.cpp binding, and its error-level log lines (llama.cpp logs the reason before a call fails). */
+/**
+ * The flash-attention setting handed to llama.cpp. `auto` means: on a GPU backend, llama.cpp's own choice; on the CPU,
+ * off. Measured on the CPU (docs/benchmarks.md Finding 10): with it on, decoding at ~1,850 tokens of context was 1.8×
+ * (100M-parameter shapes) to 2.3× (test model) slower, while prompts read 15–30 % faster and short contexts decoded
+ * ~15 % faster; a chat node spends most of its time decoding with the conversation's context behind it.
+ */
+export function flashAttentionFor(setting: "auto" | boolean, gpu: Llama["gpu"]): "auto" | boolean {
+  if (setting !== "auto") return setting;
+  return gpu === false ? false : "auto";
+}
+
 export interface StartedLlama {
   llama: Llama;
   errors: LlamaErrorLog;

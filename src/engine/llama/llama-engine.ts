@@ -12,7 +12,7 @@ import { canShiftCache } from "./cache-alignment.js";
 import { GenerationGate } from "./generation-gate.js";
 import { withLlamaReason } from "./llama-error-log.js";
 import { assertGgufFile } from "./gguf-file-check.js";
-import { type Acceleration, describeAcceleration, type GpuLayersSetting, type GpuSetting, llamaBuild, startLlama } from "./llama-backend.js";
+import { type Acceleration, describeAcceleration, flashAttentionFor, type GpuLayersSetting, type GpuSetting, llamaBuild, startLlama } from "./llama-backend.js";
 import { type AppliedAdapter, checkRequestedAdapter, contextLoraOption, type LoraAdapter, resolveAdapters } from "./lora-adapters.js";
 import { PromptRenderer } from "./prompt-renderer.js";
 import { SequenceChooser } from "./sequence-chooser.js";
@@ -76,7 +76,7 @@ export async function createLlamaEngine(options: LlamaEngineOptions): Promise<La
       contextSize,
       sequences: options.parallel,
       threads: options.threads,
-      flashAttention: options.flashAttention ?? "auto",
+      flashAttention: flashAttentionFor(options.flashAttention ?? "auto", llama.gpu),
       lora: contextLoraOption(adapters),
       batching: { dispatchSchedule: dispatchAfterMicrotasks, itemPrioritizationStrategy: batchCounter.strategy },
     });
