@@ -62,17 +62,18 @@ describe("llama engine", () => {
 });
 
 describe("llama engine options", () => {
-  it("runs with flash attention off and gives the same greedy text for a short prompt", async () => {
+  it("runs with flash attention forced on and off (the CPU default) and gives the same greedy text for a short prompt", async () => {
     const modelPath = await testModelPath();
     const base = { modelPath, parallel: 1, threads: 1, maxQueue: 1, gpu: false as const, logger: silentLogger };
     const withDefault = await createLlamaEngine(base);
-    const withoutFlash = await createLlamaEngine({ ...base, flashAttention: false });
+    const withFlash = await createLlamaEngine({ ...base, flashAttention: true });
     try {
       const expected = await run(withDefault, "Once upon a time", 24, [], "default");
-      expect(await run(withoutFlash, "Once upon a time", 24, [], "no-flash")).toBe(expected);
+      expect(expected.length).toBeGreaterThan(10);
+      expect(await run(withFlash, "Once upon a time", 24, [], "flash")).toBe(expected);
     } finally {
       await withDefault.close();
-      await withoutFlash.close();
+      await withFlash.close();
     }
   });
 });
