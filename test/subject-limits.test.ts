@@ -24,6 +24,16 @@ async function holdTheSequence(node: TestNode, subject: string): Promise<WsTestC
   return holder;
 }
 
+/** Alice sends two chats that wait behind the held sequence; resolves once both are queued. */
+async function queueTwoForAlice(node: TestNode) {
+  const alice = await WsTestClient.connect(node.wsUrl, { token: await node.token("alice") });
+  const aliceQueued = [alice.result("a1"), alice.result("a2")];
+  alice.send({ type: "chat", id: "a1", message: "one", params: { max_tokens: 4 } });
+  alice.send({ type: "chat", id: "a2", message: "two", params: { max_tokens: 4 } });
+  await until(() => node.daemon.engine.load().queued === 2);
+  return { alice, aliceQueued };
+}
+
 describe("per-subject limits", () => {
   let node: TestNode | undefined;
   afterEach(async () => node?.close());
@@ -32,11 +42,7 @@ describe("per-subject limits", () => {
     // max_queue 4 × queue_share 0.5: each subject may have 2 requests waiting.
     node = await startNode({ queue_share_per_subject: 0.5 }, 4);
     const holder = await holdTheSequence(node, "alice");
-    const alice = await WsTestClient.connect(node.wsUrl, { token: await node.token("alice") });
-    const aliceQueued = [alice.result("a1"), alice.result("a2")];
-    alice.send({ type: "chat", id: "a1", message: "one", params: { max_tokens: 4 } });
-    alice.send({ type: "chat", id: "a2", message: "two", params: { max_tokens: 4 } });
-    await until(() => node?.daemon.engine.load().queued === 2);
+    const { alice, aliceQueued } = await queueTwoForAlice(node);
     const refused = await alice.chat("a3", "three", { max_tokens: 4 });
     expect(refused.end).toMatchObject({ type: "error", code: "overloaded" });
     expect(String(refused.end.message)).toContain("per-user limit");
@@ -56,11 +62,7 @@ describe("per-subject limits", () => {
   it("caps the requests one subject runs or queues at once, over WebSocket and HTTP together", async () => {
     node = await startNode({ max_requests_per_subject: 3, queue_share_per_subject: 1 }, 8);
     const holder = await holdTheSequence(node, "alice");
-    const alice = await WsTestClient.connect(node.wsUrl, { token: await node.token("alice") });
-    const aliceQueued = [alice.result("a1"), alice.result("a2")];
-    alice.send({ type: "chat", id: "a1", message: "one", params: { max_tokens: 4 } });
-    alice.send({ type: "chat", id: "a2", message: "two", params: { max_tokens: 4 } });
-    await until(() => node?.daemon.engine.load().queued === 2);
+    const { alice, aliceQueued } = await queueTwoForAlice(node);
 
     const overWebsocket = await alice.chat("a3", "three", { max_tokens: 4 });
     expect(overWebsocket.end).toMatchObject({ type: "error", code: "overloaded", message: expect.stringContaining("per-user limit is 3") });
