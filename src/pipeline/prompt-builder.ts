@@ -36,6 +36,8 @@ export function buildPrompt(input: BuildPromptInput): ChatMessage[] {
     const hasSystem = conversation.some((message) => message.role === "system");
     return hasSystem ? conversation : [...system, ...conversation];
   }
+  // No history: nothing to trim, and nothing to count here (the engine refuses a prompt that does not fit).
+  if (earlier.length === 0) return [...system, ...newTurn];
   const budget = promptBudget(engine.info.contextSize, maxTokens);
   const promptFrom = (start: number) => [...system, ...earlier.slice(start), ...newTurn];
   const fits = (start: number) => engine.countPromptTokens(promptFrom(start)) <= budget;
@@ -45,7 +47,7 @@ export function buildPrompt(input: BuildPromptInput): ChatMessage[] {
   const firstPosition = input.firstPosition ?? 0;
   const starts = [0];
   for (let index = 1; index < earlier.length; index += 1) if ((firstPosition + index) % trimBlockMessages === 0) starts.push(index);
-  if (earlier.length > 0) starts.push(earlier.length);
+  starts.push(earlier.length);
   // Which blocks to drop is decided from per-message counts (stored with the history), not by tokenizing the
   // whole prompt again for every block: that made each turn of a long session cost its whole history.
   const counts = earlier.map((message) => input.tokenCounts?.get(tokenCountKey(message)) ?? messageTokens(engine, message));
