@@ -61,8 +61,14 @@ function sendOutgoing(socket: WebSocket, item: Outgoing): void {
     case "bad-utf8":
       return socket.send(item.bytes, { binary: false });
     case "oversized":
-      return socket.send(`{"type":"chat","id":"big","message":"${"x".repeat(Math.max(0, item.size - 40))}"}`);
+      return socket.send(oversizedFrame(item.size));
   }
+}
+
+/** A chat frame of exactly `size` bytes. */
+function oversizedFrame(size: number): string {
+  const wrapper = ['{"type":"chat","id":"big","message":"', '"}'];
+  return wrapper.join("x".repeat(Math.max(0, size - wrapper.join("").length)));
 }
 
 interface Session {
