@@ -30,6 +30,8 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface Server {
   name: "clawbot" | "llama-server";
+  /** The server's process id, for its resident memory. */
+  pid: number;
   baseUrl: string;
   apiKey: string;
   /** The model name sent in requests. */
@@ -41,6 +43,8 @@ interface Round {
   tokensPerSecond: number;
   ttftMs: number[];
   completionTokens: number;
+  /** The server's highest resident memory seen while the round ran (MB). */
+  peakRssMb: number;
 }
 
 /** Builds llama-server once (cached); undefined, with the reason logged, when it cannot be built here. */
@@ -110,6 +114,8 @@ async function main(): Promise<void> {
 /** `concurrency` streams at once through the official OpenAI client; aggregate tok/s from the first request to the last finish. */
 export async function runRound(server: Server, concurrency: number, maxTokens: number): Promise<Round> {
   const client = new OpenAI({ baseURL: `${server.baseUrl}/v1`, apiKey: server.apiKey, maxRetries: 0 });
+  let peakRssMb = residentMb(server.pid);
+  const sampler = setInterval(() => (peakRssMb = Math.max(peakRssMb, residentMb(server.pid))), 50);
   const startedAt = performance.now();
   const streams = await Promise.all(
     Array.from({ length: concurrency }, async (_unused, index) => {
@@ -136,8 +142,20 @@ export async function runRound(server: Server, concurrency: number, maxTokens: n
     }),
   );
   const seconds = (performance.now() - startedAt) / 1000;
+  clearInterval(sampler);
+  peakRssMb = Math.max(peakRssMb, residentMb(server.pid));
   const completionTokens = streams.reduce((sum, stream) => sum + stream.completionTokens, 0);
-  return { tokensPerSecond: completionTokens / seconds, ttftMs: streams.map((stream) => stream.ttftMs), completionTokens };
+  return { tokensPerSecond: completionTokens / seconds, ttftMs: streams.map((stream) => stream.ttftMs), completionTokens, peakRssMb };
+}
+
+/** A process's resident memory in MB (VmRSS from /proc; 0 where there is no /proc). */
+function residentMb(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 export async function startClawbot(modelPath: string, threads: number, slots: number, contextSize: number): Promise<Server> {
@@ -161,6 +179,7 @@ export async function startClawbot(modelPath: string, threads: number, slots: nu
   const token = await issueToken({ secret, subject: "bench", roles: ["user"], ttl: "2h" });
   return {
     name: "clawbot",
+    pid: child.pid as number,
     baseUrl: `http://127.0.0.1:${port}`,
     apiKey: token,
     model: path.basename(modelPath).replace(/\.gguf$/i, ""),
@@ -177,7 +196,7 @@ async function startLlamaServer(binary: string, modelPath: string, threads: numb
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitUntilReady(child, "llama-server", () => false, async () => (await fetch(`${baseUrl}/health`).catch(() => undefined))?.status === 200);
-  return { name: "llama-server", baseUrl, apiKey: "none", model: path.basename(modelPath), stop: () => stopChild(child) };
+  return { name: "llama-server", pid: child.pid as number, baseUrl, apiKey: "none", model: path.basename(modelPath), stop: () => stopChild(child) };
 }
 
 async function waitUntilReady(child: ChildProcess, name: string, readyOutput: (output: string) => boolean, probe?: () => Promise<boolean>): Promise<void> {
@@ -215,10 +234,11 @@ function renderTable(
     const tokS = (list: Round[]) => median(list.map((round) => round.tokensPerSecond));
     const ttft = (list: Round[]) => median(list.flatMap((round) => round.ttftMs));
     const tokens = (list: Round[]) => median(list.map((round) => round.completionTokens));
+    const rss = (list: Round[]) => Math.max(...list.map((round) => round.peakRssMb)).toFixed(0);
     const ratio = tokS(clawbot) / tokS(anchor);
     rows.push(
       `| ${concurrency} | ${tokS(clawbot).toFixed(0)} | ${tokS(anchor).toFixed(0)} | ${ratio.toFixed(2)} ${ratio >= 1 ? "(met)" : "(**not met**)"} | ` +
-        `${ttft(clawbot).toFixed(1)} | ${ttft(anchor).toFixed(1)} | ${tokens(clawbot).toFixed(0)} / ${tokens(anchor).toFixed(0)} |`,
+        `${ttft(clawbot).toFixed(1)} | ${ttft(anchor).toFixed(1)} | ${tokens(clawbot).toFixed(0)} / ${tokens(anchor).toFixed(0)} | ${rss(clawbot)} / ${rss(anchor)} |`,
     );
   }
   return [
@@ -228,9 +248,10 @@ function renderTable(
     `threads ${settings.threads}, ${settings.slots} slots of ${settings.contextSize} tokens, max_tokens ${settings.maxTokens}, temperature 0,`,
     `${settings.repetitions} repetitions after a warm-up, the servers' order alternating every round; medians. llama-server renders the`,
     "prompt with its default chat template when the model has none, Clawbot with its plain prompt: prompts differ by a few tokens.",
+    "Peak RSS: each server process's highest VmRSS sampled every 50 ms while rounds of that many streams ran (the whole node for Clawbot).",
     "",
-    "| Streams | Clawbot tok/s | llama-server tok/s | Clawbot ÷ llama-server (target ≥ 1.0) | Clawbot TTFT (ms) | llama-server TTFT (ms) | Tokens per round (Clawbot / llama-server) |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "| Streams | Clawbot tok/s | llama-server tok/s | Clawbot ÷ llama-server (target ≥ 1.0) | Clawbot TTFT (ms) | llama-server TTFT (ms) | Tokens per round (Clawbot / llama-server) | Peak RSS MB (Clawbot / llama-server) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
   ].join("\n");
 }

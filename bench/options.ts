@@ -35,6 +35,7 @@ export interface BenchOptions {
   pastContextSize: number;
   pastContextTurns: number;
   skipContextReuse: boolean;
+  skipReuseLoad: boolean;
   /** Long sessions (echo engine): turns of the one session, sessions run at once, seconds they run, max_tokens. */
   longSessionTurns: number;
   longSessionSessions: number;
@@ -77,6 +78,7 @@ export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env): 
     pastContextSize: integerOption(environment.BENCH_PAST_CONTEXT_SIZE, 2048, 64),
     pastContextTurns: integerOption(environment.BENCH_PAST_CONTEXT_TURNS, 18, 1),
     skipContextReuse: environment.BENCH_SKIP_CONTEXT_REUSE === "1",
+    skipReuseLoad: environment.BENCH_SKIP_REUSE_LOAD === "1",
     longSessionTurns: integerOption(environment.BENCH_LONG_SESSION_TURNS, 300, 1),
     longSessionSessions: integerOption(environment.BENCH_LONG_SESSION_SESSIONS, 10, 1),
     longSessionSeconds: numberOption(environment.BENCH_LONG_SESSION_SECONDS, 5, 0.1),

@@ -53,6 +53,8 @@ async function main(): Promise<void> {
         `context ${options.reuseContextSize}, ~${options.reuseMessageTokens}-token messages, max_tokens ${options.reuseMaxTokens}`,
     );
     results.contextReuse = await runContextReuse(options, modelPath, log);
+  }
+  if (!options.skipContextReuse && !options.skipReuseLoad) {
     log(`context reuse under load (${options.reuseParallel} and ${2 * options.reuseParallel} conversations) and past a ${options.pastContextSize}-token context:`);
     results.reuseLoad = await runReuseLoad(options, modelPath, log);
   }

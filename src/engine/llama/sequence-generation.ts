@@ -60,6 +60,31 @@ export async function* generateOnSequence(options: SequenceGenerationOptions): A
     const matcher = new StopMatcher(options.stopStrings);
     let completionTokens = 0;
     let finishReason: FinishReason = "length";
+    /**
+     * Queues the next token's decode, together with the other generations' (undefined when cancelled). It counts as in
+     * flight until the decode returns, however long the consumer takes with the current text: a slow reader does not
+     * hold the others' next batch.
+     */
+    const queueNextDecode = async (): Promise<{ step: Promise<IteratorResult<Token, void>> } | undefined> => {
+      // Wait only while a sequence is being prepared (no microtask otherwise).
+      const pause = gate.pass();
+      if (pause) await pause;
+      if (signal.aborted) return undefined;
+      // No microtask when this is the only generation.
+      const turn = barrier.turn();
+      if (turn) await turn;
+      if (signal.aborted) {
+        barrier.returned();
+        return undefined;
+      }
+      const next = iterator.next();
+      next.then(
+        () => barrier.returned(),
+        () => barrier.returned(),
+      );
+      // Wrapped: an async function returning the promise itself would wait for it.
+      return { step: next };
+    };
     try {
       // The prompt joins the batch of the running generations' next tokens.
       const promptTurn = barrier.promptTurn();
@@ -73,27 +98,19 @@ export async function* generateOnSequence(options: SequenceGenerationOptions): A
         }
         completionTokens += 1;
         const { text, stopped } = matcher.push(decoder.push(token));
+        const more = !stopped && completionTokens < maxTokens;
+        // The next token's decode starts before this text goes to the consumer, so the two overlap.
+        const following = more ? await queueNextDecode() : undefined;
         if (text) yield text;
         if (stopped) return { finishReason: "stop", completionTokens, reusedPromptTokens };
-        if (completionTokens >= maxTokens) break;
-        // Per token: wait only while a sequence is being prepared (no microtask otherwise).
-        const pause = gate.pass();
-        if (pause) await pause;
+        if (!following) {
+          if (more) finishReason = "cancelled";
+          break;
+        }
+        step = await following.step;
         if (signal.aborted) {
           finishReason = "cancelled";
           break;
-        }
-        // Queue the next decode together with the other generations' (no microtask when this is the only one).
-        const turn = barrier.turn();
-        if (turn) await turn;
-        try {
-          if (signal.aborted) {
-            finishReason = "cancelled";
-            break;
-          }
-          step = await iterator.next();
-        } finally {
-          barrier.returned();
         }
       }
     } finally {
