@@ -8,6 +8,25 @@ export interface ChatMessage {
   content: string;
 }
 
+/**
+ * The answer's form: free text, any JSON object, or JSON valid against a schema. The JSON forms are enforced by
+ * grammar-constrained decoding, so the answer always parses (and validates).
+ */
+export type ResponseFormat =
+  | { type: "text" }
+  | { type: "json_object" }
+  | { type: "json_schema"; schema: Record<string, unknown>; name?: string };
+
+/** One generated token's log-probability, with the most likely alternatives at its place when asked for. */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  /** The token's UTF-8 bytes (a token can hold part of a character). */
+  bytes: number[];
+  /** Most likely tokens at this position, most likely first (empty unless `logprobs.top` > 0). */
+  top: { token: string; logprob: number; bytes: number[] }[];
+}
+
 /** Sampling and length settings for one generation; defaults come from the agent config. */
 export interface GenerationParams {
   maxTokens: number;
@@ -17,6 +36,10 @@ export interface GenerationParams {
   stop?: string[];
   /** Name of a LoRA adapter the answer must use; refused (bad_request) unless the engine applies it. */
   adapter?: string;
+  /** Constrain the answer to JSON (undefined or `text`: free text). */
+  responseFormat?: ResponseFormat;
+  /** Report each generated token's log-probability and `top` (0–20) alternatives (undefined: none). */
+  logprobs?: { top: number };
 }
 
 export type FinishReason = "stop" | "length" | "cancelled";
@@ -44,7 +67,7 @@ export interface Principal {
 
 /** What the engine and the pipeline emit, in order: text deltas, then exactly one finish or error. */
 export type StreamPart =
-  | { type: "text-delta"; text: string }
+  | { type: "text-delta"; text: string; logprobs?: TokenLogprob[] }
   | { type: "finish"; text: string; finishReason: FinishReason; usage: Usage; timings: Timings }
   | { type: "error"; error: ClawError };
 

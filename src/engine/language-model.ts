@@ -1,5 +1,5 @@
 // The small interface every engine implements: render and count a prompt, stream a generation, close.
-import type { ChatMessage, FinishPart, GenerationParams } from "../core/types.js";
+import type { ChatMessage, FinishPart, GenerationParams, TokenLogprob } from "../core/types.js";
 import type { QueueOwner } from "./admission-queue.js";
 
 export interface EngineRequest {
@@ -52,7 +52,7 @@ export interface DecodeStats {
 }
 
 /** What `stream` yields: text deltas, then one finish. Failures are thrown as ClawError. */
-export type EnginePart = { type: "text-delta"; text: string } | FinishPart;
+export type EnginePart = { type: "text-delta"; text: string; logprobs?: TokenLogprob[] } | FinishPart;
 
 export interface LanguageModel {
   readonly info: EngineInfo;
