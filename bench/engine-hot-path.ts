@@ -3,6 +3,7 @@
 //   node --import tsx bench/engine-hot-path.ts                       # the test model
 //   HOT_PATH_PROFILE=/tmp/prof node --import tsx bench/engine-hot-path.ts   # a .cpuprofile of each timed part only
 //   BENCH_MODEL=realistic HOT_PATH_STREAMS=1,4,8 HOT_PATH_ROUNDS=5 HOT_PATH_MAX_TOKENS=256 node --import tsx bench/engine-hot-path.ts
+//   HOT_PATH_FLASH_ATTENTION=on …                                      # force flash attention on (off, auto)
 import fs from "node:fs";
 import { Session } from "node:inspector/promises";
 import path from "node:path";
@@ -44,6 +45,8 @@ async function main(): Promise<void> {
     maxQueue: 64,
     gpu: false,
     contextSize: Number(process.env.BENCH_CONTEXT_SIZE ?? 1024),
+    // HOT_PATH_FLASH_ATTENTION=on|off|auto (default auto: the engine's default).
+    flashAttention: ({ on: true, off: false } as Record<string, boolean>)[process.env.HOT_PATH_FLASH_ATTENTION ?? ""] ?? "auto",
     logger: silentLogger,
   });
   const session = profileDirectory ? new Session() : undefined;

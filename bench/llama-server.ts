@@ -9,7 +9,9 @@
 // skipped with a message. Both servers run as child processes with the same model, threads, slots (parallel
 // sequences), context per slot and greedy settings; the client runs here, in its own process, as a real client does.
 // Not part of `npm test`. Settings: BENCH_CONCURRENCIES (1,4,8), BENCH_MAX_TOKENS (200), BENCH_REPETITIONS (5),
-// BENCH_THREADS (cores − 1), BENCH_CONTEXT_SIZE (1024 per slot), BENCH_BUILD_JOBS (2), BENCH_LLAMA_SERVER (a binary to use).
+// BENCH_THREADS (cores − 1), BENCH_CONTEXT_SIZE (1024 per slot), BENCH_BUILD_JOBS (2), BENCH_LLAMA_SERVER (a binary to use),
+// BENCH_FLASH_ATTENTION (on / off for both servers; default: each server's own default, Clawbot off on the CPU,
+// llama-server auto, which is on for the CPU).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -85,15 +87,16 @@ async function main(): Promise<void> {
   const threads = Number(process.env.BENCH_THREADS || defaultThreads());
   const contextSize = Number(process.env.BENCH_CONTEXT_SIZE || 1024);
   const slots = Math.max(...concurrencies);
+  const flashAttention = flashAttentionSetting(process.env.BENCH_FLASH_ATTENTION);
   const binary = await ensureLlamaServer();
   if (!binary) return;
   const modelPath = await resolveBenchModel(process.env.BENCH_MODEL, log);
-  log(`model ${path.basename(modelPath)}, threads ${threads}, slots ${slots}, context ${contextSize} per slot, max_tokens ${maxTokens}, ${repetitions} repetitions`);
+  log(`model ${path.basename(modelPath)}, threads ${threads}, slots ${slots}, context ${contextSize} per slot, max_tokens ${maxTokens}, ${repetitions} repetitions, flash attention ${flashAttention ?? "each server's default"}`);
   const servers: Server[] = [];
   const rounds = new Map<string, Round[]>();
   try {
-    servers.push(await startClawbot(modelPath, threads, slots, contextSize));
-    servers.push(await startLlamaServer(binary, modelPath, threads, slots, contextSize));
+    servers.push(await startClawbot(modelPath, threads, slots, contextSize, flashAttention));
+    servers.push(await startLlamaServer(binary, modelPath, threads, slots, contextSize, flashAttention));
     // Round 0 warms both up (untimed); the order of the servers alternates every round.
     for (let repetition = 0; repetition <= repetitions; repetition += 1) {
       for (const concurrency of concurrencies) {
@@ -108,7 +111,14 @@ async function main(): Promise<void> {
   } finally {
     for (const server of servers) await server.stop();
   }
-  process.stdout.write(`${renderTable(rounds, concurrencies, { modelPath, threads, slots, contextSize, maxTokens, repetitions })}\n`);
+  process.stdout.write(`${renderTable(rounds, concurrencies, { modelPath, threads, slots, contextSize, maxTokens, repetitions, flashAttention })}\n`);
+}
+
+/** BENCH_FLASH_ATTENTION: "on" / "off" for both servers; undefined leaves each server's default. */
+function flashAttentionSetting(value: string | undefined): "on" | "off" | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (value === "on" || value === "off") return value;
+  throw new Error(`BENCH_FLASH_ATTENTION must be on or off, not "${value}"`);
 }
 
 /** `concurrency` streams at once through the official OpenAI client; aggregate tok/s from the first request to the last finish. */
@@ -158,12 +168,22 @@ function residentMb(pid: number): number {
   }
 }
 
-export async function startClawbot(modelPath: string, threads: number, slots: number, contextSize: number): Promise<Server> {
+export async function startClawbot(modelPath: string, threads: number, slots: number, contextSize: number, flashAttention?: "on" | "off"): Promise<Server> {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-anchor-"));
   const secret = randomBytes(32).toString("base64url");
   const port = await freePort();
   const config = {
-    agent: { engine: "llama", model_path: modelPath, data_dir: "./data", threads, parallel: slots, context_size: contextSize, temperature: 0, max_queue: 64 },
+    agent: {
+      engine: "llama",
+      model_path: modelPath,
+      data_dir: "./data",
+      threads,
+      parallel: slots,
+      context_size: contextSize,
+      temperature: 0,
+      max_queue: 64,
+      ...(flashAttention ? { flash_attention: flashAttention === "on" } : {}),
+    },
     gateways: [{ type: "http", host: "127.0.0.1", port, auth: { type: "jwt", secret } }],
     limits: { max_requests_per_subject: 100_000, queue_share_per_subject: 1 },
     log_level: "warn",
@@ -190,9 +210,10 @@ export async function startClawbot(modelPath: string, threads: number, slots: nu
   };
 }
 
-async function startLlamaServer(binary: string, modelPath: string, threads: number, slots: number, contextSize: number): Promise<Server> {
+async function startLlamaServer(binary: string, modelPath: string, threads: number, slots: number, contextSize: number, flashAttention?: "on" | "off"): Promise<Server> {
   const port = await freePort();
-  const args = ["-m", modelPath, "-t", String(threads), "-tb", String(threads), "-np", String(slots), "-c", String(contextSize * slots), "--host", "127.0.0.1", "--port", String(port)];
+  const sizes = ["-t", String(threads), "-tb", String(threads), "-np", String(slots), "-c", String(contextSize * slots)];
+  const args = ["-m", modelPath, ...sizes, ...(flashAttention ? ["-fa", flashAttention] : []), "--host", "127.0.0.1", "--port", String(port)];
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitUntilReady(child, "llama-server", () => false, async () => (await fetch(`${baseUrl}/health`).catch(() => undefined))?.status === 200);
@@ -225,7 +246,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 function renderTable(
   rounds: Map<string, Round[]>,
   concurrencies: number[],
-  settings: { modelPath: string; threads: number; slots: number; contextSize: number; maxTokens: number; repetitions: number },
+  settings: { modelPath: string; threads: number; slots: number; contextSize: number; maxTokens: number; repetitions: number; flashAttention?: "on" | "off" },
 ): string {
   const rows: string[] = [];
   for (const concurrency of concurrencies) {
@@ -246,6 +267,7 @@ function renderTable(
     "",
     `Same OpenAI streaming client (the \`openai\` package, in the benchmark's own process) against both servers, each a child process:`,
     `threads ${settings.threads}, ${settings.slots} slots of ${settings.contextSize} tokens, max_tokens ${settings.maxTokens}, temperature 0,`,
+    `flash attention ${settings.flashAttention ?? "as each server defaults (Clawbot: off on the CPU; llama-server: auto, on for the CPU)"},`,
     `${settings.repetitions} repetitions after a warm-up, the servers' order alternating every round; medians. llama-server renders the`,
     "prompt with its default chat template when the model has none, Clawbot with its plain prompt: prompts differ by a few tokens.",
     "Peak RSS: each server process's highest VmRSS sampled every 50 ms while rounds of that many streams ran (the whole node for Clawbot).",
