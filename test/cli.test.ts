@@ -154,7 +154,8 @@ describe("init, token issue and chat", () => {
     const port = await freePort();
     const node = spawnCli(["start", "--config", "clawbot.yaml", "--model", modelPath, "--port", String(port)], { cwd, env });
     const ready = await waitUntilReady(node);
-    expect(ready.token).toBeUndefined();
+    // The ready block's own token (1 hour) is signed with the config's secret; more come from token issue.
+    expect(ready.token).toMatch(jwtPattern);
 
     const issued = await runCli(["token", "issue", "--config", "clawbot.yaml", "--sub", "alice", "--role", "user", "--ttl", "1h"], { cwd, env });
     expect(issued.code, issued.stderr).toBe(0);

@@ -1,4 +1,4 @@
-// The configuration `clawbot start` uses when none is given: WebSocket + HTTP on localhost:8080 with a generated secret.
+// The configuration `clawbot start` uses when none is given (WebSocket + HTTP on localhost:8080, generated secret), and the line naming the config in use.
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -26,4 +26,22 @@ export function firstRunConfig(environment: NodeJS.ProcessEnv): LoadedConfig {
     ],
   });
   return { config, baseDir: clawbotHome(environment), sources: [] };
+}
+
+/** The line `clawbot start` prints first: which config files it loaded, or that it runs on built-in defaults. */
+export function configDescription(options: {
+  configPath: string | undefined;
+  /** The config is ./clawbot.yaml, picked up without --config. */
+  implicit: boolean;
+  agentPath?: string;
+  gatewaysPath?: string;
+  environment: NodeJS.ProcessEnv;
+}): string {
+  const files = [options.configPath, options.agentPath, options.gatewaysPath].filter((file): file is string => file !== undefined);
+  if (files.length === 0) {
+    const secretFile = path.join(clawbotHome(options.environment), "jwt-secret");
+    return `Config: none (no --config and no ./clawbot.yaml here): built-in defaults, JWT secret in ${secretFile}`;
+  }
+  const described = files.map((file) => path.resolve(file)).join(", ");
+  return options.implicit ? `Config: ${described} (found in the working directory; --config <file> loads another)` : `Config: ${described}`;
 }

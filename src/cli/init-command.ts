@@ -6,7 +6,8 @@ import type { Command } from "commander";
 export function starterConfig(secret: string): string {
   return `# Clawbot configuration. Reference: docs/configuration.md
 agent:
-  # A GGUF file (relative to this file), an https URL or an hf:owner/repo/file.gguf URI (downloaded once).
+  # A GGUF file (relative to this file), a name from \`clawbot models list\`, an https URL
+  # or an hf:owner/repo/file.gguf URI (downloaded once).
   # Leave it out to use the default small instruct model.
   # model_path: ./models/qwen2.5-0.5b-instruct-q4_k_m.gguf
   max_tokens: 512

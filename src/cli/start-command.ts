@@ -1,16 +1,14 @@
 // `clawbot start`: load config (or first-run defaults), make the model available, serve until SIGINT/SIGTERM.
 import fs from "node:fs";
-import path from "node:path";
 import type { Command } from "commander";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.js";
 import type { ClawbotConfig } from "../config/schema.js";
-import { createDaemon, type Daemon } from "../daemon/daemon.js";
+import type { Daemon } from "../daemon/daemon.js";
 import { createLogger } from "../logging/logger.js";
-import { defaultModelSha256, defaultModelSpec, modelCacheDir } from "../models/default-model.js";
-import { pullModel } from "../models/model-downloader.js";
-import { issueToken } from "../security/jwt-issuer.js";
-import { firstRunConfig } from "./first-run.js";
+import { configDescription, firstRunConfig } from "./first-run.js";
 import { createProgressBar } from "./progress-bar.js";
+import { tokenLines } from "./start-token.js";
+import { modelForStart } from "./start-model.js";
 
 interface StartOptions {
   config?: string;
@@ -29,7 +27,7 @@ export function registerStartCommand(program: Command): void {
     .option("-c, --config <file>", "clawbot.yaml holding agent: and gateways: (default: ./clawbot.yaml when present)")
     .option("--agent <file>", "the agent YAML (top-level agent:)")
     .option("--gateways <file>", "the gateways JSON (top-level gateways:)")
-    .option("-m, --model <path|url|hf-uri>", "model to load instead of agent.model_path; URLs and hf: URIs are downloaded once")
+    .option("-m, --model <name|path|url|hf-uri>", "model to load instead of agent.model_path: a name from `clawbot models list`, a file, or a URL / hf: URI (downloaded once)")
     .option("-p, --port <port>", "listen on this port instead of the configured ones (WebSocket and HTTP share it)")
     .option("--insecure-dev", "accept weak JWT secrets (placeholder or under 32 bytes) with a warning")
     .option("--log-level <level>", "trace, debug, info, warn, error")
@@ -46,8 +44,11 @@ export function registerStartCommand(program: Command): void {
 
 async function start(options: StartOptions): Promise<void> {
   const environment = process.env;
-  const configPath = options.config ?? (!options.agent && !options.gateways && fs.existsSync("clawbot.yaml") ? "clawbot.yaml" : undefined);
+  const implicitConfig = options.config === undefined && !options.agent && !options.gateways && fs.existsSync("clawbot.yaml");
+  const configPath = options.config ?? (implicitConfig ? "clawbot.yaml" : undefined);
   const firstRun = !configPath && !options.agent && !options.gateways;
+  // Said before anything else, so a node never runs on a config its user did not expect.
+  process.stderr.write(`${configDescription({ configPath, implicit: implicitConfig, agentPath: options.agent, gatewaysPath: options.gateways, environment })}\n`);
   const loaded: LoadedConfig = firstRun
     ? firstRunConfig(environment)
     : loadConfig({ configPath, agentPath: options.agent, gatewaysPath: options.gateways });
@@ -82,8 +83,10 @@ async function start(options: StartOptions): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
 
-  const modelPath = config.agent.engine === "llama" ? await resolveModel(options.model, config, loaded.baseDir) : undefined;
+  const modelPath = config.agent.engine === "llama" ? await modelForStart(options.model, config.agent.model_path, loaded.baseDir, environment) : undefined;
   const loadBar = createProgressBar("Loading model");
+  // Imported here, not at the top: the daemon brings node-llama-cpp, fastify, mqtt and SQLite, which `clawbot --help` does not need.
+  const { createDaemon } = await import("../daemon/daemon.js");
   daemon = await createDaemon({
     config,
     baseDir: loaded.baseDir,
@@ -96,31 +99,10 @@ async function start(options: StartOptions): Promise<void> {
 
   const lines = [`Clawbot is ready: model ${daemon.engine.info.model} (${daemon.engine.info.engine}, ${daemon.engine.info.parallel} sequences)`];
   for (const gateway of daemon.gateways) lines.push(`  ${gateway.name}`);
-  const jwtGateway = config.gateways.find((gateway) => gateway.type === "websocket" || gateway.type === "http");
-  if (firstRun && jwtGateway?.auth.type === "jwt" && jwtGateway.auth.secret) {
-    const token = await issueToken({ secret: jwtGateway.auth.secret, subject: "local", roles: ["user"], ttl: "30d" });
-    const websocket = daemon.gateways.find((gateway) => gateway.name.startsWith("websocket"));
-    lines.push(`  token (30 days): ${token}`);
-    if (websocket) lines.push(`Chat: npx clawbot chat --url ${websocket.name.split(" ")[1]} --token ${token}`);
-  }
+  const websocket = daemon.gateways.find((gateway) => gateway.name.startsWith("websocket"));
+  lines.push(...(await tokenLines(config, { firstRun, tokenConfigFile: configPath ?? options.gateways, websocketUrl: websocket?.name.split(" ")[1] })));
   process.stdout.write(`${lines.join("\n")}\n`);
 
-}
-
-/** The --model flag wins over agent.model_path; with neither, the default model is downloaded once. */
-async function resolveModel(flag: string | undefined, config: ClawbotConfig, baseDir: string): Promise<string> {
-  const fromConfig = config.agent.model_path;
-  const isRemote = (value: string) => /^(https?:|hf:|hf\.co\/)/.test(value);
-  const spec = flag ?? (fromConfig && !isRemote(fromConfig) ? path.resolve(baseDir, fromConfig) : fromConfig);
-  const chosen = spec ?? defaultModelSpec();
-  const sha256 = spec === undefined ? defaultModelSha256() : undefined;
-  const bar = createProgressBar(`Downloading ${chosen}`, { unit: "bytes" });
-  try {
-    const result = await pullModel(chosen, { cacheDir: modelCacheDir(), sha256, onProgress: (received, total) => bar.update(received, total) });
-    return result.path;
-  } finally {
-    bar.stop();
-  }
 }
 
 function withPortOverride(config: ClawbotConfig, port: string | undefined): ClawbotConfig {

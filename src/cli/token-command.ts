@@ -3,8 +3,9 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { ConfigError, loadConfig } from "../config/load.js";
 import type { JwtAuthConfig } from "../config/schema.js";
-import { issueToken, signingAlgorithms } from "../security/jwt-issuer.js";
+import { issueToken } from "../security/jwt-issuer.js";
 import { weakSecretReason } from "../security/jwt-verifier.js";
+import { configuredAlgorithm, jwtGatewayAuths } from "./gateway-jwt.js";
 
 interface IssueCommandOptions {
   config?: string;
@@ -23,7 +24,7 @@ export function registerTokenCommand(program: Command): void {
   token
     .command("issue")
     .description("Print a signed JWT on stdout, e.g. TOKEN=$(clawbot token issue --config clawbot.yaml --sub alice).")
-    .option("--config <file>", "take the secret, audience and issuer from the first jwt gateway in this config")
+    .option("--config <file>", "take the secret, audience and issuer from the first gateway with jwt auth in this config (any type, custom adapters too)")
     .option("--secret <secret>", "HMAC shared secret to sign with")
     .option("--key <private.pem>", "PEM private key to sign with (RSA, EC or Ed25519)")
     .requiredOption("--sub <subject>", "subject (sub claim)")
@@ -65,7 +66,7 @@ async function issueFromOptions(options: IssueCommandOptions): Promise<string> {
   return issueToken({
     secret,
     privateKeyPem,
-    algorithm: options.alg ?? pickConfiguredAlgorithm(auth, { secret, privateKeyPem }),
+    algorithm: options.alg ?? configuredAlgorithm(auth, { secret, privateKeyPem }),
     subject: options.sub,
     roles: options.role && options.role.length > 0 ? options.role : ["user"],
     ttl: options.ttl,
@@ -74,20 +75,12 @@ async function issueFromOptions(options: IssueCommandOptions): Promise<string> {
   });
 }
 
-/** The auth block of the first websocket or http gateway that uses jwt. */
+/** The auth block of the first gateway (of any type) that uses jwt. */
 function jwtAuthFromConfig(configPath: string): JwtAuthConfig {
   const { config } = loadConfig({ configPath });
-  for (const gateway of config.gateways) {
-    if ((gateway.type === "websocket" || gateway.type === "http") && gateway.auth.type === "jwt") return gateway.auth;
-  }
-  throw new Error(`no websocket or http gateway in ${configPath} uses auth type jwt`);
-}
-
-/** When the gateway narrows `algorithms`, sign with the first one the key can produce, so the token is accepted. */
-function pickConfiguredAlgorithm(auth: JwtAuthConfig | undefined, key: { secret?: string; privateKeyPem?: string }): string | undefined {
-  if (!auth?.algorithms) return undefined;
-  const fitting = signingAlgorithms(key);
-  return auth.algorithms.find((algorithm) => fitting.includes(algorithm));
+  const [first] = jwtGatewayAuths(config);
+  if (first === undefined) throw new Error(`no gateway in ${configPath} uses auth type jwt`);
+  return first;
 }
 
 function readPrivateKey(file: string): string {

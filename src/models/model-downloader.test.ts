@@ -21,8 +21,9 @@ const flakyServed = new Map<string, number>();
 const cutAfterBytes = 300_000;
 
 /** Serves `bytes` honouring a `bytes=<start>-` Range header, with an X-Linked-Etag like Hugging Face's LFS files. */
-function serveFile(request: http.IncomingMessage, response: http.ServerResponse, bytes: Buffer, options: { etag: string; ranges: boolean }): void {
-  const headers: http.OutgoingHttpHeaders = { "content-type": "application/octet-stream", "x-linked-etag": `"${options.etag}"`, "accept-ranges": "bytes" };
+function serveFile(request: http.IncomingMessage, response: http.ServerResponse, bytes: Buffer, options: { etag: string | undefined; ranges: boolean }): void {
+  const headers: http.OutgoingHttpHeaders = { "content-type": "application/octet-stream", "accept-ranges": "bytes" };
+  if (options.etag !== undefined) headers["x-linked-etag"] = `"${options.etag}"`;
   const match = /^bytes=(\d+)-$/.exec(request.headers.range ?? "");
   if (options.ranges && match) {
     const start = Number(match[1]);
@@ -43,6 +44,11 @@ function handle(request: http.IncomingMessage, response: http.ServerResponse): v
   requests.push({ path: url, range: request.headers.range });
   if (url === "/files/stories260K.gguf") return serveFile(request, response, modelBytes, { etag: modelSha256, ranges: true });
   if (url === "/no-ranges/stories260K.gguf") return serveFile(request, response, modelBytes, { etag: modelSha256, ranges: false });
+  if (url === "/no-digest/stories260K.gguf") return serveFile(request, response, modelBytes, { etag: undefined, ranges: true });
+  if (url === "/plain-etag/stories260K.gguf") {
+    response.setHeader("etag", `"${modelSha256}"`);
+    return serveFile(request, response, modelBytes, { etag: undefined, ranges: true });
+  }
   if (url === "/wrong-etag/stories260K.gguf") return serveFile(request, response, modelBytes, { etag: "ab".repeat(32), ranges: true });
   // Hugging Face style: /<owner>/<repo>/resolve/<revision>/<path> answers 302 with the hash, the CDN serves the bytes.
   const resolve = /^\/hf\/([^/]+)\/([^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url);
@@ -94,7 +100,7 @@ describe("pullModel", () => {
   it("downloads a URL into the cache, verifies it against X-Linked-Etag and records a sidecar", async () => {
     const progress: [number, number | undefined][] = [];
     const result = await pullModel(`${baseUrl}/files/stories260K.gguf`, { cacheDir, onProgress: (received, total) => progress.push([received, total]) });
-    expect(result).toEqual({ path: path.join(cacheDir, "stories260K.gguf"), sha256: modelSha256, downloaded: true });
+    expect(result).toEqual({ path: path.join(cacheDir, "stories260K.gguf"), sha256: modelSha256, downloaded: true, checkedAgainst: "server" });
     expect(modelSha256).toBe("270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d");
     expect((await fs.promises.readFile(result.path)).equals(modelBytes)).toBe(true);
     expect(await fs.promises.readFile(`${result.path}.sha256`, "utf8")).toBe(`${modelSha256}  stories260K.gguf\n`);
@@ -108,7 +114,7 @@ describe("pullModel", () => {
     await pullModel(url, { cacheDir });
     const before = requests.length;
     const second = await pullModel(url, { cacheDir, sha256: modelSha256.toUpperCase() });
-    expect(second).toEqual({ path: path.join(cacheDir, "stories260K.gguf"), sha256: modelSha256, downloaded: false });
+    expect(second).toEqual({ path: path.join(cacheDir, "stories260K.gguf"), sha256: modelSha256, downloaded: false, checkedAgainst: "given" });
     expect(requests.length).toBe(before);
   });
 
@@ -187,10 +193,57 @@ describe("pullModel", () => {
   it("returns a local path as is and checks it exists", async () => {
     const file = await testModelPath();
     expect(await pullModel(file, { cacheDir })).toMatchObject({ path: file, downloaded: false });
-    expect(await pullModel(file, { cacheDir, sha256: modelSha256 })).toEqual({ path: file, sha256: modelSha256, downloaded: false });
+    expect(await pullModel(file, { cacheDir, sha256: modelSha256 })).toEqual({ path: file, sha256: modelSha256, downloaded: false, checkedAgainst: "given" });
     await expect(pullModel(file, { cacheDir, sha256: "11".repeat(32) })).rejects.toThrow(ChecksumMismatchError);
     await expect(pullModel(path.join(cacheDir, "absent.gguf"), { cacheDir })).rejects.toThrow(/absent\.gguf: no such file/);
     expect(requests).toHaveLength(0);
+  });
+
+  it("says what the digest was checked against: the hash given, the server's (X-Linked-)ETag, or nothing", async () => {
+    const given = await pullModel(`${baseUrl}/no-digest/stories260K.gguf`, { cacheDir, sha256: modelSha256 });
+    expect(given).toMatchObject({ sha256: modelSha256, downloaded: true, checkedAgainst: "given" });
+    await fs.promises.rm(cacheDir, { recursive: true });
+    const plainEtag = await pullModel(`${baseUrl}/plain-etag/stories260K.gguf`, { cacheDir });
+    expect(plainEtag).toMatchObject({ sha256: modelSha256, downloaded: true, checkedAgainst: "server" });
+    await fs.promises.rm(cacheDir, { recursive: true });
+    const unchecked = await pullModel(`${baseUrl}/no-digest/stories260K.gguf`, { cacheDir });
+    expect(unchecked).toEqual({ path: path.join(cacheDir, "stories260K.gguf"), sha256: modelSha256, downloaded: true, checkedAgainst: undefined });
+    // Already cached: the recorded digest is only compared when a hash is given.
+    expect(await pullModel(`${baseUrl}/no-digest/stories260K.gguf`, { cacheDir })).toMatchObject({ downloaded: false, checkedAgainst: undefined });
+  });
+
+  it("mentions a partial file only when one was kept", async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const pull = pullModel(`http://127.0.0.1:${port}/stories260K.gguf`, { cacheDir, environment: { CLAWBOT_DOWNLOAD_RETRIES: "0" } });
+    await expect(pull).rejects.toThrow(/failed after 1 attempt: fetch failed \(.*ECONNREFUSED.*\)$/);
+    await expect(pull).rejects.not.toThrow(/partial/);
+    expect(await cacheEntries()).toEqual([]);
+
+    await expect(pullModel(`${baseUrl}/flaky/three/stories260K.gguf`, { cacheDir, retries: 0 })).rejects.toThrow(
+      `(the partial file ${path.join(cacheDir, "stories260K.gguf.partial")} is kept; pulling again resumes it)`,
+    );
+  });
+
+  it("does not retry a host name that does not resolve", async () => {
+    let calls = 0;
+    const fetchImplementation: typeof fetch = (input, init) => ((calls += 1), fetch(input, init));
+    const pull = pullModel("http://clawbot-offline.invalid/stories260K.gguf", { cacheDir, fetchImplementation, retryDelayMs: 1 });
+    await expect(pull).rejects.toThrow(/^Download of http:\/\/clawbot-offline\.invalid\/stories260K\.gguf failed: fetch failed \(getaddrinfo ENOTFOUND clawbot-offline\.invalid\)$/);
+    expect(calls).toBe(1);
+  });
+
+  it("reads the retry count from CLAWBOT_DOWNLOAD_RETRIES and refuses a bad one", async () => {
+    let calls = 0;
+    const fetchImplementation: typeof fetch = () => ((calls += 1), Promise.reject(new TypeError("fetch failed")));
+    const environment = { CLAWBOT_DOWNLOAD_RETRIES: "2" };
+    await expect(pullModel(`${baseUrl}/files/stories260K.gguf`, { cacheDir, fetchImplementation, environment, retryDelayMs: 1 })).rejects.toThrow(/after 3 attempts/);
+    expect(calls).toBe(3);
+    await expect(pullModel(`${baseUrl}/files/stories260K.gguf`, { cacheDir, environment: { CLAWBOT_DOWNLOAD_RETRIES: "many" } })).rejects.toThrow(
+      'CLAWBOT_DOWNLOAD_RETRIES: expected a whole number of retries (0 or more), got "many"',
+    );
   });
 
   it("rejects an expected hash that is not 64 hex digits", async () => {

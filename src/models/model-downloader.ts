@@ -17,7 +17,7 @@ export interface PullModelOptions {
   fetchImplementation?: typeof fetch;
   /** Read for CLAWBOT_HF_ENDPOINT; process.env by default. */
   environment?: NodeJS.ProcessEnv;
-  /** Further attempts after a network failure, each resuming where the last stopped (default 3). */
+  /** Further attempts after a network failure, each resuming where the last stopped (default: env CLAWBOT_DOWNLOAD_RETRIES, else 3). */
   retries?: number;
   /** Wait before the n-th retry is n times this (default 1000 ms). */
   retryDelayMs?: number;
@@ -29,6 +29,11 @@ export interface PullModelResult {
   sha256: string | undefined;
   /** True when this call transferred bytes. */
   downloaded: boolean;
+  /**
+   * What `sha256` was compared with: the hash the caller gave, the digest the server published (X-Linked-Etag/ETag),
+   * or nothing (undefined): then it is only the digest of the bytes received, checked against nothing.
+   */
+  checkedAgainst: "given" | "server" | undefined;
 }
 
 /** An HTTP error status from the server. */
@@ -73,9 +78,19 @@ export async function pullModel(spec: string, options: PullModelOptions): Promis
   await fs.promises.mkdir(options.cacheDir, { recursive: true });
   const target = path.join(options.cacheDir, source.fileName);
   const cached = await findCached(target, expected);
-  if (cached !== undefined) return { path: target, sha256: cached, downloaded: false };
-  const sha256 = await downloadWithRetries(source.url, target, expected, options);
-  return { path: target, sha256, downloaded: true };
+  if (cached !== undefined) return { path: target, sha256: cached, downloaded: false, checkedAgainst: expected === undefined ? undefined : "given" };
+  const { sha256, checkedAgainst } = await downloadWithRetries(source.url, target, expected, options);
+  return { path: target, sha256, downloaded: true, checkedAgainst };
+}
+
+/** The retry count from CLAWBOT_DOWNLOAD_RETRIES (a whole number ≥ 0), else 3. */
+export function downloadRetries(environment: NodeJS.ProcessEnv = process.env): number {
+  const configured = environment.CLAWBOT_DOWNLOAD_RETRIES?.trim();
+  if (!configured) return 3;
+  if (!/^\d+$/.test(configured)) {
+    throw new Error(`CLAWBOT_DOWNLOAD_RETRIES: expected a whole number of retries (0 or more), got "${environment.CLAWBOT_DOWNLOAD_RETRIES}"`);
+  }
+  return Number(configured);
 }
 
 async function useLocalFile(file: string, expected: string | undefined): Promise<PullModelResult> {
@@ -87,10 +102,10 @@ async function useLocalFile(file: string, expected: string | undefined): Promise
     throw new Error(`Model file ${file}: ${reason}`, { cause: error });
   }
   if (!stats.isFile()) throw new Error(`Model file ${file}: not a regular file`);
-  if (expected === undefined) return { path: file, sha256: await readSidecar(file), downloaded: false };
+  if (expected === undefined) return { path: file, sha256: await readSidecar(file), downloaded: false, checkedAgainst: undefined };
   const actual = await sha256OfFile(file);
   if (actual !== expected) throw new ChecksumMismatchError(file, expected, actual, "the expected hash given");
-  return { path: file, sha256: actual, downloaded: false };
+  return { path: file, sha256: actual, downloaded: false, checkedAgainst: "given" };
 }
 
 /** The hash of an already downloaded target when it can be used as is. */
@@ -106,19 +121,27 @@ async function findCached(target: string, expected: string | undefined): Promise
   return actual;
 }
 
-async function downloadWithRetries(url: string, target: string, expected: string | undefined, options: PullModelOptions): Promise<string> {
-  const retries = options.retries ?? 3;
+type DownloadedHash = Pick<PullModelResult, "checkedAgainst"> & { sha256: string };
+
+async function downloadWithRetries(url: string, target: string, expected: string | undefined, options: PullModelOptions): Promise<DownloadedHash> {
+  const retries = options.retries ?? downloadRetries(options.environment);
   const retryDelayMs = options.retryDelayMs ?? 1000;
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await downloadOnce(url, target, expected, options, false);
     } catch (error) {
-      if (options.signal?.aborted || !isRetryable(error)) throw error;
+      if (options.signal?.aborted) throw error;
+      if (!isRetryable(error)) {
+        if (error instanceof TypeError) throw new ModelDownloadError(`Download of ${url} failed: ${describe(error)}`, url, undefined, { cause: error });
+        throw error;
+      }
       if (attempt >= retries) {
         const attempts = attempt + 1;
+        // Only say a partial file is kept when one is there (a host that never answered left nothing).
+        const partial = target + partialSuffix;
+        const kept = (await fileSize(partial)) > 0 ? ` (the partial file ${partial} is kept; pulling again resumes it)` : "";
         throw new ModelDownloadError(
-          `Download of ${url} failed after ${attempts} attempt${attempts > 1 ? "s" : ""}: ${describe(error)} ` +
-            `(the partial file ${target}${partialSuffix} is kept; pulling again resumes it)`,
+          `Download of ${url} failed after ${attempts} attempt${attempts > 1 ? "s" : ""}: ${describe(error)}${kept}`,
           url,
           error instanceof ModelDownloadError ? error.status : undefined,
           { cause: error },
@@ -129,7 +152,7 @@ async function downloadWithRetries(url: string, target: string, expected: string
   }
 }
 
-async function downloadOnce(url: string, target: string, expected: string | undefined, options: PullModelOptions, fromZero: boolean): Promise<string> {
+async function downloadOnce(url: string, target: string, expected: string | undefined, options: PullModelOptions, fromZero: boolean): Promise<DownloadedHash> {
   const partial = target + partialSuffix;
   const offset = fromZero ? 0 : await fileSize(partial);
   const headers: Record<string, string> = { "accept-encoding": "identity" };
@@ -197,7 +220,7 @@ async function downloadOnce(url: string, target: string, expected: string | unde
   await removeSidecar(target);
   await fs.promises.rename(partial, target);
   await writeSidecar(target, actual);
-  return actual;
+  return { sha256: actual, checkedAgainst: expected !== undefined ? "given" : serverHash !== undefined ? "server" : undefined };
 }
 
 /** Follows redirects by hand so that a hash sent on a redirect hop (Hugging Face's X-Linked-Etag) is not lost. */
@@ -244,8 +267,9 @@ function contentLength(value: string | null): number | undefined {
 function isRetryable(error: unknown): boolean {
   if (error instanceof IncompleteDownloadError) return true;
   if (error instanceof ModelDownloadError) return error.status !== undefined && (error.status >= 500 || error.status === 429);
-  // Node's fetch reports network failures ("fetch failed", "terminated") as TypeError.
-  if (error instanceof TypeError) return true;
+  // Node's fetch reports network failures ("fetch failed", "terminated") as TypeError; a host name that does not
+  // exist (ENOTFOUND, e.g. offline with no DNS) will not appear a second later, so that one fails at once.
+  if (error instanceof TypeError) return (error.cause as NodeJS.ErrnoException | undefined)?.code !== "ENOTFOUND";
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === "string" && ["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "UND_ERR_SOCKET"].includes(code);
 }

@@ -31,6 +31,8 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** Written to stdin, which is then closed; stdin is closed at once when left out. */
   stdin?: string;
+  /** The `clawbot` script to run: this repository's bin/clawbot.js by default (e.g. an installed package's instead). */
+  binary?: string;
 }
 
 const running = new Set<CliProcess>();
@@ -41,7 +43,7 @@ process.once("exit", () => {
 
 /** Starts `clawbot <args>`; every process started here is tracked until killAll() (call it in afterEach). */
 export function spawnCli(args: string[], options: SpawnOptions): CliProcess {
-  const child = spawn(process.execPath, [binary, ...args], {
+  const child = spawn(process.execPath, [options.binary ?? binary, ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],
@@ -156,7 +158,7 @@ export function sandboxEnv(root: string, extra: NodeJS.ProcessEnv = {}): NodeJS.
   };
 }
 
-/** The lines `clawbot start` prints once it serves: the WebSocket and HTTP URLs, and in first-run mode a token. */
+/** The lines `clawbot start` prints once it serves: the WebSocket and HTTP URLs, and a token when a gateway uses JWT with a secret. */
 export interface ReadyInfo {
   /** The websocket and http gateway URLs, when those gateways are configured. */
   wsUrl: string | undefined;
@@ -175,7 +177,7 @@ export async function waitUntilReady(cli: CliProcess, timeoutMs = 30_000): Promi
   return {
     wsUrl,
     httpUrl,
-    token: out.match(/^ {2}token \(30 days\): (\S+)$/m)?.[1],
+    token: out.match(/^ {2}token \([^)]+\): (\S+)$/m)?.[1],
     chatLine: out.match(/^Chat: .*$/m)?.[0],
   };
 }
