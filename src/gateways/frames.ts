@@ -2,15 +2,26 @@
 import { z } from "zod";
 import { ClawError } from "../core/errors.js";
 import type { GenerationParams, StreamPart } from "../core/types.js";
+import { logprobEntries, logprobsSchema, toLogprobsParam, topLogprobsSchema } from "./logprobs-fields.js";
+import { responseFormatSchema, toResponseFormat } from "./response-format.js";
 
-const paramsSchema = z.strictObject({
-  max_tokens: z.number().int().positive().optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  top_p: z.number().gt(0).max(1).optional(),
-  seed: z.number().int().optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(8)]).optional(),
-  adapter: z.string().min(1).max(128).optional(),
-});
+const paramsSchema = z
+  .strictObject({
+    max_tokens: z.number().int().positive().optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    top_p: z.number().gt(0).max(1).optional(),
+    seed: z.number().int().optional(),
+    stop: z.union([z.string(), z.array(z.string()).max(8)]).optional(),
+    adapter: z.string().min(1).max(128).optional(),
+    /** OpenAI's response_format: JSON answers, enforced by grammar-constrained decoding (llama engine). */
+    response_format: responseFormatSchema.optional(),
+    logprobs: logprobsSchema,
+    top_logprobs: topLogprobsSchema,
+  })
+  .refine((params) => params.logprobs === true || params.top_logprobs === undefined || params.top_logprobs === null, {
+    message: 'top_logprobs needs "logprobs": true',
+    path: ["top_logprobs"],
+  });
 
 const idSchema = z.string().min(1).max(128);
 
@@ -103,6 +114,8 @@ export function toGenerationParams(params: ChatFrame["params"]): Partial<Generat
     seed: params.seed,
     stop: typeof params.stop === "string" ? [params.stop] : params.stop,
     adapter: params.adapter,
+    responseFormat: toResponseFormat(params.response_format),
+    logprobs: toLogprobsParam(params.logprobs, params.top_logprobs),
   };
 }
 
@@ -110,6 +123,7 @@ export function toGenerationParams(params: ChatFrame["params"]): Partial<Generat
 export function serverFrame(id: string | null, part: StreamPart): Record<string, unknown> {
   switch (part.type) {
     case "text-delta":
+      if (part.logprobs) return { type: "text-delta", id, text: part.text, logprobs: logprobEntries(part.logprobs) };
       return { type: "text-delta", id, text: part.text };
     case "finish":
       return {
@@ -123,6 +137,7 @@ export function serverFrame(id: string | null, part: StreamPart): Record<string,
           ...(part.usage.cachedPromptTokens !== undefined ? { cached_prompt_tokens: part.usage.cachedPromptTokens } : {}),
         },
         timings: { queue_ms: round(part.timings.queueMs), ttft_ms: round(part.timings.ttftMs), total_ms: round(part.timings.totalMs) },
+        ...(part.logprobs ? { logprobs: logprobEntries(part.logprobs) } : {}),
       };
     case "error":
       return errorFrame(id, part.error);

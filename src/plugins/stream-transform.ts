@@ -7,6 +7,11 @@ import type { LoadedPlugin, StreamTransform } from "./plugin-hooks.js";
 export interface OutputProcessor {
   /** True when deltas stream through (every output plugin has transformStream); false when the answer is buffered. */
   readonly incremental: boolean;
+  /**
+   * True when a plugin may change the text (any transformStream or postProcess). The model's token logprobs then
+   * describe text the client may never see, so the pipeline drops them.
+   */
+  readonly rewrites: boolean;
   push(text: string): Promise<string>;
   /** The end of the answer: held-back text (incremental), or the whole post-processed answer (buffered). */
   finish(): Promise<string>;
@@ -29,6 +34,7 @@ export async function createOutputProcessor(plugins: readonly LoadedPlugin[], co
 
 const passThrough: OutputProcessor = {
   incremental: true,
+  rewrites: false,
   push: async (text) => text,
   finish: async () => "",
 };
@@ -59,6 +65,7 @@ async function chainTransforms(plugins: readonly LoadedPlugin[], context: Plugin
   for (const plugin of plugins) chain.push(await openTransform(plugin, context, runHook));
   return {
     incremental: true,
+    rewrites: true,
     async push(text) {
       for (const open of chain) {
         if (text === "") return "";
@@ -79,6 +86,7 @@ function bufferForPostProcess(plugins: readonly LoadedPlugin[], context: PluginC
   let answer = "";
   return {
     incremental: false,
+    rewrites: true,
     async push(text) {
       answer += text;
       return "";

@@ -1,10 +1,11 @@
 // Generates on one context sequence: keep what it holds of the prompt (shifting out trimmed history), evaluate the rest, sample, detokenize, stop.
-import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { LlamaContextSequence, LlamaGrammarEvaluationState, LlamaModel, Token } from "node-llama-cpp";
 import type { FinishReason, GenerationParams } from "../../core/types.js";
 import { StopMatcher } from "../stop-matcher.js";
 import type { BatchBarrier } from "./batch-barrier.js";
 import { alignCache } from "./cache-alignment.js";
 import type { GenerationGate } from "./generation-gate.js";
+import type { LogprobCollector } from "./logprob-collector.js";
 import { TokenTextDecoder } from "./token-text-decoder.js";
 
 export interface SequenceGenerationOptions {
@@ -29,6 +30,10 @@ export interface SequenceGenerationOptions {
   stopTokens: ReadonlySet<Token>;
   signal: AbortSignal;
   onFirstToken(): void;
+  /** Holds the answer to a grammar (response_format JSON); undefined for free text. */
+  grammar?: LlamaGrammarEvaluationState;
+  /** Receives each generated token's probabilities (logprobs asked for); undefined keeps sampling as cheap as it is. */
+  logprobs?: LogprobCollector;
 }
 
 export interface GenerationOutcome {
@@ -36,6 +41,12 @@ export interface GenerationOutcome {
   completionTokens: number;
   /** Prompt tokens already in the sequence's state from an earlier request, not evaluated again. */
   reusedPromptTokens: number;
+}
+
+/** What evaluateWithMetadata yields when probabilities are asked for. */
+interface WithProbabilities {
+  token: Token;
+  probabilities: Map<Token, number>;
 }
 
 /** Yields text deltas; returns how the generation ended. */
@@ -50,12 +61,20 @@ export async function* generateOnSequence(options: SequenceGenerationOptions): A
     if (keptEnd < sequence.nextTokenIndex) erase.push({ start: keptEnd, end: sequence.nextTokenIndex });
     if (erase.length > 0) await gate.prepare(() => sequence.eraseContextTokenRanges(erase));
     const reusedPromptTokens = sequence.nextTokenIndex;
-    const iterator = sequence.evaluate(promptTokens.slice(reusedPromptTokens), {
+    const collector = options.logprobs;
+    const evaluateOptions = {
       temperature: params.temperature,
       ...(params.topP !== undefined ? { topP: params.topP } : {}),
       ...(params.seed !== undefined ? { seed: params.seed } : {}),
+      ...(options.grammar ? { grammarEvaluationState: options.grammar } : {}),
       yieldEogToken: true,
-    });
+    };
+    const tokensToEvaluate = promptTokens.slice(reusedPromptTokens);
+    // Probabilities (a map over the vocabulary per token) are read only when logprobs are asked for.
+    const iterator: AsyncGenerator<Token | WithProbabilities, void> = collector
+      ? sequence.evaluateWithMetadata(tokensToEvaluate, { probabilities: true }, evaluateOptions)
+      : sequence.evaluate(tokensToEvaluate, evaluateOptions);
+    type Step = IteratorResult<Token | WithProbabilities, void>;
     const decoder = new TokenTextDecoder(model, promptTokens);
     const matcher = new StopMatcher(options.stopStrings);
     let completionTokens = 0;
@@ -65,7 +84,7 @@ export async function* generateOnSequence(options: SequenceGenerationOptions): A
      * flight until the decode returns, however long the consumer takes with the current text: a slow reader does not
      * hold the others' next batch.
      */
-    const queueNextDecode = async (): Promise<{ step: Promise<IteratorResult<Token, void>> } | undefined> => {
+    const queueNextDecode = async (): Promise<{ step: Promise<Step> } | undefined> => {
       // Wait only while a sequence is being prepared (no microtask otherwise).
       const pause = gate.pass();
       if (pause) await pause;
@@ -90,13 +109,14 @@ export async function* generateOnSequence(options: SequenceGenerationOptions): A
       const promptTurn = barrier.promptTurn();
       if (promptTurn) await promptTurn;
       for (let step = await iterator.next(); !step.done; ) {
-        const token = step.value;
+        const token = collector ? (step.value as WithProbabilities).token : (step.value as Token);
         if (completionTokens === 0) options.onFirstToken();
         if (stopTokens.has(token) || model.isEogToken(token)) {
           finishReason = "stop";
           break;
         }
         completionTokens += 1;
+        if (collector) collector.add(token, (step.value as WithProbabilities).probabilities);
         const { text, stopped } = matcher.push(decoder.push(token));
         const more = !stopped && completionTokens < maxTokens;
         // The next token's decode starts before this text goes to the consumer, so the two overlap.
