@@ -1,11 +1,13 @@
 // A deterministic engine without a model: streams back the prompt it would have sent, word by word.
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { ClawError } from "../../core/errors.js";
-import type { ChatMessage, FinishReason } from "../../core/types.js";
+import type { ChatMessage, FinishReason, TokenLogprob } from "../../core/types.js";
 import { AdmissionQueue } from "../admission-queue.js";
-import type { EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
+import { checkEmbeddingInputs } from "../embedding-vector.js";
+import type { EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
 import { renderPlainPrompt } from "../plain-prompt.js";
 import { StopMatcher } from "../stop-matcher.js";
+import { echoEmbedding, echoEmbeddingDimensions } from "./echo-embedding.js";
 
 export interface EchoEngineOptions {
   contextSize?: number;
@@ -18,6 +20,12 @@ const tokenPattern = /\s+|\S+\s*/g;
 
 export function splitEchoTokens(text: string): string[] {
   return text.match(tokenPattern) ?? [];
+}
+
+/** An echoed word's logprob: certain (0), with itself as the only alternative when any are asked for. */
+function certainToken(token: string, top: number): TokenLogprob {
+  const bytes = [...Buffer.from(token, "utf8")];
+  return { token, logprob: 0, bytes, top: top > 0 ? [{ token, logprob: 0, bytes }] : [] };
 }
 
 export class EchoEngine implements LanguageModel {
@@ -35,6 +43,7 @@ export class EchoEngine implements LanguageModel {
       threads: 0,
       chatTemplate: false,
       backend: "none",
+      embeddingDimensions: echoEmbeddingDimensions,
     };
   }
 
@@ -48,7 +57,15 @@ export class EchoEngine implements LanguageModel {
 
   async *stream(request: EngineRequest, options: { signal?: AbortSignal } = {}): AsyncGenerator<EnginePart> {
     const startedAt = performance.now();
-    const prompt = renderPlainPrompt(request.messages);
+    const { responseFormat, logprobs: logprobsAsked } = request.params;
+    if (responseFormat && responseFormat.type !== "text") {
+      // Echoing the prompt cannot honour a JSON shape; saying so beats an answer that does not parse.
+      throw new ClawError("bad_request", `The echo engine cannot constrain its answer to JSON: response_format "${responseFormat.type}" needs the llama engine.`, {
+        param: "response_format",
+      });
+    }
+    // A raw prompt (legacy completions) is echoed as it is.
+    const prompt = request.prompt ?? renderPlainPrompt(request.messages);
     const tokens = splitEchoTokens(prompt);
     const promptTokens = tokens.length + 1;
     if (promptTokens >= this.info.contextSize) {
@@ -63,6 +80,14 @@ export class EchoEngine implements LanguageModel {
     const maxTokens = Math.min(request.params.maxTokens, this.info.contextSize - promptTokens);
     try {
       const matcher = new StopMatcher(request.params.stop ?? []);
+      // Echoed words are certain: each one's logprob is 0 and it is its own only alternative.
+      let pending: TokenLogprob[] | undefined = logprobsAsked ? [] : undefined;
+      const takeLogprobs = (): { logprobs?: TokenLogprob[] } => {
+        if (!pending || pending.length === 0) return {};
+        const logprobs = pending;
+        pending = [];
+        return { logprobs };
+      };
       for (const token of tokens) {
         if (options.signal?.aborted) {
           finishReason = "cancelled";
@@ -75,9 +100,10 @@ export class EchoEngine implements LanguageModel {
         completionTokens += 1;
         firstTokenAt ??= performance.now();
         const { text: released, stopped } = matcher.push(token);
+        if (pending) pending.push(certainToken(token, logprobsAsked?.top ?? 0));
         if (released) {
           text += released;
-          yield { type: "text-delta", text: released };
+          yield { type: "text-delta", text: released, ...takeLogprobs() };
         }
         if (stopped) break;
         await nextTurn();
@@ -85,7 +111,7 @@ export class EchoEngine implements LanguageModel {
       const rest = matcher.flush();
       if (rest) {
         text += rest;
-        yield { type: "text-delta", text: rest };
+        yield { type: "text-delta", text: rest, ...takeLogprobs() };
       }
       const finishedAt = performance.now();
       yield {
@@ -98,6 +124,13 @@ export class EchoEngine implements LanguageModel {
     } finally {
       lease.release();
     }
+  }
+
+  /** Hashed bags of words (see echoEmbedding): deterministic, not semantic. Counted like prompts, one token per word. */
+  async embed(texts: string[], options: { signal?: AbortSignal } = {}): Promise<EmbeddingResult> {
+    const tokens = checkEmbeddingInputs(texts, this.info.contextSize, (text) => splitEchoTokens(text).length + 1);
+    if (options.signal?.aborted) throw new ClawError("cancelled", "The embedding request was cancelled.");
+    return { vectors: texts.map(echoEmbedding), promptTokens: tokens.reduce((sum, count) => sum + count, 0) };
   }
 
   async close(): Promise<void> {
