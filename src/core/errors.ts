@@ -5,7 +5,8 @@ export const errorTable = {
   bad_request: { status: 400, closeCode: 4400, description: "The request is malformed or misses a required field." },
   unauthorized: { status: 401, closeCode: 4401, description: "No valid token: missing, expired, not yet valid, wrong signature, audience or issuer." },
   forbidden: { status: 403, closeCode: 4403, description: "The token is valid but does not allow this action." },
-  not_found: { status: 404, closeCode: 4404, description: "No such route, model or resource." },
+  not_found: { status: 404, closeCode: 4404, description: "No such route or resource." },
+  model_not_found: { status: 404, closeCode: 4404, description: "The request names a model this node does not serve: neither its model nor one of `agent.model_aliases`." },
   method_not_allowed: { status: 405, closeCode: 4405, description: "The route exists but does not take this HTTP method; the Allow header lists the ones it takes." },
   payload_too_large: { status: 413, closeCode: 1009, description: "The frame, body or headers are larger than the configured limit." },
   context_length_exceeded: { status: 400, closeCode: 4400, description: "The prompt does not fit in the model's context." },
@@ -23,12 +24,15 @@ export type ErrorCode = keyof typeof errorTable;
 export class ClawError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
+  /** The request field the error is about (OpenAI's `param`, e.g. "tools" or "messages[0].content[1]"), when one is. */
+  readonly param: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; param?: string }) {
     super(message, options);
     this.name = "ClawError";
     this.code = code;
     this.status = errorTable[code].status;
+    this.param = options?.param;
   }
 }
 

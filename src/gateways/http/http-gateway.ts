@@ -1,4 +1,4 @@
-// The OpenAI-compatible HTTP gateway: /v1/chat/completions (JSON or SSE), /v1/models, /healthz, /readyz, as fastify routes.
+// The OpenAI-compatible HTTP gateway: /v1/chat/completions (JSON or SSE), /v1/completions, /v1/embeddings, /v1/models[/{id}], /healthz, /readyz, as fastify routes.
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { HttpGatewayConfig } from "../../config/schema.js";
@@ -7,13 +7,20 @@ import type { Principal, StreamPart } from "../../core/types.js";
 import { bearerToken } from "../bearer-token.js";
 import type { Gateway, GatewayContext } from "../gateway.js";
 import type { HttpListeners } from "../http-listeners.js";
+import { choiceLogprobs } from "./choice-logprobs.js";
+import { registerCompletionsRoute } from "./completions-route.js";
+import { registerEmbeddingsRoute } from "./embeddings-route.js";
 import { openAiUsage, replyJson } from "./http-io.js";
+import { invalidBodyError } from "./invalid-body-error.js";
 import { chatCompletionBodySchema, toChatMessages, toParams, type ChatCompletionBody } from "./openai-schema.js";
+import { ServedModels } from "./served-models.js";
 import { SseChatWriter } from "./sse-chat-writer.js";
+import { findUnsupportedField } from "./unsupported-fields.js";
 
 export class HttpGateway implements Gateway {
   private boundPort: number | undefined;
-  private readonly startedAt = Math.floor(Date.now() / 1000);
+  /** The names requests may give the model (agent.model_aliases included). */
+  private readonly models: ServedModels;
   /** The principal each authenticated request carries from its onRequest hook to its handler. */
   private readonly principals = new WeakMap<FastifyRequest, Principal>();
 
@@ -22,6 +29,7 @@ export class HttpGateway implements Gateway {
     private readonly context: GatewayContext,
     private readonly listeners: HttpListeners,
   ) {
+    this.models = new ServedModels(context);
     listeners.attach(config, context.logger, { routes: (app) => this.routes(app) });
   }
 
@@ -52,19 +60,31 @@ export class HttpGateway implements Gateway {
     const authenticated = { onRequest: (request: FastifyRequest) => this.authenticate(request) };
     app.get("/healthz", async (_request, reply) => replyJson(reply, 200, { status: "ok" }));
     app.get("/readyz", async (_request, reply) => this.readiness(reply));
-    app.get("/v1/models", authenticated, async (_request, reply) => {
-      replyJson(reply, 200, { object: "list", data: [this.modelCard()] });
+    app.get("/v1/models", authenticated, async (_request, reply) => replyJson(reply, 200, this.models.list()));
+    // A wildcard, not `:id`: an alias may hold a slash ("org/model"), as Hugging Face names do.
+    app.get<{ Params: { "*": string } }>("/v1/models/*", authenticated, async (request, reply) => {
+      replyJson(reply, 200, this.models.retrieve(request.params["*"]));
     });
     app.post("/v1/chat/completions", { ...authenticated, bodyLimit: this.config.max_body }, async (request, reply) => {
+      // Unsupported fields first: the client learns which field to drop rather than a schema path.
+      const unsupported = findUnsupportedField(request.body);
+      if (unsupported) throw unsupported;
       const body = chatCompletionBodySchema.safeParse(request.body);
-      if (!body.success) {
-        const issue = body.error.issues[0];
-        throw new ClawError("bad_request", `Invalid body: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
-      }
+      if (!body.success) throw invalidBodyError(body.error);
+      this.models.check(body.data.model);
       const principal = this.principals.get(request);
       if (!principal) throw new ClawError("internal", "The request reached its handler without a principal.");
       await this.chatCompletion(body.data, principal, reply);
     });
+    const route = { config: this.config, context: this.context, models: this.models, authenticated, principalOf: (request: FastifyRequest) => this.principalOf(request) };
+    registerEmbeddingsRoute(app, route);
+    registerCompletionsRoute(app, route);
+  }
+
+  private principalOf(request: FastifyRequest): Principal {
+    const principal = this.principals.get(request);
+    if (!principal) throw new ClawError("internal", "The request reached its handler without a principal.");
+    return principal;
   }
 
   private readiness(reply: FastifyReply): void {
@@ -94,10 +114,6 @@ export class HttpGateway implements Gateway {
 
   private async authenticate(request: FastifyRequest): Promise<void> {
     this.principals.set(request, await this.context.authenticator.authenticate(bearerToken(request.headers.authorization)));
-  }
-
-  private modelCard() {
-    return { id: this.context.engine.info.model, object: "model", created: this.startedAt, owned_by: "clawbot" };
   }
 
   private async chatCompletion(body: ChatCompletionBody, principal: Principal, reply: FastifyReply): Promise<void> {
@@ -137,7 +153,7 @@ export class HttpGateway implements Gateway {
       object: "chat.completion",
       created: Math.floor(Date.now() / 1000),
       model,
-      choices: [{ index: 0, message: { role: "assistant", content: result.text }, finish_reason: result.finishReason, logprobs: null }],
+      choices: [{ index: 0, message: { role: "assistant", content: result.text }, finish_reason: result.finishReason, logprobs: choiceLogprobs(result.logprobs) }],
       usage: openAiUsage(result.usage),
     });
   }

@@ -19,10 +19,10 @@ export function replyJson(reply: FastifyReply, status: number, body: unknown): v
   void reply.code(status).header("content-type", "application/json").send(Buffer.from(JSON.stringify(body)));
 }
 
-/** OpenAI's error shape, with our code. */
-export function openAiError(error: ClawError): { error: { message: string; type: string; param: null; code: string } } {
+/** OpenAI's error shape, with our code; `param` names the request field the error is about, when there is one. */
+export function openAiError(error: ClawError): { error: { message: string; type: string; param: string | null; code: string } } {
   const type = error.status === 401 ? "authentication_error" : error.status >= 500 ? "server_error" : "invalid_request_error";
-  return { error: { message: error.message, type, param: null, code: error.code } };
+  return { error: { message: error.message, type, param: error.param ?? null, code: error.code } };
 }
 
 /** Headers an error brings: a body over the limit ends the connection (its rest is not read); overloaded says when to retry. */

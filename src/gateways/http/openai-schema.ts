@@ -1,6 +1,8 @@
 // The OpenAI chat-completions request body we accept, and its mapping onto a pipeline request.
 import { z } from "zod";
 import type { ChatMessage, GenerationParams } from "../../core/types.js";
+import { logprobsSchema, toLogprobsParam, topLogprobsSchema } from "../logprobs-fields.js";
+import { responseFormatSchema, toResponseFormat } from "../response-format.js";
 
 const contentPartSchema = z.object({ type: z.literal("text"), text: z.string() });
 
@@ -9,7 +11,7 @@ const messageSchema = z.object({
   content: z.union([z.string(), z.array(contentPartSchema)]).nullable(),
 });
 
-/** Known fields are checked; other OpenAI fields (logprobs, user, …) are accepted and ignored. */
+/** Known fields are checked; other OpenAI fields (user, metadata, …) are accepted and ignored. */
 export const chatCompletionBodySchema = z.object({
   model: z.string().optional(),
   messages: z.array(messageSchema).min(1),
@@ -24,6 +26,10 @@ export const chatCompletionBodySchema = z.object({
   n: z.literal(1).nullable().optional(),
   /** Clawbot extension: the LoRA adapter the answer must come from (one of agent.lora's names). */
   adapter: z.string().min(1).max(128).optional(),
+  /** JSON answers (json_object, json_schema), enforced by grammar-constrained decoding. */
+  response_format: responseFormatSchema.nullable().optional(),
+  logprobs: logprobsSchema,
+  top_logprobs: topLogprobsSchema,
 });
 
 export type ChatCompletionBody = z.infer<typeof chatCompletionBodySchema>;
@@ -43,5 +49,8 @@ export function toParams(body: ChatCompletionBody): Partial<GenerationParams> {
     seed: body.seed ?? undefined,
     stop: typeof body.stop === "string" ? [body.stop] : (body.stop ?? undefined),
     adapter: body.adapter,
+    responseFormat: toResponseFormat(body.response_format),
+    // Throws bad_request for top_logprobs without logprobs.
+    logprobs: toLogprobsParam(body.logprobs, body.top_logprobs),
   };
 }

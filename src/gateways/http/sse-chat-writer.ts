@@ -3,6 +3,7 @@ import type http from "node:http";
 import type { StreamPart } from "../../core/types.js";
 import type { Reply } from "../../pipeline/pipeline.js";
 import { Backpressure } from "../backpressure.js";
+import { choiceLogprobs } from "./choice-logprobs.js";
 import { openAiError, openAiUsage, sendError } from "./http-io.js";
 
 export interface SseChatWriterOptions {
@@ -43,7 +44,9 @@ export class SseChatWriter implements Reply {
     switch (part.type) {
       case "text-delta":
         this.start();
-        if (this.chunk({ choices: [{ index: 0, delta: { content: part.text }, finish_reason: null }] }) && this.trustWriteResult) return true;
+        if (this.chunk({ choices: [{ index: 0, delta: { content: part.text }, logprobs: choiceLogprobs(part.logprobs), finish_reason: null }] }) && this.trustWriteResult) {
+          return true;
+        }
         return !this.backpressure.full;
       case "finish": {
         this.start();
