@@ -4,10 +4,7 @@ import { ConfigError, formatPath } from "../config/load.js";
 import { mqttOptionsSchema, type CustomGatewayConfig, type GatewayConfig } from "../config/schema.js";
 import type { Gateway, GatewayContext } from "./gateway.js";
 import { adapterOptions, loadGatewayAdapter } from "./custom-adapter.js";
-import { HttpGateway } from "./http/http-gateway.js";
 import type { HttpListeners } from "./http-listeners.js";
-import { MqttGateway } from "./mqtt/mqtt-gateway.js";
-import { WebsocketGateway } from "./websocket/websocket-gateway.js";
 
 export type ProtocolFactory = (config: CustomGatewayConfig, context: GatewayContext) => Gateway | Promise<Gateway>;
 
@@ -39,15 +36,24 @@ export function resolveGatewayConfig(config: GatewayConfig, where: string): Gate
   return builtin(options, where);
 }
 
-/** `where` names the entry in errors, e.g. "gateways[1]". */
+/**
+ * `where` names the entry in errors, e.g. "gateways[1]". Each gateway's module is imported when a config uses it, so
+ * commands that only read configs (`clawbot token`, `--help`) and nodes without MQTT never load ws, fastify or mqtt.
+ */
 export async function createGateway(config: GatewayConfig, context: GatewayContext, listeners: HttpListeners, where = "gateway"): Promise<Gateway> {
   switch (config.type) {
-    case "websocket":
+    case "websocket": {
+      const { WebsocketGateway } = await import("./websocket/websocket-gateway.js");
       return new WebsocketGateway(config, context, listeners);
-    case "http":
+    }
+    case "http": {
+      const { HttpGateway } = await import("./http/http-gateway.js");
       return new HttpGateway(config, context, listeners);
-    case "mqtt":
+    }
+    case "mqtt": {
+      const { MqttGateway } = await import("./mqtt/mqtt-gateway.js");
       return new MqttGateway(config, context);
+    }
     case "custom": {
       const resolved = resolveGatewayConfig(config, where);
       if (resolved.type !== "custom") return createGateway(resolved, context, listeners, where);
