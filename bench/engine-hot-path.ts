@@ -4,6 +4,7 @@
 //   HOT_PATH_PROFILE=/tmp/prof node --import tsx bench/engine-hot-path.ts   # a .cpuprofile of each timed part only
 //   BENCH_MODEL=realistic HOT_PATH_STREAMS=1,4,8 HOT_PATH_ROUNDS=5 HOT_PATH_MAX_TOKENS=256 node --import tsx bench/engine-hot-path.ts
 //   HOT_PATH_FLASH_ATTENTION=on …                                      # force flash attention on (off, auto)
+//   HOT_PATH_PROMPT_WORDS=600 …                                        # long prompts: a long context behind every token
 import fs from "node:fs";
 import { Session } from "node:inspector/promises";
 import path from "node:path";
@@ -19,6 +20,15 @@ const rounds = Number(process.env.HOT_PATH_ROUNDS ?? 5);
 const maxTokens = Number(process.env.HOT_PATH_MAX_TOKENS ?? 256);
 const threads = Number(process.env.BENCH_THREADS ?? 1);
 const profileDirectory = process.env.HOT_PATH_PROFILE;
+/** HOT_PATH_PROMPT_WORDS: repeat each prompt to at least this many words (a long context behind every token). */
+const promptWords = Number(process.env.HOT_PATH_PROMPT_WORDS ?? 0);
+
+function longPrompt(prompt: string): string {
+  const words = prompt.split(/\s+/);
+  const repeated = [...words];
+  while (repeated.length < promptWords) repeated.push(...words);
+  return repeated.join(" ");
+}
 
 /** CPU time of the main thread (the event loop) in µs, from Linux's per-thread schedstat; NaN elsewhere. */
 function mainThreadCpuMicroseconds(): number {
@@ -57,7 +67,7 @@ async function main(): Promise<void> {
     process.stdout.write(`model ${modelPath}, threads ${threads}, max_tokens ${maxTokens}, ${rounds} rounds after a warm-up\n`);
     process.stdout.write("streams | tok/s | main-thread CPU µs/token | event-loop busy µs/token | decodes/round | tokens/decode\n");
     for (const streams of streamCounts) {
-      const prompts = Array.from({ length: streams }, (_unused, index) => benchPrompts[index % benchPrompts.length] as string);
+      const prompts = Array.from({ length: streams }, (_unused, index) => longPrompt(benchPrompts[index % benchPrompts.length] as string));
       await Promise.all(prompts.map((prompt) => runStream(engine, prompt)));
       await session?.post("Profiler.start");
       const statsBefore = engine.decodeStats?.();

@@ -1,5 +1,16 @@
-// Benchmark settings with their defaults, each overridable from the environment (BENCH_*).
+// Benchmark settings with their defaults, each overridable from the environment (BENCH_*), and the command-line flags.
 import { defaultThreads } from "../src/config/schema.js";
+
+/** A setting the user must change (a bad BENCH_* value, no model to load): printed as one line, without a stack. */
+export class BenchSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BenchSetupError";
+  }
+}
+
+/** Where `--write-report` writes the generated section, relative to the repository. */
+export const defaultReportPath = "docs/benchmarks.md";
 
 export interface BenchOptions {
   /** Timed repetitions per mode × concurrency cell (after one untimed warm-up round). */
@@ -18,7 +29,7 @@ export interface BenchOptions {
   echoSeconds: number;
   echoConnections: number;
   echoMaxTokens: number;
-  /** Where the generated section goes; empty to skip writing. */
+  /** Where the generated section goes (`--write-report`: docs/benchmarks.md; BENCH_REPORT: that path); empty: print only. */
   reportPath: string;
   skipThroughput: boolean;
   skipEcho: boolean;
@@ -49,62 +60,77 @@ export interface BenchOptions {
   skipScale: boolean;
 }
 
-export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env): BenchOptions {
-  const concurrencies = listOption(environment.BENCH_CONCURRENCIES, [1, 4, 8]);
+/**
+ * The settings from BENCH_* variables and the flags after `npm run bench --`. The report is printed; it is written
+ * into a file only when asked: `--write-report` (docs/benchmarks.md, which is tracked) or BENCH_REPORT=path.
+ */
+export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): BenchOptions {
+  let writeReport = false;
+  for (const argument of argv) {
+    if (argument === "--write-report") writeReport = true;
+    else throw new BenchSetupError(`unknown argument "${argument}"; the only flag is --write-report (settings are BENCH_* variables, see docs/benchmarks.md)`);
+  }
+  const concurrencies = listOption(environment, "BENCH_CONCURRENCIES", [1, 4, 8]);
   return {
-    repetitions: integerOption(environment.BENCH_REPETITIONS, 9, 1),
+    repetitions: integerOption(environment, "BENCH_REPETITIONS", 9, 1),
     concurrencies,
-    maxTokens: integerOption(environment.BENCH_MAX_TOKENS, 256, 1),
-    threads: integerOption(environment.BENCH_THREADS, defaultThreads(), 1),
-    parallel: integerOption(environment.BENCH_PARALLEL, Math.max(8, ...concurrencies), 1),
-    contextSize: integerOption(environment.BENCH_CONTEXT_SIZE, 1024, 64),
+    maxTokens: integerOption(environment, "BENCH_MAX_TOKENS", 256, 1),
+    threads: integerOption(environment, "BENCH_THREADS", defaultThreads(), 1),
+    parallel: integerOption(environment, "BENCH_PARALLEL", Math.max(8, ...concurrencies), 1),
+    contextSize: integerOption(environment, "BENCH_CONTEXT_SIZE", 1024, 64),
     modelPath: environment.BENCH_MODEL || undefined,
-    echoRate: integerOption(environment.BENCH_ECHO_RATE, 1000, 1),
-    echoWarmupSeconds: numberOption(environment.BENCH_ECHO_WARMUP_SECONDS, 1, 0),
-    echoSeconds: numberOption(environment.BENCH_ECHO_SECONDS, 5, 0.1),
-    echoConnections: integerOption(environment.BENCH_ECHO_CONNECTIONS, 4, 1),
-    echoMaxTokens: integerOption(environment.BENCH_ECHO_MAX_TOKENS, 4, 1),
-    reportPath: environment.BENCH_REPORT ?? "docs/benchmarks.md",
+    echoRate: integerOption(environment, "BENCH_ECHO_RATE", 1000, 1),
+    echoWarmupSeconds: numberOption(environment, "BENCH_ECHO_WARMUP_SECONDS", 1, 0),
+    echoSeconds: numberOption(environment, "BENCH_ECHO_SECONDS", 5, 0.1),
+    echoConnections: integerOption(environment, "BENCH_ECHO_CONNECTIONS", 4, 1),
+    echoMaxTokens: integerOption(environment, "BENCH_ECHO_MAX_TOKENS", 4, 1),
+    reportPath: environment.BENCH_REPORT || (writeReport ? defaultReportPath : ""),
     skipThroughput: environment.BENCH_SKIP_THROUGHPUT === "1",
     skipEcho: environment.BENCH_SKIP_ECHO === "1",
     skipLateJoin: environment.BENCH_SKIP_LATE_JOIN === "1",
-    reuseConversations: integerOption(environment.BENCH_REUSE_CONVERSATIONS, 7, 1),
-    reuseTurns: integerOption(environment.BENCH_REUSE_TURNS, 10, 1),
-    reuseMessageTokens: integerOption(environment.BENCH_REUSE_MESSAGE_TOKENS, 100, 1),
-    reuseMaxTokens: integerOption(environment.BENCH_REUSE_MAX_TOKENS, 100, 1),
-    reuseContextSize: integerOption(environment.BENCH_REUSE_CONTEXT_SIZE, 4096, 64),
-    reuseParallel: integerOption(environment.BENCH_REUSE_PARALLEL, 4, 1),
-    reuseLoadTurns: integerOption(environment.BENCH_REUSE_LOAD_TURNS, 6, 1),
-    pastContextSize: integerOption(environment.BENCH_PAST_CONTEXT_SIZE, 2048, 64),
-    pastContextTurns: integerOption(environment.BENCH_PAST_CONTEXT_TURNS, 18, 1),
+    reuseConversations: integerOption(environment, "BENCH_REUSE_CONVERSATIONS", 7, 1),
+    reuseTurns: integerOption(environment, "BENCH_REUSE_TURNS", 10, 1),
+    reuseMessageTokens: integerOption(environment, "BENCH_REUSE_MESSAGE_TOKENS", 100, 1),
+    reuseMaxTokens: integerOption(environment, "BENCH_REUSE_MAX_TOKENS", 100, 1),
+    reuseContextSize: integerOption(environment, "BENCH_REUSE_CONTEXT_SIZE", 4096, 64),
+    reuseParallel: integerOption(environment, "BENCH_REUSE_PARALLEL", 4, 1),
+    reuseLoadTurns: integerOption(environment, "BENCH_REUSE_LOAD_TURNS", 6, 1),
+    pastContextSize: integerOption(environment, "BENCH_PAST_CONTEXT_SIZE", 2048, 64),
+    pastContextTurns: integerOption(environment, "BENCH_PAST_CONTEXT_TURNS", 18, 1),
     skipContextReuse: environment.BENCH_SKIP_CONTEXT_REUSE === "1",
     skipReuseLoad: environment.BENCH_SKIP_REUSE_LOAD === "1",
-    longSessionTurns: integerOption(environment.BENCH_LONG_SESSION_TURNS, 300, 1),
-    longSessionSessions: integerOption(environment.BENCH_LONG_SESSION_SESSIONS, 10, 1),
-    longSessionSeconds: numberOption(environment.BENCH_LONG_SESSION_SECONDS, 5, 0.1),
-    longSessionMaxTokens: integerOption(environment.BENCH_LONG_SESSION_MAX_TOKENS, 32, 1),
+    longSessionTurns: integerOption(environment, "BENCH_LONG_SESSION_TURNS", 300, 1),
+    longSessionSessions: integerOption(environment, "BENCH_LONG_SESSION_SESSIONS", 10, 1),
+    longSessionSeconds: numberOption(environment, "BENCH_LONG_SESSION_SECONDS", 5, 0.1),
+    longSessionMaxTokens: integerOption(environment, "BENCH_LONG_SESSION_MAX_TOKENS", 32, 1),
     skipLongSession: environment.BENCH_SKIP_LONG_SESSION === "1",
-    scaleIdle: integerOption(environment.BENCH_SCALE_IDLE, 10_000, 1),
-    scaleStreaming: integerOption(environment.BENCH_SCALE_STREAMING, 100, 1),
-    scaleWords: integerOption(environment.BENCH_SCALE_WORDS, 500, 1),
+    scaleIdle: integerOption(environment, "BENCH_SCALE_IDLE", 10_000, 1),
+    scaleStreaming: integerOption(environment, "BENCH_SCALE_STREAMING", 100, 1),
+    scaleWords: integerOption(environment, "BENCH_SCALE_WORDS", 500, 1),
     skipScale: environment.BENCH_SKIP_SCALE === "1",
   };
 }
 
-function numberOption(text: string | undefined, fallback: number, minimum: number): number {
+function numberOption(environment: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number, whole = false): number {
+  const text = environment[name];
   if (text === undefined || text.trim() === "") return fallback;
+  return parseNumber(name, text, minimum, whole);
+}
+
+function integerOption(environment: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
+  return numberOption(environment, name, fallback, minimum, true);
+}
+
+function listOption(environment: NodeJS.ProcessEnv, name: string, fallback: number[]): number[] {
+  const text = environment[name];
+  if (text === undefined || text.trim() === "") return fallback;
+  return text.split(",").map((part) => parseNumber(name, part, 1, true));
+}
+
+function parseNumber(name: string, text: string, minimum: number, whole: boolean): number {
   const value = Number(text);
-  if (!Number.isFinite(value) || value < minimum) throw new Error(`Invalid benchmark setting "${text}": expected a number ≥ ${minimum}`);
+  if (text.trim() === "" || !Number.isFinite(value) || value < minimum || (whole && !Number.isInteger(value))) {
+    throw new BenchSetupError(`${name}="${text}": expected a ${whole ? "whole number" : "number"} ≥ ${minimum}`);
+  }
   return value;
-}
-
-function integerOption(text: string | undefined, fallback: number, minimum: number): number {
-  const value = numberOption(text, fallback, minimum);
-  if (!Number.isInteger(value)) throw new Error(`Invalid benchmark setting "${text}": expected a whole number`);
-  return value;
-}
-
-function listOption(text: string | undefined, fallback: number[]): number[] {
-  if (text === undefined || text.trim() === "") return fallback;
-  return text.split(",").map((part) => integerOption(part, 1, 1));
 }

@@ -11,7 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type GgufTensor, type GgufValue, readGguf, writeGguf } from "../test/helpers/gguf-file.js";
-import { testModelPath } from "../test/helpers/test-model.js";
+import { testModelFileName, testModelPath } from "../test/helpers/test-model.js";
+import { BenchSetupError } from "./options.js";
 
 export interface ModelShape {
   layers: number;
@@ -52,17 +53,48 @@ export async function realisticModelPath(
   fs.mkdirSync(directory, { recursive: true });
   const startedAt = performance.now();
   const partial = `${target}.${process.pid}.partial`;
-  writeGguf(partial, buildModel(await testModelPath(), shape));
+  writeGguf(partial, buildModel(await benchTestModelPath(), shape));
   fs.renameSync(partial, target);
   options.log?.(`wrote ${target} (${(fs.statSync(target).size / 1024 ** 2).toFixed(1)} MiB) in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
   return target;
 }
 
 /** BENCH_MODEL: unset → the test model, "realistic" → the realistic-shape model (written when missing), else a GGUF path. */
-export async function resolveBenchModel(setting: string | undefined, log?: (line: string) => void): Promise<string> {
-  if (!setting) return testModelPath();
+export async function resolveBenchModel(setting: string | undefined, log?: (line: string) => void, options: TestModelLookup = {}): Promise<string> {
+  if (!setting) return benchTestModelPath(options);
   if (setting === "realistic") return realisticModelPath({ log });
-  return path.resolve(setting);
+  const modelPath = path.resolve(setting);
+  if (!fs.existsSync(modelPath)) throw new BenchSetupError(`BENCH_MODEL=${setting}: no such file (${modelPath}); set it to a GGUF file, or unset it for the test model`);
+  return modelPath;
+}
+
+export interface TestModelLookup {
+  environment?: NodeJS.ProcessEnv;
+  /** The tests' lookup (../shared/models, their download cache, else a download); replaced in unit tests. */
+  findTestModel?: () => Promise<string>;
+}
+
+/**
+ * The test model as the tests find it: CLAWBOT_TEST_MODEL, else ../shared/models/stories260K.gguf beside the repository,
+ * else the tests' cached download, else a download. A CLAWBOT_TEST_MODEL that names no file, or a failed download
+ * (no network), is one line saying what to set.
+ */
+export async function benchTestModelPath(options: TestModelLookup = {}): Promise<string> {
+  const environment = options.environment ?? process.env;
+  const configured = environment.CLAWBOT_TEST_MODEL;
+  if (configured) {
+    if (fs.existsSync(configured)) return path.resolve(configured);
+    throw new BenchSetupError(`CLAWBOT_TEST_MODEL=${configured}: no such file; set it to ${testModelFileName} (or BENCH_MODEL to any GGUF file)`);
+  }
+  try {
+    return await (options.findTestModel ?? testModelPath)();
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+    throw new BenchSetupError(
+      `no test model: ../shared/models/${testModelFileName} is missing and downloading it failed (${reason}); ` +
+        `set CLAWBOT_TEST_MODEL=/path/to/${testModelFileName} or BENCH_MODEL=/path/to/model.gguf`,
+    );
+  }
 }
 
 /** The test model's metadata (tokenizer included) with the new shape, and random tensors of that shape. */
@@ -168,7 +200,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   realisticModelPath({ log: (line) => process.stderr.write(`${line}\n`) })
     .then((modelPath) => process.stdout.write(`${modelPath}\n`))
     .catch((error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      const message = error instanceof BenchSetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+      process.stderr.write(`${message}\n`);
       process.exitCode = 1;
     });
 }

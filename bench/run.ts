@@ -1,5 +1,5 @@
 // `npm run bench`: echo latency, engine throughput (direct vs WebSocket vs HTTP SSE), late join and context reuse;
-// prints and writes docs/benchmarks.md.
+// prints the report, and writes it into docs/benchmarks.md only with `--write-report` (or into BENCH_REPORT=path).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +9,7 @@ import { runReuseLoad } from "./reuse-load.js";
 import { runEchoLatency } from "./echo-latency.js";
 import { runLateJoin } from "./late-join.js";
 import { runLongSession } from "./long-session.js";
-import { readBenchOptions } from "./options.js";
+import { BenchSetupError, readBenchOptions } from "./options.js";
 import { resolveBenchModel } from "./realistic-model.js";
 import { runScale } from "./scale.js";
 import { renderResults, writeReport, type BenchResults } from "./report.js";
@@ -21,6 +21,9 @@ async function main(): Promise<void> {
   const options = readBenchOptions();
   const results: BenchResults = { options, startedAt: new Date(), loadAverageAtStart: os.loadavg() };
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  // The model is found (or its absence reported) before anything runs, not after minutes of other measurements.
+  const needsModel = !options.skipThroughput || !options.skipLateJoin || !options.skipContextReuse;
+  const modelPath = needsModel ? await resolveBenchModel(options.modelPath, log) : "";
   // Echo first, in a fresh process: a small heap and no model threads, so its tail latency is the gateway's own.
   if (!options.skipEcho) {
     log("echo latency:");
@@ -34,8 +37,6 @@ async function main(): Promise<void> {
     log(`scale: ${options.scaleIdle} idle + ${options.scaleStreaming} streaming WebSocket connections (node as a child process)`);
     results.scale = await runScale(options, log);
   }
-  const needsModel = !options.skipThroughput || !options.skipLateJoin || !options.skipContextReuse;
-  const modelPath = needsModel ? await resolveBenchModel(options.modelPath, log) : "";
   if (!options.skipThroughput) {
     log(
       `throughput: ${path.basename(modelPath)}, threads ${options.threads}, parallel ${options.parallel}, ` +
@@ -67,10 +68,14 @@ async function main(): Promise<void> {
     const reportPath = path.resolve(repositoryRoot, options.reportPath);
     writeReport(reportPath, markdown);
     log(`\nwrote ${path.relative(process.cwd(), reportPath) || reportPath}`);
+  } else {
+    log("\nnot written anywhere: `npm run bench -- --write-report` updates docs/benchmarks.md, BENCH_REPORT=path writes there");
   }
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  // A setting to change is one line; anything else is a bug in the bench or the node, with its stack.
+  const message = error instanceof BenchSetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`bench failed: ${message}\n`);
   process.exitCode = 1;
 });

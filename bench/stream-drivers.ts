@@ -143,8 +143,8 @@ export function httpSseDriver(baseUrl: string, token: string, settings: Generati
       const response = await fetch(url, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "text/event-stream" },
+        // No `model`: both Clawbot and llama-server then answer with the model they serve.
         body: JSON.stringify({
-          model: "bench",
           messages: [{ role: "user", content: prompt }],
           stream: true,
           max_tokens: settings.maxTokens,

@@ -59,7 +59,7 @@ describe("http gateway with the official openai client", () => {
   it("refuses a missing or bad token with 401 in OpenAI's error shape", async () => {
     const anonymous = new OpenAI({ baseURL: `${node.httpUrl}/v1`, apiKey: "not-a-jwt", maxRetries: 0 });
     const error = await anonymous.chat.completions
-      .create({ model: "x", messages: [{ role: "user", content: "hi" }] })
+      .create({ model: "stories260K", messages: [{ role: "user", content: "hi" }] })
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
     expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe("unauthorized");
@@ -72,25 +72,25 @@ describe("http gateway with the official openai client", () => {
     const notJson = await post("{nope");
     expect(notJson.status).toBe(400);
     expect(await notJson.json()).toMatchObject({ error: { code: "bad_request", type: "invalid_request_error" } });
-    const noMessages = await post(JSON.stringify({ model: "x", messages: [] }));
+    const noMessages = await post(JSON.stringify({ model: "stories260K", messages: [] }));
     expect(noMessages.status).toBe(400);
     const huge = await post(JSON.stringify({ messages: [{ role: "user", content: "x".repeat(2 * 1024 * 1024) }] })).catch(() => undefined);
     expect(huge?.status).toBe(413);
     const tooLong = await openai.chat.completions
-      .create({ model: "x", messages: [{ role: "user", content: "word ".repeat(5000) }], max_tokens: 4 })
+      .create({ model: "stories260K", messages: [{ role: "user", content: "word ".repeat(5000) }], max_tokens: 4 })
       .catch((caught: unknown) => caught);
     expect((tooLong as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
     expect((tooLong as InstanceType<typeof OpenAI.APIError>).code).toBe("context_length_exceeded");
-    const unknownRoute = await fetch(`${node.httpUrl}/v1/embeddings`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    const unknownRoute = await fetch(`${node.httpUrl}/v1/audio/speech`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
     expect(unknownRoute.status).toBe(404);
   });
 
   it("returns 429 overloaded at once when every sequence is busy and the queue is full", async () => {
-    const long = { model: "x", messages: [{ role: "user" as const, content: "Once upon a time" }], max_tokens: 1900, stream: true as const };
+    const long = { model: "stories260K", messages: [{ role: "user" as const, content: "Once upon a time" }], max_tokens: 1900, stream: true as const };
     const first = await openai.chat.completions.create(long);
     const second = await openai.chat.completions.create(long);
     const refused = await openai.chat.completions
-      .create({ model: "x", messages: [{ role: "user", content: "hi" }], max_tokens: 4 })
+      .create({ model: "stories260K", messages: [{ role: "user", content: "hi" }], max_tokens: 4 })
       .catch((caught: unknown) => caught);
     expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
     expect((refused as InstanceType<typeof OpenAI.APIError>).code).toBe("overloaded");
@@ -98,7 +98,7 @@ describe("http gateway with the official openai client", () => {
     first.controller.abort();
     second.controller.abort();
     await expect.poll(() => node.daemon.engine.load().active, { timeout: 5_000 }).toBe(0);
-    const after = await openai.chat.completions.create({ model: "x", messages: [{ role: "user", content: "hi" }], max_tokens: 4 });
+    const after = await openai.chat.completions.create({ model: "stories260K", messages: [{ role: "user", content: "hi" }], max_tokens: 4 });
     expect(after.choices[0]?.finish_reason).toBe("length");
   });
 });

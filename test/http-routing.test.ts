@@ -19,7 +19,7 @@ describe("http routing on fastify", () => {
   afterAll(async () => node?.close());
 
   /** Sends raw bytes; expects a response with this status whose body is our coded error in OpenAI's shape (never fastify's). */
-  async function expectError(bytes: Buffer | string, status: number, code: string, options: { head?: boolean } = {}): Promise<RawResponse> {
+  async function expectError(bytes: Buffer | string, status: number, code: string, options: { head?: boolean; param?: string } = {}): Promise<RawResponse> {
     const result = await rawRequest(port, bytes, options);
     expect(result.kind, JSON.stringify(result)).toBe("response");
     const response = result as RawResponse;
@@ -28,7 +28,7 @@ describe("http routing on fastify", () => {
     if (options.head) return response;
     const body = JSON.parse(response.body.toString("utf8")) as Record<string, unknown>;
     expect(Object.keys(body)).toEqual(["error"]);
-    expect(body.error).toMatchObject({ code, message: expect.any(String), type: expect.any(String), param: null });
+    expect(body.error).toMatchObject({ code, message: expect.any(String), type: expect.any(String), param: options.param ?? null });
     expect(isErrorCode(code)).toBe(true);
     return response;
   }
@@ -38,10 +38,11 @@ describe("http routing on fastify", () => {
   const json = (content: string) => JSON.stringify({ messages: [{ role: "user", content }] });
 
   it("answers 404 not_found for unknown paths and 405 method_not_allowed with Allow for known ones", async () => {
-    await expectError(buildRequest("GET", "/v1/embeddings", []), 404, "not_found");
+    await expectError(buildRequest("GET", "/v1/audio/speech", []), 404, "not_found");
     await expectError(buildRequest("POST", "/nowhere", [["content-type", "application/json"]], "{}"), 404, "not_found");
     const getChat = await expectError(buildRequest("GET", "/v1/chat/completions", []), 405, "method_not_allowed");
     expect(getChat.headers.allow).toBe("POST");
+    for (const path of ["/v1/completions", "/v1/embeddings"]) expect((await expectError(buildRequest("GET", path, []), 405, "method_not_allowed")).headers.allow).toBe("POST");
     const deleteHealth = await expectError(buildRequest("DELETE", "/healthz", []), 405, "method_not_allowed");
     expect(deleteHealth.headers.allow).toBe("GET, HEAD");
     const putModels = await expectError(buildRequest("PUT", "/v1/models", [["content-type", "application/json"]], "{}"), 405, "method_not_allowed");
@@ -82,7 +83,7 @@ describe("http routing on fastify", () => {
     const malformed = await expectError(chat([["content-type", "application/json"]], "{nope"), 400, "bad_request");
     expect(JSON.parse(malformed.body.toString()).error.message).toBe("The body is not valid JSON.");
     await expectError(chat([["content-type", "application/json"]], ""), 400, "bad_request");
-    await expectError(chat([["content-type", "application/json"]], JSON.stringify({ messages: "hi" })), 400, "bad_request");
+    await expectError(chat([["content-type", "application/json"]], JSON.stringify({ messages: "hi" })), 400, "bad_request", { param: "messages" });
   });
 
   it("answers requests that are not HTTP/1.1 with coded errors from the raw socket", async () => {

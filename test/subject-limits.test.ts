@@ -69,7 +69,7 @@ describe("per-subject limits", () => {
     const overHttp = await fetch(`${node.httpUrl}/v1/chat/completions`, {
       method: "POST",
       headers: { authorization: `Bearer ${await node.token("alice")}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "clawbot", messages: [{ role: "user", content: "four" }], max_tokens: 4 }),
+      body: JSON.stringify({ messages: [{ role: "user", content: "four" }], max_tokens: 4 }),
     });
     expect(overHttp.status).toBe(429);
     expect(await overHttp.json()).toMatchObject({ error: { code: "overloaded" } });

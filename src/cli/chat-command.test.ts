@@ -1,8 +1,11 @@
-// `clawbot chat` with piped stdin against a fake gateway: one answer per line, exit codes, one-line errors.
-import { spawn } from "node:child_process";
+// `clawbot chat` against a fake gateway: piped stdin (one answer per line, exit codes, one-line errors), and Ctrl-C on a terminal.
+import { spawn, spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeChatServer, type FakeChatServer } from "../../test/helpers/fake-chat-server.js";
 import { freePort } from "../../test/helpers/cli-process.js";
+import { interruptAction, quitHint, type InterruptState } from "./chat-command.js";
 
 const token = "good-token";
 let server: FakeChatServer;
@@ -75,3 +78,119 @@ describe("clawbot chat (stdin not a TTY)", () => {
     expect(result.code).toBe(1);
   });
 });
+
+describe("Ctrl-C", () => {
+  const idle: InterruptState = { busy: false, interactive: true, typing: false, warned: false, msSinceLastInterrupt: 60_000 };
+
+  it("cancels a running answer, and quits when pressed again within a second", () => {
+    expect(interruptAction({ ...idle, busy: true })).toBe("cancel");
+    expect(interruptAction({ ...idle, busy: true, msSinceLastInterrupt: 300 })).toBe("quit");
+  });
+
+  it("at the prompt clears typed text, warns on an empty line, and quits on the next one", () => {
+    expect(interruptAction({ ...idle, typing: true })).toBe("clear-line");
+    expect(interruptAction({ ...idle, typing: true, warned: true })).toBe("clear-line");
+    expect(interruptAction(idle)).toBe("warn");
+    expect(interruptAction({ ...idle, warned: true })).toBe("quit");
+  });
+
+  it("from a pipe quits unless an answer runs", () => {
+    expect(interruptAction({ ...idle, interactive: false })).toBe("quit");
+    expect(interruptAction({ ...idle, interactive: false, busy: true })).toBe("cancel");
+  });
+});
+
+// util-linux script(1) gives the chat a pseudo-terminal, so readline reads raw keys and Ctrl-C is the byte 0x03.
+const hasScript = process.platform === "linux" && spawnSync("script", ["--version"]).status === 0;
+
+describe.runIf(hasScript)("clawbot chat on a terminal", () => {
+  let slowServer: FakeChatServer;
+  beforeAll(async () => {
+    slowServer = await startFakeChatServer({ token, wordDelayMs: 50 });
+  });
+  afterAll(async () => {
+    await slowServer.close();
+  });
+
+  it("Ctrl-C cancels the answer, clears a typed line, and quits only when pressed twice at an empty prompt", async () => {
+    const chat = startTerminalChat(["--url", slowServer.url, "--token", token]);
+    try {
+      await chat.waitFor(/connected to/);
+      chat.type("long\r");
+      await chat.waitFor(/word3/);
+      chat.type("\x03");
+      await chat.waitFor(/cancelled\]/);
+      expect(slowServer.frames.filter((frame) => frame.type === "cancel")).toHaveLength(1);
+
+      chat.type("\x03");
+      await chat.waitFor(new RegExp(escape(quitHint)));
+      // Still running: a typed line is cleared by Ctrl-C, and the next line is answered.
+      chat.type("abc\x03");
+      chat.type("hi\r");
+      await chat.waitFor(/you said: hi/);
+      expect(chat.output()).not.toContain("you said: abc");
+
+      chat.type("\x03");
+      await chat.waitFor(new RegExp(`${escape(quitHint)}[\\s\\S]*${escape(quitHint)}`));
+      chat.type("\x03");
+      expect(await chat.exited).toBe(0);
+    } finally {
+      chat.kill();
+    }
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Runs the chat command under script(1), keys written to its terminal by type(). */
+function startTerminalChat(args: string[]) {
+  const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+  const script = [
+    `import { Command } from "commander";`,
+    `import { registerChatCommand } from ${JSON.stringify(new URL("./chat-command.ts", import.meta.url).href)};`,
+    `const program = new Command("clawbot");`,
+    `registerChatCommand(program);`,
+    `await program.parseAsync(process.argv.slice(1), { from: "user" });`,
+  ].join("\n");
+  const words = [process.execPath, "--import", "tsx", "--input-type=module", "-e", script, "--", "chat", ...args];
+  const quoted = words.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+  const child = spawn("script", ["--quiet", "--flush", "--return", "--command", quoted, "/dev/null"], {
+    cwd: repositoryRoot,
+    env: { ...process.env, CLAWBOT_TOKEN: "", TERM: "dumb" },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let output = "";
+  const watchers = new Set<() => void>();
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const watcher of [...watchers]) watcher();
+  };
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  return {
+    exited,
+    output: () => output,
+    type: (keys: string) => child.stdin.write(keys),
+    kill: () => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    },
+    waitFor: (pattern: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          watchers.delete(check);
+          reject(new Error(`timed out waiting for ${pattern}; the terminal showed:\n${output}`));
+        }, 20_000);
+        const check = () => {
+          if (!pattern.test(output)) return;
+          clearTimeout(timer);
+          watchers.delete(check);
+          resolve();
+        };
+        watchers.add(check);
+        check();
+      }),
+  };
+}

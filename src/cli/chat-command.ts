@@ -14,10 +14,40 @@ interface ChatCommandOptions {
 /** A second Ctrl-C within this many milliseconds quits even while an answer streams. */
 const doubleInterruptMs = 1000;
 
+/** Shown after a Ctrl-C at an empty prompt; the next one quits. */
+export const quitHint = "(Ctrl-C again or Ctrl-D to quit)";
+
+/** What a Ctrl-C does: cancel the answer, quit, clear the typed line, or (at an empty prompt) warn that the next one quits. */
+export type InterruptAction = "cancel" | "quit" | "clear-line" | "warn";
+
+export interface InterruptState {
+  /** An answer is streaming. */
+  busy: boolean;
+  /** stdin is a terminal (otherwise Ctrl-C arrives as SIGINT with nothing typed). */
+  interactive: boolean;
+  /** Text typed at the prompt and not yet sent. */
+  typing: boolean;
+  /** The previous Ctrl-C was at an empty prompt and nothing was entered since. */
+  warned: boolean;
+  msSinceLastInterrupt: number;
+}
+
+/**
+ * Ctrl-C as a shell or the Node.js REPL handles it: during an answer it cancels the answer (a second one within a
+ * second quits); at the prompt it clears what was typed; at an empty prompt it warns, and a second one quits.
+ * From a pipe there is no prompt: it cancels a running answer, else quits.
+ */
+export function interruptAction(state: InterruptState): InterruptAction {
+  if (state.busy) return state.msSinceLastInterrupt > doubleInterruptMs ? "cancel" : "quit";
+  if (!state.interactive) return "quit";
+  if (state.typing) return "clear-line";
+  return state.warned ? "quit" : "warn";
+}
+
 export function registerChatCommand(program: Command): void {
   program
     .command("chat")
-    .description("Chat with a running gateway over WebSocket. On a terminal: Ctrl-C cancels an answer, Ctrl-C at the prompt or Ctrl-D quits. Piped: answers each stdin line in turn.")
+    .description("Chat with a running gateway over WebSocket. On a terminal: Ctrl-C cancels an answer, Ctrl-C twice at the prompt or Ctrl-D quits. Piped: answers each stdin line in turn.")
     .option("--url <url>", "WebSocket URL of the gateway", "ws://127.0.0.1:8080")
     .option("--token <jwt>", "access token (default: $CLAWBOT_TOKEN)")
     .option("--session <id>", "session id, to continue a conversation (default: a new random one)")
@@ -50,18 +80,20 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
     input.stop();
     return 1;
   }
-  if (interactive) printDim(`connected to ${options.url} · session ${client.session} · Ctrl-C cancels an answer, Ctrl-D quits`);
+  if (interactive) printDim(`connected to ${options.url} · session ${client.session} · Ctrl-C cancels an answer, Ctrl-C twice or Ctrl-D quits`);
 
   let quitCode: number | undefined;
   let lastInterrupt = 0;
+  let warned = false;
   const onInterrupt = (): void => {
     const now = Date.now();
-    if (client.busy && now - lastInterrupt > doubleInterruptMs) {
-      lastInterrupt = now;
-      client.cancel();
-      return;
-    }
-    quitCode = client.busy ? 130 : interactive ? 0 : 130;
+    const action = interruptAction({ busy: client.busy, interactive, typing: input.typing, warned, msSinceLastInterrupt: now - lastInterrupt });
+    lastInterrupt = now;
+    warned = action === "warn";
+    if (action === "cancel") return client.cancel();
+    if (action === "clear-line") return input.discardLine();
+    if (action === "warn") return input.discardLine(quitHint);
+    quitCode = client.busy || !interactive ? 130 : 0;
     input.stop();
     void client.close();
   };
@@ -70,6 +102,7 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
   let failures = 0;
   for (;;) {
     const line = await input.next();
+    warned = false;
     if (line === undefined || quitCode !== undefined || lostConnection) break;
     if (line.trim() === "") continue;
     const failure = await answer(client, line, params);
@@ -139,6 +172,8 @@ class LineInput {
   private readonly reader: readline.Interface;
   private interruptHandler: (() => void) | undefined;
   private readonly onSignal = (): void => this.interruptHandler?.();
+  /** A prompt is on screen, waiting for a line. */
+  private prompting = false;
 
   constructor(private readonly interactive: boolean) {
     this.reader = readline.createInterface({
@@ -158,12 +193,34 @@ class LineInput {
     this.interruptHandler = handler;
   }
 
+  /** Text has been typed at the prompt (or during an answer) and not yet entered. */
+  get typing(): boolean {
+    return this.interactive && !this.ended && this.reader.line.length > 0;
+  }
+
+  /** Drops the typed text and moves to a fresh line, showing `note` above the new prompt if given. */
+  discardLine(note?: string): void {
+    if (!this.interactive || this.ended) return;
+    // readline's own clearLine (what the Node.js REPL calls on Ctrl-C): to the end of the line, a newline, line emptied.
+    const reader = this.reader as readline.Interface & { clearLine?: () => void };
+    if (typeof reader.clearLine === "function") {
+      reader.clearLine();
+    } else {
+      reader.write(null, { ctrl: true, name: "e" });
+      reader.write(null, { ctrl: true, name: "u" });
+      process.stdout.write("\n");
+    }
+    if (note) printDim(note);
+    if (this.prompting) this.reader.prompt();
+  }
+
   /** The next line, or undefined once input has ended and every queued line was taken. */
   next(): Promise<string | undefined> {
     const line = this.lines.shift();
     if (line !== undefined) return Promise.resolve(line);
     if (this.ended) return Promise.resolve(undefined);
     if (this.interactive) this.reader.prompt();
+    this.prompting = true;
     return new Promise((resolve) => (this.waiting = resolve));
   }
 
@@ -177,6 +234,7 @@ class LineInput {
 
   private push(line: string): void {
     if (this.ended) return;
+    this.prompting = false;
     if (this.waiting) {
       const resolve = this.waiting;
       this.waiting = undefined;

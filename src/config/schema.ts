@@ -129,6 +129,8 @@ const loraAdapterSchema = z.strictObject({
 export const agentSchema = z.strictObject({
   /** GGUF file; when absent the default model is downloaded once into the model cache. */
   model_path: z.string().min(1).optional(),
+  /** Other names the OpenAI API accepts for the served model (for clients that hard-code one, e.g. "gpt-4o-mini"). */
+  model_aliases: z.array(z.string().min(1).max(256)).default([]),
   max_tokens: z.number().int().positive().default(512),
   temperature: z.number().min(0).max(2).default(0.7),
   top_p: z.number().gt(0).max(1).optional(),

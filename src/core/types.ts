@@ -68,7 +68,15 @@ export interface Principal {
 /** What the engine and the pipeline emit, in order: text deltas, then exactly one finish or error. */
 export type StreamPart =
   | { type: "text-delta"; text: string; logprobs?: TokenLogprob[] }
-  | { type: "finish"; text: string; finishReason: FinishReason; usage: Usage; timings: Timings }
+  | {
+      type: "finish";
+      text: string;
+      finishReason: FinishReason;
+      usage: Usage;
+      timings: Timings;
+      /** Every delivered token's logprob, when asked for and no plugin may rewrite the text (the deltas carried them too). */
+      logprobs?: TokenLogprob[];
+    }
   | { type: "error"; error: ClawError };
 
 export type FinishPart = Extract<StreamPart, { type: "finish" }>;

@@ -114,7 +114,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const [index, gatewayConfig] of gatewayConfigs.entries()) {
       const auth = gatewayConfig.type === "custom" ? authSchema.parse(gatewayConfig.auth ?? { type: "none" }) : gatewayConfig.auth;
       const authenticator = await createAuthenticator(auth, baseDir);
-      const context = { pipeline, authenticator, engine, logger: logger.child({ gateway: gatewayConfig.type }), baseDir, isReady: () => engine.ready, storeFailure: () => storeHealth.reason, requestLedger };
+      const context = { pipeline, authenticator, engine, logger: logger.child({ gateway: gatewayConfig.type }), baseDir, isReady: () => engine.ready, storeFailure: () => storeHealth.reason, requestLedger, modelAliases: config.agent.model_aliases };
       gateways.push(await createGateway(gatewayConfig, context, listeners, `gateways[${index}]`));
     }
     // Gateways listen first so /readyz answers 503 while the model loads; requests get `unavailable` until then.

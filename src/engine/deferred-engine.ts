@@ -1,7 +1,7 @@
 // Stands in for the engine while the model loads, so gateways can listen (and /readyz say 503) before it is ready.
 import { ClawError } from "../core/errors.js";
 import type { ChatMessage } from "../core/types.js";
-import type { DecodeStats, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "./language-model.js";
+import type { DecodeStats, EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "./language-model.js";
 
 export class DeferredEngine implements LanguageModel {
   private engine: LanguageModel | undefined;
@@ -30,6 +30,16 @@ export class DeferredEngine implements LanguageModel {
 
   stream(request: EngineRequest, options?: { signal?: AbortSignal }): AsyncGenerator<EnginePart> {
     return this.loaded().stream(request, options);
+  }
+
+  embed(texts: string[], options?: { signal?: AbortSignal }): Promise<EmbeddingResult> {
+    try {
+      const engine = this.loaded();
+      if (!engine.embed) throw new ClawError("bad_request", `The ${engine.info.engine} engine cannot compute embeddings.`);
+      return engine.embed(texts, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   decodeStats(): DecodeStats | undefined {

@@ -4,6 +4,11 @@ import type { QueueOwner } from "./admission-queue.js";
 
 export interface EngineRequest {
   messages: ChatMessage[];
+  /**
+   * Raw text (legacy completions): tokenized as it is, special-token text included, with the beginning-of-sequence
+   * token when the model wants one; no chat template. When set, `messages` is ignored.
+   */
+  prompt?: string;
   params: GenerationParams;
   /** Identifies the conversation (owner and session), so its next turn can return to the state that holds it. */
   conversation?: string;
@@ -34,6 +39,14 @@ export interface EngineInfo {
   vramUsedBytes?: number;
   /** LoRA adapters applied to every request, in load order (llama engine). */
   adapters?: { name: string; scale: number }[];
+  /** Length of the vectors `embed` returns; undefined when the engine cannot embed. */
+  embeddingDimensions?: number;
+}
+
+/** What `embed` returns: one L2-normalized vector per text, in order, and the tokens read. */
+export interface EmbeddingResult {
+  vectors: number[][];
+  promptTokens: number;
 }
 
 export interface EngineLoad {
@@ -65,6 +78,12 @@ export interface LanguageModel {
    * `context_length_exceeded` when the prompt does not fit; an aborted signal ends with finishReason "cancelled".
    */
   stream(request: EngineRequest, options?: { signal?: AbortSignal }): AsyncGenerator<EnginePart>;
+  /**
+   * One L2-normalized vector per text, in order (engines that can embed). Throws `context_length_exceeded` naming the
+   * index of a text longer than the embedding context, `bad_request` for an empty text, `overloaded` when too many
+   * embedding requests wait, and `cancelled` when the signal aborts; nothing is computed unless every text fits.
+   */
+  embed?(texts: string[], options?: { signal?: AbortSignal }): Promise<EmbeddingResult>;
   /** Decodes and tokens so far (engines that batch decodes; a copy). */
   decodeStats?(): DecodeStats | undefined;
   close(): Promise<void>;

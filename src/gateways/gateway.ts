@@ -30,6 +30,8 @@ export interface GatewayContext {
   isReady(): boolean;
   /** Why the node's database is failing (its last write failed, e.g. disk full), or undefined when it works: `/readyz` reports degraded. */
   storeFailure?(): string | undefined;
+  /** Other names clients may give the served model (`agent.model_aliases`); the OpenAI API refuses any other name. */
+  modelAliases?: readonly string[];
   /** The durable record of acknowledged MQTT requests (the node's database); without it, the MQTT gateway keeps one in memory. */
   requestLedger?: RequestLedger;
 }

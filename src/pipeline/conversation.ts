@@ -15,6 +15,8 @@ export interface Conversation {
 }
 
 export function splitConversation(request: PipelineRequest, history: ChatMessage[]): Conversation {
+  // A raw prompt (legacy completions) is the whole input: no other messages, nothing added around it.
+  if (request.prompt !== undefined) return { input: request.prompt, hasTurn: true, messages: [], whole: true };
   if (request.messages !== undefined) {
     if (request.messages.length === 0) throw new ClawError("bad_request", "messages must not be empty.");
     const last = request.messages[request.messages.length - 1] as ChatMessage;

@@ -1,7 +1,7 @@
 // The one request path every gateway uses: authenticate → session → preProcess → build prompt → generate → postProcess → record.
 import { limitsSchema, type AgentConfig, type LimitsConfig } from "../config/schema.js";
 import { ClawError, toClawError } from "../core/errors.js";
-import type { ChatMessage, FinishPart, GenerationParams, Principal, StreamPart } from "../core/types.js";
+import type { ChatMessage, FinishPart, GenerationParams, Principal, StreamPart, TokenLogprob } from "../core/types.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { Logger } from "../logging/logger.js";
 import { createPluginContext } from "../plugins/plugin-context.js";
@@ -26,6 +26,11 @@ export interface PipelineRequest {
   message?: string;
   /** A whole conversation (OpenAI API), used as given; a system prompt from config is added when it has none. */
   messages?: ChatMessage[];
+  /**
+   * Raw text (legacy completions), instead of `message`/`messages`: plugins see it as the input (and no other messages),
+   * then it goes to the model as it is, without chat template, system prompt or session.
+   */
+  prompt?: string;
   params?: Partial<GenerationParams>;
   /** The gateway it came through ("websocket", "http", "mqtt", …), for plugins and logs. */
   gateway?: string;
@@ -93,7 +98,7 @@ export class Pipeline {
       // Only the newest messages that can fit are read, with their stored token counts: a long history costs a turn no more than a short one.
       const countedBy = tokenizerId(engine);
       const tail =
-        request.session && request.messages === undefined
+        request.session && request.messages === undefined && request.prompt === undefined
           ? sessions.recentHistory(request.principal.subject, request.session, {
               maxTokens: promptBudget(engine.info.contextSize, params.maxTokens),
               countedBy,
@@ -114,7 +119,8 @@ export class Pipeline {
       // Stage 5, build prompt: system prompt + history (trimmed oldest-first) + the new turn, as plugins left them.
       const turn = conversation.hasTurn ? context.input : undefined;
       const tokenCounts = tail && new Map(tail.messages.map((message, index) => [tokenCountKey(message), tail.tokens[index] as number]));
-      const messages = buildPrompt({
+      const raw = request.prompt !== undefined;
+      const messages = raw ? [] : buildPrompt({
         agent,
         engine,
         messages: context.messages,
@@ -128,17 +134,25 @@ export class Pipeline {
       const output = await this.plugins.createOutput(context);
       let delivered = "";
       /** Writes a delta; false when the client's buffer is full and the next token must wait for `drained()`. */
-      const deliver = (text: string): boolean => {
+      // Token logprobs (when asked) go with the text of their tokens, unless a plugin may rewrite that text; the finish
+      // carries them all.
+      const logprobs: TokenLogprob[] | undefined = params.logprobs && !output.rewrites ? [] : undefined;
+      const deliver = (text: string, tokenLogprobs?: TokenLogprob[]): boolean => {
         if (text === "") return true;
         delivered += text;
+        if (tokenLogprobs && logprobs) {
+          for (const entry of tokenLogprobs) logprobs.push(entry);
+          return reply.write({ type: "text-delta", text, logprobs: tokenLogprobs }) !== false;
+        }
         return reply.write({ type: "text-delta", text }) !== false;
       };
-      const conversationKey = request.session ? JSON.stringify([request.principal.subject, request.session]) : undefined;
+      const conversationKey = request.session && !raw ? JSON.stringify([request.principal.subject, request.session]) : undefined;
       const owner = this.subjectLimits.queueOwner(request.principal.subject, engine.info.maxQueue);
-      for await (const part of engine.stream({ messages, params, conversation: conversationKey, owner }, { signal: controller.signal })) {
+      const prompt = raw ? context.input : undefined;
+      for await (const part of engine.stream({ messages, prompt, params, conversation: conversationKey, owner }, { signal: controller.signal })) {
         if (part.type === "text-delta") {
           // Backpressure: a client that does not read holds its own generation, not the node's memory.
-          if (!deliver(await output.push(part.text)) && reply.drained) await reply.drained();
+          if (!deliver(await output.push(part.text), part.logprobs) && reply.drained) await reply.drained();
           continue;
         }
         deliver(await output.finish());
@@ -160,7 +174,7 @@ export class Pipeline {
         }
         // The finish text is what the client received, delta by delta.
         finished = true;
-        reply.write({ ...part, text: delivered });
+        reply.write(logprobs ? { ...part, text: delivered, logprobs } : { ...part, text: delivered });
       }
     } catch (error) {
       const clawError = toClawError(error);
@@ -204,6 +218,8 @@ function resolveParams(agent: AgentConfig, given: Partial<GenerationParams> = {}
     seed: given.seed,
     stop: given.stop,
     adapter: given.adapter,
+    responseFormat: given.responseFormat,
+    logprobs: given.logprobs,
   };
 }
 

@@ -56,7 +56,7 @@ export const httpTransport: ChatTransport = {
     const deltas: string[] = [];
     try {
       const stream = await openai.chat.completions.create({
-        model: "any",
+        model: node.daemon.engine.info.model,
         messages: [{ role: "user", content: request.message }],
         stream: true,
         ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),

@@ -98,6 +98,14 @@ export const wrongTypeValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.anything({ maxDepth: 3 }),
 );
 
+/** response_format values: the valid kinds, schemas of any shape, wrong types. */
+export const responseFormatArbitrary: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom({ type: "text" }, { type: "json_object" }, { type: "json_schema", json_schema: { name: "x", schema: { type: "object", properties: { a: { type: "string" } } } } }),
+  fc.record({ type: fc.constant("json_schema"), json_schema: fc.record({ name: fc.string({ maxLength: 70 }), schema: fc.oneof(fc.json({ maxDepth: 3 }).map((text) => JSON.parse(text) as unknown), wrongTypeValue) }, { requiredKeys: [] }) }),
+  fc.record({ type: fc.oneof(fc.constantFrom("yaml", ""), wrongTypeValue) }),
+  wrongTypeValue,
+);
+
 /** Parameters of a chat frame, mostly valid, sometimes wrong. */
 export const frameParamsArbitrary: fc.Arbitrary<unknown> = fc.oneof(
   fc.record(
@@ -107,10 +115,17 @@ export const frameParamsArbitrary: fc.Arbitrary<unknown> = fc.oneof(
       top_p: fc.double({ min: 0.01, max: 1, noNaN: true }),
       seed: fc.integer(),
       stop: fc.oneof(fc.string({ maxLength: 4 }), fc.array(fc.string({ maxLength: 4 }), { maxLength: 9 })),
+      response_format: responseFormatArbitrary,
+      logprobs: fc.boolean(),
+      top_logprobs: fc.integer({ min: -1, max: 21 }),
     },
     { requiredKeys: [] },
   ),
-  fc.dictionary(fc.constantFrom("max_tokens", "temperature", "top_p", "seed", "stop", "adapter", "bogus"), wrongTypeValue, { maxKeys: 3 }),
+  fc.dictionary(
+    fc.constantFrom("max_tokens", "temperature", "top_p", "seed", "stop", "adapter", "response_format", "logprobs", "top_logprobs", "bogus"),
+    wrongTypeValue,
+    { maxKeys: 3 },
+  ),
 );
 
 /**

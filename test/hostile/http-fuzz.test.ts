@@ -3,11 +3,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { expectHttpServed, expectWebsocketServed, isCoded, type HostileNode } from "../helpers/hostile-node.js";
 import { buildRequest, rawRequest, type NoResponse, type RawResponse } from "../helpers/raw-http.js";
-import { badUtf8Arbitrary, deepJsonArbitrary, hugeNumberText, tokenArbitrary, wrongTypeValue, type TokenSet } from "./hostile-inputs.js";
+import { badUtf8Arbitrary, deepJsonArbitrary, hugeNumberText, responseFormatArbitrary, tokenArbitrary, wrongTypeValue, type TokenSet } from "./hostile-inputs.js";
+import { completionBodyArbitrary, embeddingBodyArbitrary } from "./legacy-bodies.js";
 import { useHostileNode } from "./use-hostile-node.js";
 
 const maxBody = 256 * 1024;
-const nodeOptions = { http: { max_body: maxBody } };
+const nodeOptions = { http: { max_body: maxBody }, agent: { model_aliases: ["gpt-4o-mini", "org/model"] } };
 
 let node: HostileNode;
 let tokens: TokenSet;
@@ -26,13 +27,16 @@ const pathArbitrary: fc.Arbitrary<string> = fc.oneof(
       "/v1/models?%", "/v1/chat/completions", "/v1/chat/completions/", "/v1//chat/completions", "//v1/chat/completions",
       "/v1/chat/completions?stream=true", "/v1/chat/completions%00", "*", "http://127.0.0.1/healthz", "http://[::1",
       "http://a:b@[/x", "/?a=%E0%A4%A", "/@", "/:", "/\\", "/%%", "/%C0%AF", "/%FF", "//%5B",
+      "/v1/embeddings", "/v1/embeddings/", "/v1/completions", "/v1/completions?stream=true", "/v1//completions", "/v1/embeddings%00",
+      "/v1/models/echo", "/v1/models/gpt-4o-mini", "/v1/models/org/model", "/v1/models/org%2Fmodel", "/v1/models/gpt-4",
+      "/v1/models/", "/v1/models//", "/v1/models/%", "/v1/models/echo%00", "/v1/models/%2e%2e", "/v1/models/echo?x=%",
     ),
   },
   {
     weight: 3,
     arbitrary: fc
       .tuple(
-        fc.array(fc.oneof(fc.constantFrom("v1", "chat", "completions", "models", "healthz", "readyz", "..", ".", "", "%", "%2F", "[", "]"), fc.string({ unit: visible, maxLength: 12 })), { maxLength: 8 }),
+        fc.array(fc.oneof(fc.constantFrom("v1", "chat", "completions", "embeddings", "models", "healthz", "readyz", "..", ".", "", "%", "%2F", "[", "]"), fc.string({ unit: visible, maxLength: 12 })), { maxLength: 8 }),
         fc.option(fc.string({ unit: visible, maxLength: 30 })),
       )
       .map(([segments, query]) => `/${segments.join("/")}${query === null ? "" : `?${query}`}`),
@@ -78,21 +82,37 @@ function chatBodyArbitrary(): fc.Arbitrary<Buffer> {
   const content = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: "grapheme", maxLength: 10 }));
   const valid = fc.record(
     {
-      model: fc.constantFrom("echo", "gpt-4", ""),
+      model: fc.constantFrom("echo", "gpt-4o-mini", "org/model", "gpt-4", "ECHO", ""),
       messages: fc.array(fc.record({ role: fc.constantFrom("system", "user", "assistant"), content }), { minLength: 1, maxLength: 4 }),
       max_tokens: fc.integer({ min: 1, max: 64 }),
       stream: fc.boolean(),
       temperature: fc.double({ min: 0, max: 2, noNaN: true }),
       stream_options: fc.record({ include_usage: fc.boolean() }),
+      response_format: responseFormatArbitrary,
+      logprobs: fc.boolean(),
+      top_logprobs: fc.integer({ min: -1, max: 21 }),
     },
     { requiredKeys: ["model", "messages"] },
   );
   const wrongType = fc
-    .tuple(valid, fc.constantFrom("model", "messages", "max_tokens", "stream", "temperature", "top_p", "stop", "seed", "stream_options", "n", "tools"), wrongTypeValue)
+    .tuple(
+      valid,
+      fc.constantFrom(
+        "model", "messages", "max_tokens", "stream", "temperature", "top_p", "stop", "seed", "stream_options", "n", "tools", "tool_choice", "functions",
+        "function_call", "audio", "modalities", "logit_bias", "frequency_penalty", "presence_penalty", "web_search_options", "grammar", "json_schema",
+        "response_format", "logprobs", "top_logprobs",
+      ),
+      wrongTypeValue,
+    )
     .map(([body, key, value]) => ({ ...body, [key]: value }));
   const wrongMessage = fc
-    .tuple(valid, fc.constantFrom("role", "content", "name", "tool_calls"), wrongTypeValue)
+    .tuple(valid, fc.constantFrom("role", "content", "name", "tool_calls", "function_call", "audio"), wrongTypeValue)
     .map(([body, key, value]) => ({ ...body, messages: [{ ...body.messages[0], [key]: value }] }));
+  // Content parts of every type (image, audio, file: refused by name), with wrong-typed fields.
+  const part = fc.record({ type: fc.oneof(fc.constantFrom("text", "image_url", "input_audio", "file", "refusal", ""), wrongTypeValue), text: fc.oneof(content, wrongTypeValue) }, { requiredKeys: [] });
+  const contentParts = fc
+    .tuple(valid, fc.array(part, { maxLength: 4 }))
+    .map(([body, parts]) => ({ ...body, messages: [...body.messages, { role: "user", content: parts }] }));
   const hugeNumber = fc
     .tuple(fc.constantFrom("max_tokens", "temperature", "top_p", "seed", "n"), hugeNumberText)
     .map(([key, number]) => `{"model":"echo","messages":[{"role":"user","content":"hi"}],"${key}":${number}}`);
@@ -104,6 +124,7 @@ function chatBodyArbitrary(): fc.Arbitrary<Buffer> {
     { weight: 4, arbitrary: valid.map((body) => Buffer.from(JSON.stringify(body))) },
     { weight: 4, arbitrary: wrongType.map((body) => Buffer.from(JSON.stringify(body))) },
     { weight: 2, arbitrary: wrongMessage.map((body) => Buffer.from(JSON.stringify(body))) },
+    { weight: 2, arbitrary: contentParts.map((body) => Buffer.from(JSON.stringify(body))) },
     { weight: 2, arbitrary: hugeNumber.map((text) => Buffer.from(text)) },
     { weight: 2, arbitrary: badUtf8 },
     { weight: 1, arbitrary: badUtf8Outside },
@@ -128,7 +149,9 @@ function responseProblem(result: RawResponse | NoResponse, head: boolean): strin
   if ((headers["content-type"] ?? "").startsWith("text/event-stream")) return sseProblem(text);
   const json = parseJson(text);
   if (json?.object === "chat.completion" && typeof json.choices?.[0]?.message?.content === "string") return undefined;
+  if (json?.object === "text_completion" && typeof json.choices?.[0]?.text === "string") return undefined;
   if (json?.status === "ok" || json?.status === "ready" || (json?.object === "list" && Array.isArray(json.data))) return undefined;
+  if (json?.object === "model" && typeof json.id === "string") return undefined;
   return `HTTP ${status} with a body that is no known answer: ${JSON.stringify(text.slice(0, 300))}`;
 }
 
@@ -136,7 +159,7 @@ function responseProblem(result: RawResponse | NoResponse, head: boolean): strin
 function sseProblem(text: string): string | undefined {
   const events = text.split("\n\n").filter((event) => event.startsWith("data: ")).map((event) => event.slice(6));
   const last = events.at(-1);
-  if (last === "[DONE]") return events.slice(0, -1).every((event) => parseJson(event)?.object === "chat.completion.chunk") ? undefined : `bad SSE chunk in ${text.slice(0, 300)}`;
+  if (last === "[DONE]") return events.slice(0, -1).every((event) => ["chat.completion.chunk", "text_completion"].includes(parseJson(event)?.object)) ? undefined : `bad SSE chunk in ${text.slice(0, 300)}`;
   return isCoded(parseJson(last ?? "")?.error?.code) ? undefined : `SSE stream without [DONE] or coded error: ${JSON.stringify(text.slice(-300))}`;
 }
 
@@ -181,6 +204,22 @@ describe("hostile HTTP clients", () => {
     );
     await expectHttpServed(node);
     await expectWebsocketServed(node);
+  });
+
+  it("answers every generated body to /v1/completions and /v1/embeddings with a coded error or a valid answer", async () => {
+    const routes = fc.oneof(
+      fc.tuple(fc.constant("/v1/completions"), completionBodyArbitrary(maxBody)),
+      fc.tuple(fc.constant("/v1/embeddings"), embeddingBodyArbitrary(maxBody)),
+    );
+    await fc.assert(
+      fc.asyncProperty(headersArbitrary(), routes, fc.constantFrom("POST", "POST", "POST", "PUT", "GET"), async (headers, [route, body], method) => {
+        const withAuth = headers.some(([name]) => name === "authorization") ? headers : [...headers, ["authorization", `Bearer ${tokens.valid}`] as [string, string]];
+        const problem = await check(buildRequest(method, route, withAuth, body), false);
+        expect(problem, `${method} ${route} body ${JSON.stringify(body.toString("latin1").slice(0, 200))} headers ${JSON.stringify(withAuth)}`).toBeUndefined();
+      }),
+      { numRuns: 600, endOnFailure: true },
+    );
+    await expectHttpServed(node);
   });
 
   it("survives broken HTTP framing and answers what it can parse with a coded error", async () => {

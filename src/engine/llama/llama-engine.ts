@@ -5,19 +5,23 @@ import { ClawError } from "../../core/errors.js";
 import type { ChatMessage } from "../../core/types.js";
 import type { Logger } from "../../logging/logger.js";
 import { AdmissionQueue } from "../admission-queue.js";
-import type { DecodeStats, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
+import type { DecodeStats, EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
 import { BatchBarrier, dispatchAfterMicrotasks } from "./batch-barrier.js";
 import { BatchCounter } from "./batch-counter.js";
 import { canShiftCache } from "./cache-alignment.js";
 import { GenerationGate } from "./generation-gate.js";
+import { LlamaEmbedder } from "./llama-embedder.js";
 import { withLlamaReason } from "./llama-error-log.js";
 import { assertGgufFile } from "./gguf-file-check.js";
 import { type Acceleration, describeAcceleration, flashAttentionFor, type GpuLayersSetting, type GpuSetting, llamaBuild, startLlama } from "./llama-backend.js";
 import { type AppliedAdapter, checkRequestedAdapter, contextLoraOption, type LoraAdapter, resolveAdapters } from "./lora-adapters.js";
+import { LogprobCollector } from "./logprob-collector.js";
 import { PromptRenderer } from "./prompt-renderer.js";
+import { ResponseGrammars } from "./response-grammars.js";
 import { SequenceChooser } from "./sequence-chooser.js";
 import { generateOnSequence } from "./sequence-generation.js";
 import { modelFingerprint, SequenceStateStore } from "./sequence-state-store.js";
+import { TokenPieces } from "./token-pieces.js";
 
 export interface LlamaEngineOptions {
   modelPath: string;
@@ -109,6 +113,12 @@ class LlamaEngine implements LanguageModel {
   /** Whether trimmed history may be erased from the middle of a sequence's state, later tokens shifted down. */
   private readonly shift: boolean;
   private readonly chooser: SequenceChooser;
+  /** Grammars for response_format JSON answers, kept per schema. */
+  private readonly grammars: ResponseGrammars;
+  /** Token texts and bytes for logprobs, made on the first request that asks for them. */
+  private pieces: TokenPieces | undefined;
+  /** Embeddings through a second context, created on first use (undefined for encoder-decoder models, which cannot embed). */
+  private readonly embedder: LlamaEmbedder | undefined;
 
   constructor(
     private readonly llama: Llama,
@@ -126,6 +136,18 @@ class LlamaEngine implements LanguageModel {
     this.contextReuse = options.contextReuse ?? true;
     this.shift = canShiftCache(model);
     this.chooser = new SequenceChooser(sequences, this.contextReuse, this.shift);
+    this.grammars = new ResponseGrammars(llama, model);
+    const insights = model.fileInsights;
+    this.embedder =
+      insights.hasEncoder && insights.hasDecoder
+        ? undefined
+        : new LlamaEmbedder(model, {
+            contextSize: Math.min(context.contextSize, model.trainContextSize),
+            threads: options.threads,
+            concurrent: sequences.length,
+            maxQueue: options.maxQueue,
+            logger: options.logger,
+          });
     this.info = {
       engine: "llama",
       model: path.basename(options.modelPath).replace(/\.gguf$/i, ""),
@@ -136,6 +158,7 @@ class LlamaEngine implements LanguageModel {
       chatTemplate: this.renderer.usesChatTemplate,
       ...acceleration,
       adapters: adapters.map(({ name, scale }) => ({ name, scale })),
+      embeddingDimensions: this.embedder?.dimensions,
     };
   }
 
@@ -154,7 +177,7 @@ class LlamaEngine implements LanguageModel {
   async *stream(request: EngineRequest, options: { signal?: AbortSignal } = {}): AsyncGenerator<EnginePart> {
     const startedAt = performance.now();
     checkRequestedAdapter(request.params.adapter, this.adapters);
-    const prompt = this.renderer.render(request.messages);
+    const prompt = request.prompt !== undefined ? this.renderer.renderRaw(request.prompt) : this.renderer.render(request.messages);
     const promptTokens = prompt.tokens.length;
     if (promptTokens >= this.info.contextSize) {
       throw new ClawError(
@@ -162,6 +185,9 @@ class LlamaEngine implements LanguageModel {
         `The prompt is ${promptTokens} tokens; the context holds ${this.info.contextSize} (including room for at least one new token).`,
       );
     }
+    // Before queueing: a schema the grammar cannot enforce is refused at once.
+    const grammar = request.params.responseFormat ? await this.grammars.evaluationState(request.params.responseFormat) : undefined;
+    const logprobs = request.params.logprobs ? new LogprobCollector((this.pieces ??= new TokenPieces(this.model)), request.params.logprobs.top) : undefined;
     const lease = await this.queue.acquire(options.signal, {
       choose: (free) => this.chooser.choose(free, prompt.tokens, request.conversation),
       owner: request.owner,
@@ -202,11 +228,14 @@ class LlamaEngine implements LanguageModel {
         stopTokens: prompt.stopTokens,
         signal: abort.signal,
         onFirstToken: () => (firstTokenAt = performance.now()),
+        grammar,
+        logprobs,
       });
       let step = await generation.next();
       for (; !step.done; step = await generation.next()) {
         text += step.value;
-        yield { type: "text-delta", text: step.value };
+        // The logprobs of the tokens whose text this delta completes (a stop string's tokens are never reported).
+        yield logprobs ? { type: "text-delta", text: step.value, logprobs: logprobs.take() } : { type: "text-delta", text: step.value };
       }
       const outcome = step.value;
       const finishedAt = performance.now();
@@ -232,6 +261,11 @@ class LlamaEngine implements LanguageModel {
       const returning = request.conversation !== undefined && this.contextReuse && !options.signal?.aborted;
       lease.release(returning ? { key: request.conversation as string, ms: returnHoldMs } : undefined);
     }
+  }
+
+  embed(texts: string[], options: { signal?: AbortSignal } = {}): Promise<EmbeddingResult> {
+    if (!this.embedder) return Promise.reject(new ClawError("bad_request", "This model (encoder-decoder) cannot compute embeddings."));
+    return this.embedder.embed(texts, options);
   }
 
   /** Loads a conversation's state saved at the last shutdown into the sequence it was given (once); true when loaded. */
@@ -266,6 +300,7 @@ class LlamaEngine implements LanguageModel {
   async close(): Promise<void> {
     this.queue.close(new ClawError("unavailable", "The engine is shutting down."));
     await this.saveStates();
+    await this.embedder?.close();
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();

@@ -1,5 +1,6 @@
 // Renders chat messages into prompt tokens: the model's own chat template when it has one, plain text otherwise.
 import { type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token, resolveChatWrapper } from "node-llama-cpp";
+import { ClawError } from "../../core/errors.js";
 import type { ChatMessage } from "../../core/types.js";
 import { renderPlainPrompt } from "../plain-prompt.js";
 
@@ -41,6 +42,16 @@ export class PromptRenderer {
       else if (tokens.length > 0) rendered.stopStrings.push(this.model.detokenize(tokens, true));
     }
     return rendered;
+  }
+
+  /**
+   * Raw text (legacy completions), no template: special-token text in it (e.g. `<|im_start|>`) becomes those tokens,
+   * as in llama.cpp's server, since the client writes the whole prompt. Refuses a prompt of no tokens at all.
+   */
+  renderRaw(text: string): RenderedPrompt {
+    const tokens = this.withBos(this.model.tokenize(text, true));
+    if (tokens.length === 0) throw new ClawError("bad_request", "The prompt is empty.", { param: "prompt" });
+    return { tokens, stopStrings: [], stopTokens: new Set() };
   }
 
   count(messages: ChatMessage[]): number {

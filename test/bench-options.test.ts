@@ -1,0 +1,71 @@
+// The bench's settings and model lookup: the report is written only when asked, and a missing model is one line.
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { BenchSetupError, readBenchOptions } from "../bench/options.js";
+import { benchTestModelPath, resolveBenchModel } from "../bench/realistic-model.js";
+
+const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-bench-options-"));
+
+describe("bench options", () => {
+  it("prints the report only, unless --write-report or BENCH_REPORT asks for a file", () => {
+    expect(readBenchOptions({}, []).reportPath).toBe("");
+    expect(readBenchOptions({}, ["--write-report"]).reportPath).toBe("docs/benchmarks.md");
+    expect(readBenchOptions({ BENCH_REPORT: "/tmp/report.md" }, []).reportPath).toBe("/tmp/report.md");
+    expect(readBenchOptions({ BENCH_REPORT: "" }, ["--write-report"]).reportPath).toBe("docs/benchmarks.md");
+  });
+
+  it("refuses an unknown argument and a bad setting with a message naming it", () => {
+    expect(() => readBenchOptions({}, ["--write"])).toThrow(BenchSetupError);
+    expect(() => readBenchOptions({}, ["--write"])).toThrow(/unknown argument "--write"; the only flag is --write-report/);
+    expect(() => readBenchOptions({ BENCH_REPETITIONS: "two" }, [])).toThrow(/^BENCH_REPETITIONS="two": expected a whole number ≥ 1$/);
+    expect(() => readBenchOptions({ BENCH_ECHO_SECONDS: "0.01" }, [])).toThrow(/^BENCH_ECHO_SECONDS="0.01": expected a number ≥ 0.1$/);
+    expect(() => readBenchOptions({ BENCH_CONCURRENCIES: "1,,4" }, [])).toThrow(/^BENCH_CONCURRENCIES="": expected a whole number ≥ 1$/);
+    expect(readBenchOptions({ BENCH_CONCURRENCIES: "2,16", BENCH_ECHO_SECONDS: "0.2" }, [])).toMatchObject({ concurrencies: [2, 16], parallel: 16, echoSeconds: 0.2 });
+  });
+});
+
+describe("bench model lookup", () => {
+  const model = path.join(scratch, "model.gguf");
+  fs.writeFileSync(model, "GGUF");
+  const offline = () => Promise.reject(new Error("fetch failed (getaddrinfo ENOTFOUND huggingface.co)\n    at pullModel (model-downloader.ts:1:1)"));
+
+  it("uses CLAWBOT_TEST_MODEL when it names a file, and says so in one line when it does not", async () => {
+    await expect(benchTestModelPath({ environment: { CLAWBOT_TEST_MODEL: model }, findTestModel: offline })).resolves.toBe(model);
+    const missing = path.join(scratch, "nothing.gguf");
+    const error = await benchTestModelPath({ environment: { CLAWBOT_TEST_MODEL: missing }, findTestModel: offline }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(BenchSetupError);
+    expect((error as Error).message).toBe(`CLAWBOT_TEST_MODEL=${missing}: no such file; set it to stories260K.gguf (or BENCH_MODEL to any GGUF file)`);
+  });
+
+  it("turns a failed download into one line that says what to set", async () => {
+    const error = await resolveBenchModel(undefined, undefined, { environment: {}, findTestModel: offline }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(BenchSetupError);
+    const message = (error as Error).message;
+    expect(message).not.toContain("\n");
+    expect(message).toContain("ENOTFOUND huggingface.co");
+    expect(message).toMatch(/set CLAWBOT_TEST_MODEL=\/path\/to\/stories260K\.gguf or BENCH_MODEL=\/path\/to\/model\.gguf$/);
+  });
+
+  it("takes the tests' lookup when nothing is set, and refuses a BENCH_MODEL that names no file", async () => {
+    await expect(resolveBenchModel(undefined, undefined, { environment: {}, findTestModel: () => Promise.resolve(model) })).resolves.toBe(model);
+    await expect(resolveBenchModel(model)).resolves.toBe(model);
+    await expect(resolveBenchModel(path.join(scratch, "absent.gguf"))).rejects.toThrow(/^BENCH_MODEL=.*absent\.gguf: no such file/);
+  });
+
+  it("`npm run bench` without a model prints one line and exits 1, before measuring anything", () => {
+    // CLAWBOT_TEST_MODEL naming no file is the offline case without ../shared: no download, no stack trace.
+    const result = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts"], {
+      cwd: repositoryRoot,
+      env: { ...process.env, CLAWBOT_TEST_MODEL: path.join(scratch, "missing.gguf"), BENCH_MODEL: "" },
+      encoding: "utf8",
+    });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.trim().split("\n")).toEqual([`bench failed: CLAWBOT_TEST_MODEL=${path.join(scratch, "missing.gguf")}: no such file; set it to stories260K.gguf (or BENCH_MODEL to any GGUF file)`]);
+  });
+});
