@@ -7,6 +7,7 @@ import type { Logger } from "../../logging/logger.js";
 import { AdmissionQueue } from "../admission-queue.js";
 import type { DecodeStats, EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
 import { BatchBarrier, dispatchAfterMicrotasks } from "./batch-barrier.js";
+import { queuedSequenceLookup } from "./queued-sequence-lookup.js";
 import { BatchCounter } from "./batch-counter.js";
 import { canShiftCache } from "./cache-alignment.js";
 import { GenerationGate } from "./generation-gate.js";
@@ -91,6 +92,7 @@ export async function createLlamaEngine(options: LlamaEngineOptions): Promise<La
     const what = adapters.length > 0 ? ` with LoRA adapters ${adapters.map((adapter) => adapter.path).join(", ")}` : "";
     throw new Error(`Cannot create the model's context${what}: ${reason}`, { cause: error });
   }
+  batchCounter.orderBy(queuedSequenceLookup(context));
   const sequences = Array.from({ length: options.parallel }, () => context.getSequence());
   const acceleration = await describeAcceleration(llama, model);
   const stateStore = options.savedStates
