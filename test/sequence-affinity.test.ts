@@ -96,4 +96,23 @@ describe("session affinity with more conversations than sequences", () => {
       await engine.close();
     }
   });
+
+  it("gives a stateless request the free sequence that holds most of its prompt, not the least recently used one", async () => {
+    const engine = await createLlamaEngine({ modelPath: await testModelPath(), parallel: 3, threads: 1, maxQueue: 8, gpu: false, logger: silentLogger, contextSize: 512 });
+    try {
+      const stateless = async (content: string) => {
+        const stream = engine.stream({ messages: [{ role: "user", content }], params });
+        for await (const part of stream) if (part.type === "finish") return part;
+        throw new Error("no finish part");
+      };
+      const first = "Once upon a time there was a little girl named Lily who loved to play in the park with her dog";
+      const firstEnd = await stateless(first);
+      await stateless("The big red bus drove down the hill and stopped at the school gate every morning");
+      // A never-used sequence is the least recently used one; the sequence holding the first prompt is chosen instead.
+      const again = await stateless(first);
+      expect(again.usage.cachedPromptTokens).toBe(firstEnd.usage.promptTokens - 1);
+    } finally {
+      await engine.close();
+    }
+  });
 });

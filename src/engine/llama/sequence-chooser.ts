@@ -24,7 +24,8 @@ export class SequenceChooser {
 
   /**
    * Which free sequence a request gets: the one that last served its conversation (session affinity), else one
-   * whose state this prompt continues (a client that re-sends the whole history), else the least recently used.
+   * whose state this prompt continues (a client that re-sends the whole history), else a stateless one holding at least
+   * half of this prompt, else the least recently used.
    * Whatever it gets, the prefix it shares with the prompt (often the system prompt) is not evaluated again.
    */
   choose(free: readonly number[], tokens: Token[], conversation: string | undefined): number {
@@ -42,7 +43,29 @@ export class SequenceChooser {
       }
     }
     if (continued !== undefined) return continued;
+    const shared = this.longestSharedPrefix(free, tokens);
+    if (shared !== undefined) return shared;
     return free.reduce((oldest, slot) => ((this.lastUsed[slot] as number) < (this.lastUsed[oldest] as number) ? slot : oldest));
+  }
+
+  /**
+   * The free sequence, among those that served no conversation, that shares the longest prefix with the prompt, when
+   * that prefix is at least half the prompt (a repeated or regenerated request, a long shared preamble); undefined
+   * otherwise. Sequences holding a conversation are left to it: its next turn is worth more than a stateless prefix.
+   */
+  private longestSharedPrefix(free: readonly number[], tokens: Token[]): number | undefined {
+    if (!this.reuse) return undefined;
+    let best: number | undefined;
+    let bestPrefix = Math.ceil((tokens.length - 1) / 2) - 1;
+    for (const slot of free) {
+      if (this.conversations[slot] !== undefined) continue;
+      const { prefix } = alignCache((this.sequences[slot] as LlamaContextSequence).contextTokens, tokens.slice(0, -1), false);
+      if (prefix > bestPrefix) {
+        best = slot;
+        bestPrefix = prefix;
+      }
+    }
+    return best;
   }
 
   /**
