@@ -1,0 +1,53 @@
+// Writes pipeline stream parts as one OpenAI event stream; the chunk shapes (chat or legacy completion) come from its subclass.
+import type http from "node:http";
+import type { FinishReason, StreamPart } from "../../core/types.js";
+import type { Reply } from "../../pipeline/pipeline.js";
+import { openAiUsage } from "./http-io.js";
+import { SseStream, type SseStreamOptions } from "./sse-stream.js";
+
+export interface SseAnswerWriterOptions extends Omit<SseStreamOptions, "object" | "opening"> {
+  includeUsageChunk: boolean;
+}
+
+/** What differs between the OpenAI streams: the chunk object, the opening chunks, and the choice of a delta or the end. */
+export interface SseChunkShape {
+  object: string;
+  opening: Record<string, unknown>[];
+  delta(part: Extract<StreamPart, { type: "text-delta" }>): Record<string, unknown>;
+  end(finishReason: FinishReason): Record<string, unknown>;
+}
+
+export class SseAnswerWriter implements Reply {
+  private readonly stream: SseStream;
+
+  constructor(
+    response: http.ServerResponse,
+    private readonly options: SseAnswerWriterOptions,
+    private readonly shape: SseChunkShape,
+  ) {
+    this.stream = new SseStream(response, { ...options, object: shape.object, opening: shape.opening });
+  }
+
+  /** False when the client's unsent bytes are above max_buffered: the pipeline then waits for drained(). */
+  write(part: StreamPart): boolean {
+    if (this.stream.ended) return true;
+    switch (part.type) {
+      case "text-delta":
+        return this.stream.send(this.shape.delta(part));
+      case "finish": {
+        const usage = openAiUsage(part.usage);
+        this.stream.event({ ...this.shape.end(part.finishReason), usage });
+        if (this.options.includeUsageChunk) this.stream.event({ choices: [], usage });
+        this.stream.finish();
+        return true;
+      }
+      case "error":
+        this.stream.fail(part.error);
+        return true;
+    }
+  }
+
+  drained(): Promise<void> {
+    return this.stream.drained();
+  }
+}
