@@ -11,5 +11,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     fileParallelism: false,
     pool: "forks",
+    // Nodes started by tests (and the CLI processes they spawn) bind any free port for their metrics, not 9090.
+    env: { CLAWBOT_METRICS_PORT: "0" },
   },
 });

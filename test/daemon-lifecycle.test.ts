@@ -13,7 +13,7 @@ import { WsTestClient } from "./helpers/ws-test-client.js";
 const dataDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-lifecycle-"));
 
 async function startWith(raw: unknown, extra: { modelPath?: string; insecureDev?: boolean } = {}) {
-  const config = configSchema.parse(raw);
+  const config = configSchema.parse({ metrics: { port: 0 }, ...(raw as object) });
   return createDaemon({ config, baseDir: dataDir(), logger: silentLogger, ...extra });
 }
 

@@ -25,7 +25,7 @@ const logger = process.env.CLAWBOT_TEST_LOGS ? createLogger("debug", { pretty: f
 
 async function startNode(gateways: Record<string, unknown>[], agent: Record<string, unknown> = {}): Promise<Daemon> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-mqtt-"));
-  const config = configSchema.parse({ agent: { temperature: 0, data_dir: dataDir, ...agent }, gateways, shutdown_grace: 2 });
+  const config = configSchema.parse({ agent: { temperature: 0, data_dir: dataDir, ...agent }, gateways, shutdown_grace: 2, metrics: { port: 0 } });
   const modelPath = config.agent.engine === "llama" ? await testModelPath() : undefined;
   return createDaemon({ config, baseDir: dataDir, modelPath, logger });
 }

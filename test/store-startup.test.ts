@@ -14,7 +14,7 @@ import { WsTestClient } from "./helpers/ws-test-client.js";
 const temporaryDirectory = () => fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-store-"));
 
 function startEcho(dataDir: string, logger = silentLogger) {
-  const config = configSchema.parse({ agent: { engine: "echo", data_dir: dataDir }, gateways: [{ type: "websocket", port: 0 }] });
+  const config = configSchema.parse({ agent: { engine: "echo", data_dir: dataDir }, gateways: [{ type: "websocket", port: 0 }], metrics: { port: 0 } });
   return createDaemon({ config, baseDir: dataDir, logger });
 }
 

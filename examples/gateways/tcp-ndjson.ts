@@ -79,10 +79,13 @@ export default defineGatewayAdapter({
       socket.on("error", (error) => context.logger.debug({ err: error }, "tcp-ndjson client error"));
     }
 
+    const name = () => {
+      const address = server.address();
+      return `tcp-ndjson tcp://${options.host}:${typeof address === "object" && address ? address.port : options.port}`;
+    };
     return {
       get name() {
-        const address = server.address();
-        return `tcp-ndjson tcp://${options.host}:${typeof address === "object" && address ? address.port : options.port}`;
+        return name();
       },
       start: () =>
         new Promise<void>((resolve, reject) => {
@@ -94,6 +97,11 @@ export default defineGatewayAdapter({
           for (const socket of sockets) socket.destroy();
           server.close(() => resolve());
         }),
+      // Read by /readyz and the metrics.
+      status() {
+        const state = server.listening ? "listening" : "stopped";
+        return { type: "tcp-ndjson", name: name(), state, healthy: server.listening, connections: sockets.size };
+      },
     };
   },
 });

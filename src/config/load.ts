@@ -48,6 +48,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       merged[key] = value;
     }
   }
+  applyEnvironmentOverrides(merged, environment);
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     const fallback = files[0] ?? "(defaults)";
@@ -55,6 +56,20 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   }
   const baseDir = path.dirname(path.resolve(options.configPath ?? options.agentPath ?? options.gatewaysPath ?? "clawbot.yaml"));
   return { config: Object.freeze(result.data) as ClawbotConfig, baseDir, sources: files.map((file) => path.resolve(file)) };
+}
+
+/**
+ * `CLAWBOT_METRICS_PORT` overrides `metrics.port` (0: any free port), so several nodes (or a node and a Prometheus
+ * on its default 9090) share a host without editing their files.
+ */
+function applyEnvironmentOverrides(merged: Record<string, unknown>, environment: NodeJS.ProcessEnv): void {
+  const metricsPort = environment.CLAWBOT_METRICS_PORT;
+  if (metricsPort === undefined || metricsPort === "") return;
+  if (!/^\d{1,5}$/.test(metricsPort) || Number(metricsPort) > 65535) {
+    throw new ConfigError(`CLAWBOT_METRICS_PORT: expected a port number (0-65535), got "${metricsPort}"`);
+  }
+  const metrics = merged.metrics;
+  merged.metrics = { ...(metrics !== null && typeof metrics === "object" ? metrics : {}), port: Number(metricsPort) };
 }
 
 function readDocument(file: string): unknown {

@@ -201,6 +201,70 @@ export const sessionsSchema = z.strictObject({
   retention_days: z.number().min(0).default(90),
 });
 
+/** The Prometheus endpoint: its own listener, so it can stay on loopback (or behind a token) while gateways face clients. */
+export const metricsSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** 9090 is what the seed's Prometheus job scrapes; Prometheus itself listens on 9090 by default (move one of them). */
+  port: z.number().int().min(0).max(65535).default(9090),
+  host: z.string().default("127.0.0.1"),
+  path: z.string().startsWith("/").default("/metrics"),
+  /** When set, scrapes must send `Authorization: Bearer <token>` (Prometheus: `authorization: {credentials: …}`). */
+  token: z.string().min(16).optional(),
+});
+
+const auditSinkKeys = {
+  /** Names the sink's durable cursor; by default its type and destination. Renaming a sink ships its backlog again. */
+  name: z.string().min(1).max(128).optional(),
+};
+
+/** Where audit records are shipped, each with its own durable cursor: a sink that is down catches up when it is back. */
+export const auditSinkSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("file"),
+    ...auditSinkKeys,
+    /** JSONL file, one record per line; relative to the config file. */
+    path: z.string().min(1),
+    /** Bytes after which the file is rotated (audit.jsonl → audit.jsonl.1 …). */
+    max_bytes: z.number().int().positive().default(100 * 1024 * 1024),
+    /** Rotated files kept; older ones are deleted. */
+    max_files: z.number().int().min(1).default(10),
+  }),
+  z.strictObject({
+    type: z.literal("syslog"),
+    ...auditSinkKeys,
+    /** tcp://host:port (RFC 6587 octet counting) or tls://host:port (RFC 5425). */
+    url: z.string().regex(/^(tcp|tls):\/\/[^/]+:\d+\/?$/, "expected tcp://host:port or tls://host:port"),
+    app_name: z.string().min(1).max(48).default("clawbot"),
+    /** Syslog facility number (13: log audit). */
+    facility: z.number().int().min(0).max(23).default(13),
+    /** PEM files for tls://: the CA that signed the receiver's certificate, and a client certificate and key when it asks for one. */
+    ca: z.string().optional(),
+    cert: z.string().optional(),
+    key: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal("http"),
+    ...auditSinkKeys,
+    url: z.string().regex(/^https?:\/\//, "expected an http:// or https:// URL"),
+    headers: z.record(z.string()).default({}),
+    /** Records per POST. */
+    batch_size: z.number().int().min(1).max(10_000).default(100),
+    /** Seconds a POST may take before it counts as failed (and is retried). */
+    timeout: z.number().positive().default(10),
+    ca: z.string().optional(),
+  }),
+]);
+
+/** The tamper-evident audit ledger (SM3 hash chain in the node's database) and where it is shipped. */
+export const auditSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** What a record keeps of the texts: `full` (as received and generated), `redacted` (after the plugins ran), `hash` (SM3 digests only). */
+  content: z.enum(["full", "redacted", "hash"]).default("redacted"),
+  /** Seconds between checkpoints (sequence and head hash) written to the log and the sinks. */
+  checkpoint_interval: z.number().positive().default(300),
+  sinks: z.array(auditSinkSchema).default([]),
+});
+
 export const configSchema = z.strictObject({
   agent: agentSchema.default({}),
   /** Run in this order on every request: preProcess first to last, postProcess likewise. */
@@ -213,6 +277,10 @@ export const configSchema = z.strictObject({
   /** Seconds in-flight answers may keep running after SIGINT/SIGTERM before they are cancelled. */
   shutdown_grace: z.number().min(0).default(10),
   log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  /** This node's name in audit records, logs and (later) the cluster; the host name by default. */
+  node_id: z.string().min(1).max(128).default(() => os.hostname()),
+  metrics: metricsSchema.default({}),
+  audit: auditSchema.default({}),
 });
 
 export type ClawbotConfig = z.infer<typeof configSchema>;
@@ -228,3 +296,6 @@ export type JwtAuthConfig = z.infer<typeof jwtAuthSchema>;
 export type PluginEntry = z.infer<typeof pluginEntrySchema>;
 export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type SessionsConfig = z.infer<typeof sessionsSchema>;
+export type MetricsConfig = z.infer<typeof metricsSchema>;
+export type AuditConfig = z.infer<typeof auditSchema>;
+export type AuditSinkConfig = z.infer<typeof auditSinkSchema>;

@@ -18,6 +18,11 @@ import { RequestLedger } from "../store/request-ledger.js";
 import { SessionRepository } from "../store/session-repository.js";
 import { StoreHealth } from "../store/store-health.js";
 import { ensurePrivateDirectory } from "../core/private-files.js";
+import { openAuditTrail, type AuditTrail } from "../audit/audit-trail.js";
+import { combineGatewayEvents } from "../gateways/gateway-events.js";
+import { observeAuthenticator } from "../gateways/observed-authenticator.js";
+import { requestLog } from "../logging/request-log.js";
+import { createNodeMetrics, type NodeMetrics } from "../metrics/node-metrics.js";
 import { checkExposure } from "./exposure-check.js";
 import { type SessionExpiry, startSessionExpiry } from "./session-expiry.js";
 
@@ -43,6 +48,10 @@ export interface Daemon {
   readonly sessions: SessionRepository;
   /** The node's SQLite database (data_dir/clawbot.db). */
   readonly database: SqliteDatabase;
+  /** The Prometheus metrics (their listener is closed with the node). */
+  readonly metrics: NodeMetrics;
+  /** The audit ledger and its shipping; undefined with `audit.enabled: false`. */
+  readonly audit: AuditTrail | undefined;
   /** Drains in-flight requests (up to shutdown_grace seconds), then stops gateways, engine and store. */
   close(): Promise<void>;
 }
@@ -59,6 +68,9 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   let database: ReturnType<typeof openDatabase> | undefined;
   let pipeline: Pipeline | undefined;
   let sessionExpiry: SessionExpiry | undefined;
+  let audit: AuditTrail | undefined;
+  /** Set once the node started: a stop is recorded only after a recorded start. */
+  let auditedStart = false;
   const storeHealth = new StoreHealth();
   const engine = new DeferredEngine({
     engine: config.agent.engine,
@@ -70,6 +82,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     chatTemplate: false,
     backend: "loading",
   });
+  const metrics = createNodeMetrics(config.metrics, { engine, logger });
   const started: Gateway[] = [];
   // Reverse of start order, with the drain first: in-flight answers finish (or are cancelled) before anything closes.
   // Gateways that can pause stop taking new requests before the drain (MQTT leaves them on the broker).
@@ -81,6 +94,9 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ...stopping.map((gateway): [string, () => Promise<void>] => [gateway.name, () => gateway.stop()]),
       ["engine", () => engine.close()],
       ["session expiry", () => sessionExpiry?.stop()],
+      ["audit stop record", () => void (auditedStart && audit?.recordLifecycle("stop", { reason: "shutdown" }))],
+      ["audit", () => audit?.close()],
+      ["metrics", () => metrics.close()],
       ["store", () => void database?.close()],
     ];
     started.length = 0;
@@ -108,25 +124,47 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     );
     sessionExpiry = startSessionExpiry(sessions, logger);
     const requestLedger = new RequestLedger(database);
-    pipeline = new Pipeline({ agent: config.agent, engine, sessions, logger, plugins, limits: config.limits });
+    const store = database;
+    if (config.audit.enabled) audit = openAuditTrail(config.audit, { database, nodeId: config.node_id, logger, baseDir });
+    // The audit ledger first: when its record cannot be written, the others are not told of a finish the client never gets.
+    const observers = [...(audit ? [audit.observer] : []), metrics.observer, requestLog(logger)];
+    pipeline = new Pipeline({
+      agent: config.agent,
+      engine,
+      sessions,
+      logger,
+      plugins,
+      limits: config.limits,
+      observers,
+      transaction: (work) => store.transaction(work)(),
+    });
     const listeners = new HttpListeners();
     const gateways: Gateway[] = [];
     for (const [index, gatewayConfig] of gatewayConfigs.entries()) {
       const auth = gatewayConfig.type === "custom" ? authSchema.parse(gatewayConfig.auth ?? { type: "none" }) : gatewayConfig.auth;
-      const authenticator = await createAuthenticator(auth, baseDir);
-      const context = { pipeline, authenticator, engine, logger: logger.child({ gateway: gatewayConfig.type }), baseDir, isReady: () => engine.ready, storeFailure: () => storeHealth.reason, requestLedger, modelAliases: config.agent.model_aliases };
+      const type = gatewayConfig.type === "custom" ? gatewayConfig.protocol : gatewayConfig.type;
+      // Metrics count and the audit ledger records what never reaches the pipeline: connections, refused credentials and frames.
+      const events = combineGatewayEvents([metrics.gatewayEvents(type), ...(audit ? [audit.gatewayEvents(type)] : [])]);
+      const authenticator = observeAuthenticator(await createAuthenticator(auth, baseDir), events);
+      const context = { pipeline, authenticator, engine, events, logger: logger.child({ gateway: gatewayConfig.type }), baseDir, isReady: () => engine.ready, storeFailure: () => storeHealth.reason, requestLedger, modelAliases: config.agent.model_aliases };
       gateways.push(await createGateway(gatewayConfig, context, listeners, `gateways[${index}]`));
     }
+    // The metrics listener opens before the model loads: a slow load is visible in the scrapes.
+    await metrics.start({ gateways, ...(audit ? { audit: () => (audit as AuditTrail).status() } : {}) });
     // Gateways listen first so /readyz answers 503 while the model loads; requests get `unavailable` until then.
     for (const gateway of gateways) {
       await gateway.start();
       started.push(gateway);
       logger.info({ gateway: gateway.name }, "gateway listening");
     }
+    const loadStartedAt = performance.now();
     const loaded = await createEngine(config.agent, { modelPath: options.modelPath, baseDir, dataDir, logger, onLoadProgress: options.onLoadProgress });
+    metrics.modelLoaded((performance.now() - loadStartedAt) / 1000);
     engine.resolve(loaded);
     logger.info({ ...loaded.info }, "model ready");
-    return { gateways, pipeline, plugins, engine, sessions, database, close };
+    audit?.recordLifecycle("start", { model: loaded.info.model, engine: loaded.info.engine, gateways: gateways.map((gateway) => gateway.name) });
+    auditedStart = true;
+    return { gateways, pipeline, plugins, engine, sessions, database, metrics, audit, close };
   } catch (error) {
     await close();
     throw error;

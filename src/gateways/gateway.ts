@@ -4,6 +4,21 @@ import type { Pipeline } from "../pipeline/pipeline.js";
 import type { Authenticator } from "../security/authenticator.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { RequestLedger } from "../store/request-ledger.js";
+import type { GatewayEvents } from "./gateway-events.js";
+
+/** What a gateway says about itself, for `/readyz`, the metrics and the logs. */
+export interface GatewayStatus {
+  /** "websocket", "http", "mqtt", or the custom protocol's name. */
+  type: string;
+  /** As `Gateway.name`. */
+  name: string;
+  /** "listening", "connected", "connecting", "reconnecting", "waiting-for-model", "stopped"… */
+  state: string;
+  /** Whether it can take requests now (listening, or connected to its broker). */
+  healthy: boolean;
+  /** Open client connections (a broker client: 1 while connected). */
+  connections: number;
+}
 
 export interface Gateway {
   /** Human-readable name for logs, e.g. "websocket ws://127.0.0.1:8080/". */
@@ -16,6 +31,8 @@ export interface Gateway {
   pause?(): Promise<void> | void;
   /** Stops taking new connections; in-flight requests are drained by the pipeline. */
   stop(): Promise<void>;
+  /** Its state now; cheap (read on every scrape and /readyz). */
+  status(): GatewayStatus;
 }
 
 /** What the daemon hands every adapter. */
@@ -34,4 +51,9 @@ export interface GatewayContext {
   modelAliases?: readonly string[];
   /** The durable record of acknowledged MQTT requests (the node's database); without it, the MQTT gateway keeps one in memory. */
   requestLedger?: RequestLedger;
+  /**
+   * Where the gateway reports what never reaches the pipeline (connections, refused frames); auth failures are
+   * reported by the authenticator the daemon wraps. Absent for a gateway built outside the daemon.
+   */
+  events?: GatewayEvents;
 }

@@ -29,6 +29,6 @@ describe("resolveGatewayConfig", () => {
   it("leaves other entries alone and keeps the name taken", () => {
     const websocket = configSchema.parse({ gateways: [{ type: "websocket" }] }).gateways[0] as GatewayConfig;
     expect(resolveGatewayConfig(websocket, "gateways[0]")).toBe(websocket);
-    expect(() => registerProtocol("enterprise_mqtt", () => ({ name: "x", start: async () => {}, stop: async () => {} }))).toThrow(/already registered/);
+    expect(() => registerProtocol("enterprise_mqtt", () => ({ name: "x", start: async () => {}, stop: async () => {}, status: () => ({ type: "x", name: "x", state: "listening", healthy: true, connections: 0 }) }))).toThrow(/already registered/);
   });
 });

@@ -1,4 +1,5 @@
 // The one request path every gateway uses: authenticate → session → preProcess → build prompt → generate → postProcess → record.
+import { randomUUID } from "node:crypto";
 import { limitsSchema, type AgentConfig, type LimitsConfig } from "../config/schema.js";
 import { ClawError, toClawError } from "../core/errors.js";
 import type { ChatMessage, FinishPart, GenerationParams, Principal, StreamPart, TokenLogprob } from "../core/types.js";
@@ -9,6 +10,7 @@ import { PluginHost } from "../plugins/plugin-host.js";
 import { storageError } from "../store/storage-error.js";
 import type { ExchangeTokens, SessionRepository } from "../store/session-repository.js";
 import { splitConversation } from "./conversation.js";
+import type { RequestEnd, RequestObserver, RequestStart, RequestTexts } from "./request-observer.js";
 import { buildPrompt, messageTokens, promptBudget, tokenCountKey, tokenizerId } from "./prompt-builder.js";
 import { SubjectLimits } from "./subject-limits.js";
 
@@ -63,6 +65,16 @@ export interface PipelineOptions {
   plugins?: PluginHost;
   /** Per-subject request cap and queue share (config `limits`); the defaults when absent. */
   limits?: LimitsConfig;
+  /**
+   * Told of every request, in this order (the audit ledger first: when its `finished` throws, the later ones are not
+   * told of a finish the client never gets).
+   */
+  observers?: RequestObserver[];
+  /**
+   * Runs stage 8 (storing the exchange, then every observer's `finished`) as one unit, so an exchange is never stored
+   * for an answer whose audit record could not be written: the node's database transaction. Without it, in sequence.
+   */
+  transaction?<Result>(work: () => Result): Result;
 }
 
 export class Pipeline {
@@ -85,6 +97,22 @@ export class Pipeline {
     signal?.addEventListener("abort", forwardAbort, { once: true });
     if (signal?.aborted) controller.abort();
     this.inFlight.add(controller);
+    const { agent, engine, sessions } = this.options;
+    const params = resolveParams(agent, request.params);
+    const start: RequestStart = {
+      requestId: randomUUID(),
+      clientRequestId: request.id,
+      gateway: request.gateway ?? "unknown",
+      principal: request.principal,
+      session: request.session,
+      model: engine.info.model,
+      params,
+      receivedAt: Date.now(),
+    };
+    const texts: RequestTexts = { receivedInput: undefined, processedInput: undefined, generatedOutput: "", deliveredOutput: "" };
+    let metadata: Record<string, unknown> = {};
+    let firstTokenMs: number | undefined;
+    this.notify("accepted", start);
     let releaseSubject: (() => void) | undefined;
     /** Set once the finish is written: a request ends with exactly one finish or one error. */
     let finished = false;
@@ -92,8 +120,6 @@ export class Pipeline {
       if (!this.accepting) throw new ClawError("unavailable", "The node is shutting down.");
       // Per-subject fairness: one user's requests cannot take every sequence or fill the queue for everyone.
       releaseSubject = this.subjectLimits.admit(request.principal.subject);
-      const { agent, engine, sessions } = this.options;
-      const params = resolveParams(agent, request.params);
       // Stage 3, session: the stored history of this principal's session.
       // Only the newest messages that can fit are read, with their stored token counts: a long history costs a turn no more than a short one.
       const countedBy = tokenizerId(engine);
@@ -106,6 +132,7 @@ export class Pipeline {
             })
           : undefined;
       const conversation = splitConversation(request, tail?.messages ?? []);
+      texts.receivedInput = conversation.input;
       // Stage 4, preProcess: plugins in config order may rewrite the input and the other messages, or refuse.
       const context = createPluginContext({
         input: conversation.input,
@@ -115,7 +142,10 @@ export class Pipeline {
         requestId: request.id,
         gateway: request.gateway,
       });
+      metadata = context.metadata;
       await this.plugins.preProcess(context);
+      metadata = context.metadata;
+      texts.processedInput = context.input;
       // Stage 5, build prompt: system prompt + history (trimmed oldest-first) + the new turn, as plugins left them.
       const turn = conversation.hasTurn ? context.input : undefined;
       const tokenCounts = tail && new Map(tail.messages.map((message, index) => [tokenCountKey(message), tail.tokens[index] as number]));
@@ -132,14 +162,13 @@ export class Pipeline {
       });
       // Stage 6, generate; stage 7, postProcess: every delta passes the plugins' output processing before it is written.
       const output = await this.plugins.createOutput(context);
-      let delivered = "";
       /** Writes a delta; false when the client's buffer is full and the next token must wait for `drained()`. */
       // Token logprobs (when asked) go with the text of their tokens, unless a plugin may rewrite that text; the finish
       // carries them all.
       const logprobs: TokenLogprob[] | undefined = params.logprobs && !output.rewrites ? [] : undefined;
       const deliver = (text: string, tokenLogprobs?: TokenLogprob[]): boolean => {
         if (text === "") return true;
-        delivered += text;
+        texts.deliveredOutput += text;
         if (tokenLogprobs && logprobs) {
           for (const entry of tokenLogprobs) logprobs.push(entry);
           return reply.write({ type: "text-delta", text, logprobs: tokenLogprobs }) !== false;
@@ -151,30 +180,42 @@ export class Pipeline {
       const prompt = raw ? context.input : undefined;
       for await (const part of engine.stream({ messages, prompt, params, conversation: conversationKey, owner }, { signal: controller.signal })) {
         if (part.type === "text-delta") {
+          if (firstTokenMs === undefined) {
+            firstTokenMs = performance.now() - startedAt;
+            this.notify("firstToken", start, firstTokenMs);
+          }
+          texts.generatedOutput += part.text;
           // Backpressure: a client that does not read holds its own generation, not the node's memory.
           if (!deliver(await output.push(part.text), part.logprobs) && reply.drained) await reply.drained();
           continue;
         }
         deliver(await output.finish());
-        // Stage 8, record: the processed input and the delivered answer, so nothing a plugin masked is stored.
-        // Recorded before the finish is written: when storing fails (disk full), the client gets one storage_error
-        // instead of a finish for an exchange that was never stored.
-        if (request.session && request.message !== undefined && part.finishReason !== "cancelled") {
-          const tokens = exchangeTokens(engine, countedBy, context.input, delivered);
-          const { subject } = request.principal;
-          const session = request.session;
-          const store = () => sessions.appendExchange(subject, session, context.input, delivered, tokens);
-          try {
-            if (request.recordExchange) request.recordExchange(store, { ...part, text: delivered });
-            else store();
-          } catch (error) {
-            // A gateway's own record (the MQTT ledger) fails like the session store: a coded storage_error.
-            throw storageError("Storing the exchange", error);
-          }
+        const delivered = texts.deliveredOutput;
+        // Stage 8, record: the processed input and the delivered answer, so nothing a plugin masked is stored; then the
+        // observers (the audit record). All before the finish is written: when storing fails (disk full), the client gets
+        // one storage_error instead of a finish for an exchange that was never stored or audited.
+        const finishPart: FinishPart = logprobs ? { ...part, text: delivered, logprobs } : { ...part, text: delivered };
+        const end = this.ending(start, texts, metadata, { outcome: part.finishReason, error: undefined, usage: part.usage, timings: part.timings });
+        const storeExchange = request.session && request.message !== undefined && part.finishReason !== "cancelled";
+        try {
+          this.inTransaction(() => {
+            if (storeExchange && request.session) {
+              const tokens = exchangeTokens(engine, countedBy, context.input, delivered);
+              const { subject } = request.principal;
+              const session = request.session;
+              const store = () => sessions.appendExchange(subject, session, context.input, delivered, tokens);
+              // A gateway's own record (the MQTT ledger) fails like the session store: a coded storage_error.
+              if (request.recordExchange) request.recordExchange(store, finishPart);
+              else store();
+            }
+            for (const observer of this.observers) observer.finished?.(end);
+          });
+        } catch (error) {
+          throw storageError("Recording the exchange", error);
         }
         // The finish text is what the client received, delta by delta.
         finished = true;
-        reply.write(logprobs ? { ...part, text: delivered, logprobs } : { ...part, text: delivered });
+        reply.write(finishPart);
       }
     } catch (error) {
       const clawError = toClawError(error);
@@ -182,18 +223,57 @@ export class Pipeline {
         this.options.logger.error({ err: error, request: request.id }, "request failed after its finish was written");
         return;
       }
+      const elapsed = performance.now() - startedAt;
+      const zeroUsage = { promptTokens: 0, completionTokens: 0 };
       if (clawError.code === "cancelled") {
         // Cancelled while still queued: it ends like any cancelled answer, with nothing generated.
-        const waited = performance.now() - startedAt;
-        reply.write({ type: "finish", text: "", finishReason: "cancelled", usage: { promptTokens: 0, completionTokens: 0 }, timings: { queueMs: waited, ttftMs: waited, totalMs: waited } });
+        const timings = { queueMs: elapsed, ttftMs: elapsed, totalMs: elapsed };
+        const end = this.ending(start, texts, metadata, { outcome: "cancelled", error: undefined, usage: zeroUsage, timings });
+        try {
+          for (const observer of this.observers) observer.finished?.(end);
+        } catch (observerError) {
+          this.options.logger.error({ err: observerError, request: request.id }, "recording a cancelled request failed");
+        }
+        reply.write({ type: "finish", text: "", finishReason: "cancelled", usage: zeroUsage, timings });
         return;
       }
       if (clawError.code === "internal") this.options.logger.error({ err: error, request: request.id }, "request failed");
+      const timings = { queueMs: elapsed, ttftMs: firstTokenMs ?? elapsed, totalMs: elapsed };
+      this.notify("failed", this.ending(start, texts, metadata, { outcome: clawError.code, error: clawError, usage: zeroUsage, timings }));
       reply.write({ type: "error", error: clawError });
     } finally {
       signal?.removeEventListener("abort", forwardAbort);
       this.inFlight.delete(controller);
       releaseSubject?.();
+    }
+  }
+
+  private get observers(): RequestObserver[] {
+    return this.options.observers ?? [];
+  }
+
+  private inTransaction(work: () => void): void {
+    if (this.options.transaction) this.options.transaction(work);
+    else work();
+  }
+
+  private ending(
+    start: RequestStart,
+    texts: RequestTexts,
+    metadata: Record<string, unknown>,
+    result: Pick<RequestEnd, "outcome" | "error" | "usage" | "timings">,
+  ): RequestEnd {
+    return { ...start, ...texts, ...result, plugins: this.plugins.plugins.map((plugin) => plugin.name), pluginMetadata: metadata };
+  }
+
+  /** Tells every observer; one that throws is logged and skipped (only `finished` may fail a request). */
+  private notify<Event extends "accepted" | "firstToken" | "failed">(event: Event, ...values: Parameters<NonNullable<RequestObserver[Event]>>): void {
+    for (const observer of this.observers) {
+      try {
+        (observer[event] as ((...args: typeof values) => void) | undefined)?.(...values);
+      } catch (error) {
+        this.options.logger.error({ err: error, event }, "a request observer failed");
+      }
     }
   }
 

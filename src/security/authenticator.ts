@@ -7,7 +7,8 @@ import { createTokenVerifier, type TokenVerifier } from "./jwt-verifier.js";
 export interface Authenticator {
   /** Whether a token is required; false only for `auth: {type: none}` on loopback. */
   readonly required: boolean;
-  authenticate(token: string | undefined): Promise<Principal>;
+  /** `remote` (the client's address, when the gateway knows it) is for the record of a refusal; it never changes the answer. */
+  authenticate(token: string | undefined, remote?: string): Promise<Principal>;
   /**
    * When a verified principal's token stops being accepted, in epoch milliseconds: its `exp` plus the
    * configured `clock_tolerance`. Undefined when it never expires (no auth). Long-lived connections close then.

@@ -58,6 +58,20 @@ const migrations: string[] = [
      SELECT gateway, client, request_id, '{}', '{}', reply_topic, 'answered', received_at FROM mqtt_requests WHERE state = 'answered';
    DROP TABLE mqtt_requests;
    PRAGMA secure_delete = OFF`,
+  // The audit ledger: append-only, numbered without gaps, each record's hash chained to the one before (docs/audit.md).
+  `CREATE TABLE audit_records (
+     sequence INTEGER PRIMARY KEY,
+     recorded_at INTEGER NOT NULL,
+     kind TEXT NOT NULL,
+     body TEXT NOT NULL,
+     hash TEXT NOT NULL
+   )`,
+  // How far each audit sink has acknowledged the ledger: a sink that was down ships its backlog from here.
+  `CREATE TABLE audit_sink_cursors (
+     sink TEXT PRIMARY KEY,
+     sequence INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   ) WITHOUT ROWID`,
 ];
 
 /**

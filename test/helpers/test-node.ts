@@ -63,6 +63,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
       ...(mqtt ? [{ type: "mqtt", broker: mqtt.url, client_id: `clawbot-node-${unique}`, topic_prefix: mqtt.prefix, auth }] : []),
     ],
     shutdown_grace: options.shutdownGrace ?? 5,
+    metrics: { port: 0 },
     plugins: options.plugins ?? [],
     plugin_timeout: options.pluginTimeout ?? 2,
     ...(options.limits ? { limits: options.limits } : {}),

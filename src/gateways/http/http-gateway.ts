@@ -5,7 +5,7 @@ import type { HttpGatewayConfig } from "../../config/schema.js";
 import { ClawError, toClawError } from "../../core/errors.js";
 import type { Principal, StreamPart } from "../../core/types.js";
 import { bearerToken } from "../bearer-token.js";
-import type { Gateway, GatewayContext } from "../gateway.js";
+import type { Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
 import type { HttpListeners } from "../http-listeners.js";
 import { choiceLogprobs } from "./choice-logprobs.js";
 import { registerCompletionsRoute } from "./completions-route.js";
@@ -19,6 +19,7 @@ import { findUnsupportedField } from "./unsupported-fields.js";
 
 export class HttpGateway implements Gateway {
   private boundPort: number | undefined;
+  private stopped = false;
   /** The names requests may give the model (agent.model_aliases included). */
   private readonly models: ServedModels;
   /** The principal each authenticated request carries from its onRequest hook to its handler. */
@@ -46,11 +47,18 @@ export class HttpGateway implements Gateway {
     return this.listeners.stats(this.config.port);
   }
 
+  /** Its connections are those of its port (a WebSocket gateway sharing the port included). */
+  status(): GatewayStatus {
+    const state = this.stopped ? "stopped" : this.boundPort === undefined ? "starting" : "listening";
+    return { type: "http", name: this.name, state, healthy: state === "listening", connections: state === "listening" ? this.connectionStats().open : 0 };
+  }
+
   async start(): Promise<void> {
     this.boundPort = await this.listeners.listen(this.config.port);
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.listeners.release(this.config.port);
   }
 

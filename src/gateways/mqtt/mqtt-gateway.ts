@@ -5,7 +5,7 @@ import { openMemoryDatabase } from "../../store/database.js";
 import { RequestLedger } from "../../store/request-ledger.js";
 import { Backpressure } from "../backpressure.js";
 import type { ServerFrame } from "../frame-session.js";
-import type { Gateway, GatewayContext } from "../gateway.js";
+import type { Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
 import { mqttConnectSettings, type MqttConnectSettings } from "./mqtt-client-options.js";
 import { MqttRequestHandler, type ReplyTarget } from "./mqtt-request-handler.js";
 import { MqttTopics } from "./mqtt-topics.js";
@@ -13,7 +13,8 @@ import { ReconnectBackoff } from "./reconnect-backoff.js";
 
 export type MqttConnectionState = "waiting-for-model" | "connecting" | "connected" | "reconnecting" | "stopped";
 
-export interface MqttGatewayStatus {
+export interface MqttGatewayStatus extends GatewayStatus {
+  type: "mqtt";
   state: MqttConnectionState;
   connected: boolean;
   /** Reconnect attempts since start. */
@@ -89,6 +90,10 @@ export class MqttGateway implements Gateway {
 
   status(): MqttGatewayStatus {
     return {
+      type: "mqtt",
+      name: this.name,
+      healthy: this.state === "connected",
+      connections: this.state === "connected" ? 1 : 0,
       state: this.state,
       connected: this.state === "connected",
       reconnects: this.reconnects,

@@ -5,7 +5,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import type { WebsocketGatewayConfig } from "../../config/schema.js";
 import { errorTable, toClawError, type ErrorCode } from "../../core/errors.js";
 import type { Principal } from "../../core/types.js";
-import type { Gateway, GatewayContext } from "../gateway.js";
+import type { Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
 import type { HttpListeners } from "../http-listeners.js";
 import { bearerToken } from "../bearer-token.js";
 import { WebsocketConnection } from "./websocket-connection.js";
@@ -54,6 +54,11 @@ export class WebsocketGateway implements Gateway {
       bufferedBytes += connection.bufferedAmount;
     }
     return { open: this.connections.size, unauthenticated, bufferedBytes };
+  }
+
+  status(): GatewayStatus {
+    const state = this.stopped ? "stopped" : this.boundPort === undefined ? "starting" : "listening";
+    return { type: "websocket", name: this.name, state, healthy: state === "listening", connections: this.connections.size };
   }
 
   async start(): Promise<void> {
