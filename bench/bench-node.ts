@@ -17,7 +17,11 @@ export interface BenchNode {
   close(): Promise<void>;
 }
 
-export async function startBenchNode(agent: Record<string, unknown>, modelPath: string | undefined): Promise<BenchNode> {
+/**
+ * `extra`: more top-level config keys (metrics, audit). By default the metrics listen on any free port and the audit
+ * ledger records every request, as a node with the default config does.
+ */
+export async function startBenchNode(agent: Record<string, unknown>, modelPath: string | undefined, extra: Record<string, unknown> = {}): Promise<BenchNode> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-bench-"));
   const secret = randomBytes(32).toString("base64url");
   const auth = { type: "jwt", secret };
@@ -31,6 +35,8 @@ export async function startBenchNode(agent: Record<string, unknown>, modelPath: 
     log_level: "silent",
     // Every benchmark client is the one subject "bench": the per-user fairness limits would cap the open-loop runs.
     limits: { max_requests_per_subject: 100_000, queue_share_per_subject: 1 },
+    metrics: { port: 0 },
+    ...extra,
   });
   const daemon = await createDaemon({ config, baseDir: dataDir, modelPath, logger: silentLogger });
   const port = (daemon.gateways[0] as unknown as { port: number }).port;

@@ -58,6 +58,11 @@ export interface BenchOptions {
   scaleStreaming: number;
   scaleWords: number;
   skipScale: boolean;
+  /** Observability overhead: timed rounds per variant, seconds per round, closed-loop connections. */
+  overheadRounds: number;
+  overheadSeconds: number;
+  overheadConnections: number;
+  skipOverhead: boolean;
 }
 
 /**
@@ -108,6 +113,10 @@ export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env, a
     scaleStreaming: integerOption(environment, "BENCH_SCALE_STREAMING", 100, 1),
     scaleWords: integerOption(environment, "BENCH_SCALE_WORDS", 500, 1),
     skipScale: environment.BENCH_SKIP_SCALE === "1",
+    overheadRounds: integerOption(environment, "BENCH_OVERHEAD_ROUNDS", 5, 1),
+    overheadSeconds: numberOption(environment, "BENCH_OVERHEAD_SECONDS", 2, 0.1),
+    overheadConnections: integerOption(environment, "BENCH_OVERHEAD_CONNECTIONS", 8, 1),
+    skipOverhead: environment.BENCH_SKIP_OVERHEAD === "1",
   };
 }
 

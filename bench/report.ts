@@ -7,6 +7,7 @@ import type { ContextReuseResult, ReuseTurn, ReuseVariant } from "./context-reus
 import type { EchoLatencyResult } from "./echo-latency.js";
 import type { LateJoinResult } from "./late-join.js";
 import { renderLongSession, type LongSessionResult } from "./long-session.js";
+import { renderObservabilityOverhead, type ObservabilityOverheadResult } from "./observability-overhead.js";
 import { renderReuseLoad, type ReuseLoadResult } from "./reuse-load.js";
 import type { BenchOptions } from "./options.js";
 import { renderScale, type ScaleResult } from "./scale.js";
@@ -43,6 +44,7 @@ export interface BenchResults {
   echo?: EchoLatencyResult;
   longSession?: LongSessionResult;
   scale?: ScaleResult;
+  overhead?: ObservabilityOverheadResult;
 }
 
 export function renderResults(results: BenchResults): string {
@@ -54,6 +56,7 @@ export function renderResults(results: BenchResults): string {
   if (results.echo) parts.push(renderEcho(results.echo));
   if (results.longSession) parts.push(renderLongSession(results.longSession));
   if (results.scale) parts.push(renderScale(results.scale));
+  if (results.overhead) parts.push(renderObservabilityOverhead(results.overhead));
   return parts.join("\n\n");
 }
 

@@ -9,6 +9,7 @@ import { runReuseLoad } from "./reuse-load.js";
 import { runEchoLatency } from "./echo-latency.js";
 import { runLateJoin } from "./late-join.js";
 import { runLongSession } from "./long-session.js";
+import { runObservabilityOverhead } from "./observability-overhead.js";
 import { BenchSetupError, readBenchOptions } from "./options.js";
 import { resolveBenchModel } from "./realistic-model.js";
 import { runScale } from "./scale.js";
@@ -32,6 +33,10 @@ async function main(): Promise<void> {
   if (!options.skipLongSession) {
     log("long sessions:");
     results.longSession = await runLongSession(options, log);
+  }
+  if (!options.skipOverhead) {
+    log("observability overhead:");
+    results.overhead = await runObservabilityOverhead(options, log);
   }
   if (!options.skipScale) {
     log(`scale: ${options.scaleIdle} idle + ${options.scaleStreaming} streaming WebSocket connections (node as a child process)`);
