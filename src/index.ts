@@ -16,6 +16,7 @@ export type { ChatMessage, FinishPart, FinishReason, GenerationParams, Principal
 
 // Protocol adapters (custom gateways): the contract, and the shared frame handling an adapter can reuse.
 export { defineGatewayAdapter, type GatewayAdapter, type GatewayExposure } from "./gateways/custom-adapter.js";
-export type { Gateway, GatewayContext } from "./gateways/gateway.js";
+export type { Gateway, GatewayContext, GatewayStatus } from "./gateways/gateway.js";
+export { ignoredGatewayEvents, type GatewayEvents } from "./gateways/gateway-events.js";
 export { FrameSession, type FrameOptions, type FrameSessionOptions, type FrameSink, type ServerFrame } from "./gateways/frame-session.js";
 export { errorFrame, parseClientFrame, serverFrame, type ChatFrame, type ClientFrame } from "./gateways/frames.js";

@@ -16,7 +16,7 @@ const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url))
 const adapterEntry = { type: "custom", protocol: "tcp-ndjson", path: "./examples/gateways/tcp-ndjson.ts", port: 0, max_line: 4096, auth: { type: "jwt", secret: testSecret } };
 
 async function start(gateway: Record<string, unknown>, engine = "llama"): Promise<Daemon> {
-  const config = configSchema.parse({ agent: { engine, temperature: 0, data_dir: path.join(repositoryRoot, ".clawbot-test", "tcp") }, gateways: [gateway], metrics: { port: 0 } });
+  const config = configSchema.parse({ agent: { engine, temperature: 0, data_dir: fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-tcp-")) }, gateways: [gateway], metrics: { port: 0 } });
   return createDaemon({ config, baseDir: repositoryRoot, modelPath: engine === "llama" ? await testModelPath() : undefined, logger: silentLogger });
 }
 

@@ -5,7 +5,7 @@
 // Try it:  printf '%s\n' '{"type":"auth","token":"<jwt>"}' '{"type":"chat","id":"1","message":"Hello"}' | nc 127.0.0.1 9000
 import net from "node:net";
 import { z } from "zod";
-import { ClawError, defineGatewayAdapter, errorFrame, FrameSession, parseClientFrame, type Principal } from "clawbot";
+import { ClawError, defineGatewayAdapter, errorFrame, FrameSession, ignoredGatewayEvents, parseClientFrame, type Principal } from "clawbot";
 
 const optionsSchema = z.strictObject({
   host: z.string().default("127.0.0.1"),
@@ -23,10 +23,18 @@ export default defineGatewayAdapter({
   create(options, context) {
     const server = net.createServer((socket) => serveClient(socket));
     const sockets = new Set<net.Socket>();
+    // Report connections and frames (metrics and the audit ledger count them); refused tokens are reported for you.
+    const events = context.events ?? ignoredGatewayEvents;
 
     function serveClient(socket: net.Socket): void {
       sockets.add(socket);
-      const send = (frame: Record<string, unknown>) => socket.writable && socket.write(`${JSON.stringify(frame)}\n`);
+      events.connectionOpened();
+      let refusedAuth = false; // the node closed it for a bad token: an abnormal close
+      const send = (frame: Record<string, unknown>) => {
+        if (!socket.writable) return false;
+        events.frameSent();
+        return socket.write(`${JSON.stringify(frame)}\n`);
+      };
       const session = new FrameSession({ pipeline: context.pipeline, send });
       let principal: Principal | undefined;
       let pending = "";
@@ -35,27 +43,37 @@ export default defineGatewayAdapter({
 
       const handleLine = async (line: string) => {
         if (!line.trim()) return;
+        events.frameReceived();
         const parsed = parseClientFrame(line);
-        if ("error" in parsed) return void send(errorFrame(parsed.id, parsed.error));
+        if ("error" in parsed) {
+          events.frameRefused(parsed.error.code);
+          return void send(errorFrame(parsed.id, parsed.error));
+        }
         const frame = parsed.frame;
         if (frame.type === "auth") {
           try {
-            principal = await context.authenticator.authenticate(frame.token);
+            principal = await context.authenticator.authenticate(frame.token, socket.remoteAddress);
             send({ type: "authenticated", subject: principal.subject });
           } catch (error) {
+            refusedAuth = true;
             send(errorFrame(null, error instanceof ClawError ? error : new ClawError("unauthorized", "Invalid token.")));
             socket.end();
           }
           return;
         }
         // Without auth configured, every client is the anonymous principal.
-        if (!principal && !context.authenticator.required) principal = await context.authenticator.authenticate(undefined);
+        if (!principal && !context.authenticator.required) principal = await context.authenticator.authenticate(undefined, socket.remoteAddress);
+        if (!principal && frame.type === "chat") events.frameRefused("unauthorized");
         void session.receive(frame, principal);
       };
 
       socket.setEncoding("utf8");
       let discarding = false; // inside a line that was too long: drop it up to its newline
-      const tooLong = () => send(errorFrame(null, new ClawError("payload_too_large", `Lines are limited to ${options.max_line} bytes.`)));
+      const tooLong = () => {
+        events.frameReceived();
+        events.frameRefused("payload_too_large");
+        send(errorFrame(null, new ClawError("payload_too_large", `Lines are limited to ${options.max_line} bytes.`)));
+      };
       socket.on("data", (chunk: string) => {
         pending += chunk;
         let newline: number;
@@ -72,9 +90,10 @@ export default defineGatewayAdapter({
         }
         if (discarding) pending = "";
       });
-      socket.on("close", () => {
+      socket.on("close", (hadError) => {
         sockets.delete(socket);
         session.cancelAll();
+        events.connectionClosed(hadError || refusedAuth);
       });
       socket.on("error", (error) => context.logger.debug({ err: error }, "tcp-ndjson client error"));
     }

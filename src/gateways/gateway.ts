@@ -56,4 +56,6 @@ export interface GatewayContext {
    * reported by the authenticator the daemon wraps. Absent for a gateway built outside the daemon.
    */
   events?: GatewayEvents;
+  /** Every gateway's status() (guarded: see gatewayStatusOf), for `/readyz`; absent for a gateway built outside the daemon. */
+  gatewayStatuses?(): GatewayStatus[];
 }

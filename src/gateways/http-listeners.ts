@@ -6,8 +6,10 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { HttpGatewayConfig } from "../config/schema.js";
 import { ClawError } from "../core/errors.js";
 import type { Logger } from "../logging/logger.js";
+import { ignoredGatewayEvents, type GatewayEvents } from "./gateway-events.js";
 import { ConnectionLimiter, type ConnectionLimits } from "./http/connection-limiter.js";
 import { fromClientError, fromFastifyError } from "./http/http-errors.js";
+import { isReported } from "./http/reported-errors.js";
 import { rawErrorResponse, replyError, replyJson } from "./http/http-io.js";
 
 /** Owns its errors: it answers every failure on the socket itself (the listener only guards against a throw). */
@@ -32,6 +34,12 @@ interface Listener {
   routeMethods: Map<string, Set<string>>;
   hasRoutes: boolean;
   upgradeHandler?: UpgradeHandler;
+  /** The channel events of the gateway that serves the port's routes (the http gateway), else of its WebSocket gateway. */
+  events: GatewayEvents;
+  /** Whether the port's sockets are reported as connections: only with an http gateway (a WebSocket gateway counts its own). */
+  countsSockets: boolean;
+  /** The port's open sockets that are HTTP connections (not upgraded to WebSocket), counted while countsSockets. */
+  httpOpen: number;
   logger: Logger;
   users: number;
   listening?: Promise<void>;
@@ -47,7 +55,7 @@ export class HttpListeners {
   private readonly listeners = new Map<number, Listener>();
 
   /** Claims the server on config.host:config.port for routes and/or an upgrade handler. Call before listen(). */
-  attach(config: ListenerConfig, logger: Logger, handlers: { routes?: RouteRegistrar; upgrade?: UpgradeHandler }): void {
+  attach(config: ListenerConfig, logger: Logger, handlers: { routes?: RouteRegistrar; upgrade?: UpgradeHandler; events?: GatewayEvents }): void {
     let listener = this.listeners.get(config.port);
     if (listener && listener.host !== config.host) {
       throw new Error(`Gateways on port ${config.port} name different hosts (${listener.host} and ${config.host}); one port has one host`);
@@ -61,11 +69,14 @@ export class HttpListeners {
     if (handlers.routes) {
       if (listener.hasRoutes) throw new Error(`Two HTTP gateways name port ${config.port}`);
       listener.hasRoutes = true;
+      listener.events = handlers.events ?? ignoredGatewayEvents;
+      listener.countsSockets = true;
       handlers.routes(listener.app);
     }
     if (handlers.upgrade) {
       if (listener.upgradeHandler) throw new Error(`Two WebSocket gateways name port ${config.port}`);
       listener.upgradeHandler = handlers.upgrade;
+      if (!listener.hasRoutes) listener.events = handlers.events ?? ignoredGatewayEvents;
     }
     listener.users += 1;
   }
@@ -94,6 +105,11 @@ export class HttpListeners {
     return this.listeners.get(port)?.limiter.stats() ?? { open: 0, bufferedBytes: 0 };
   }
 
+  /** The port's open HTTP connections: its sockets less those a WebSocket gateway took over (0 on a port without an http gateway). */
+  httpConnections(port: number): number {
+    return this.listeners.get(port)?.httpOpen ?? 0;
+  }
+
   /** Releases one user of the port; the server closes when the last one leaves. */
   async release(port: number): Promise<void> {
     const listener = this.listeners.get(port);
@@ -118,21 +134,27 @@ function createListener(host: string, logger: Logger): Listener {
     return503OnClosing: false,
     forceCloseConnections: false,
     // Errors in the URL (`/%`) and router limits come to us instead of fastify's default body.
-    frameworkErrors: (error, _request, reply) => replyError(reply, fromFastifyError(error)),
+    frameworkErrors: (error, _request, reply) => refuse(listener, reply, fromFastifyError(error)),
     // Parser errors and request timeouts, before any request exists: a coded answer on the raw socket.
-    clientErrorHandler: (error, socket) => answerClientError(error, socket, listener.logger),
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, listener),
     serverFactory: (handler) => {
       server = http.createServer({ connectionsCheckingInterval }, (request, response) => {
         // A refused connection may still send a request; it gets nothing more.
         if (limiter.isRefused(request.socket)) return request.socket.destroy();
+        // One frame in per request, one out per response written whole (an SSE stream is one response).
+        listener.events.frameReceived();
+        response.once("finish", () => listener.events.frameSent());
         handler(request, response);
       });
       return server;
     },
   });
   if (!server) throw new Error("fastify did not create its server");
-  Object.assign(listener, { app, server, host, configs: [], limiter, routeMethods: new Map(), hasRoutes: false, logger, users: 0 });
-  server.on("connection", (socket: Socket) => limiter.admit(socket));
+  Object.assign(listener, { app, server, host, configs: [], limiter, routeMethods: new Map(), hasRoutes: false, events: ignoredGatewayEvents, countsSockets: false, httpOpen: 0, logger, users: 0 });
+  server.on("connection", (socket: Socket) => {
+    if (!limiter.admit(socket)) return listener.events.frameRefused("overloaded");
+    if (listener.countsSockets) countConnection(listener, socket);
+  });
   server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => dispatchUpgrade(listener, request, socket, head));
   // Only our JSON parser: any other content type is refused with bad_request (the OpenAI API takes JSON only).
   app.removeAllContentTypeParsers();
@@ -155,7 +177,9 @@ function createListener(host: string, logger: Logger): Listener {
   app.setErrorHandler((error, request, reply) => {
     const clawError = fromFastifyError(error, request.routeOptions.bodyLimit);
     if (clawError.status >= 500) listener.logger.error({ err: error, url: request.url }, "request failed");
-    replyError(reply, clawError);
+    // The pipeline's errors and refused credentials are reported already (observers, authFailed).
+    if (isReported(error)) return replyError(reply, clawError);
+    refuse(listener, reply, clawError);
   });
   app.setNotFoundHandler((request, reply) => notFound(listener, request, reply));
   return listener;
@@ -165,6 +189,7 @@ function notFound(listener: Listener, request: FastifyRequest, reply: FastifyRep
   if (!listener.hasRoutes) {
     // A WebSocket-only port: plain requests are told to upgrade.
     void reply.header("upgrade", "websocket");
+    listener.events.frameRefused("bad_request");
     return replyJson(reply, 426, { error: { code: "bad_request", message: "This port speaks WebSocket; upgrade the connection." } });
   }
   const path = request.url.split("?", 1)[0] ?? "";
@@ -172,16 +197,45 @@ function notFound(listener: Listener, request: FastifyRequest, reply: FastifyRep
   if (methods) {
     const allow = [...methods].sort().join(", ");
     void reply.header("allow", allow);
-    return replyError(reply, new ClawError("method_not_allowed", `${request.method} is not served at ${path}; use ${allow}.`));
+    return refuse(listener, reply, new ClawError("method_not_allowed", `${request.method} is not served at ${path}; use ${allow}.`));
   }
-  replyError(reply, new ClawError("not_found", `No route ${request.method} ${path.slice(0, 200)}`));
+  refuse(listener, reply, new ClawError("not_found", `No route ${request.method} ${path.slice(0, 200)}`));
+}
+
+/** Answers an error no request observer saw; a 4xx (the client's request was refused before the pipeline) is a refused frame. */
+function refuse(listener: Listener, reply: FastifyReply, error: ClawError): void {
+  if (error.status >= 400 && error.status < 500) listener.events.frameRefused(error.code);
+  replyError(reply, error);
+}
+
+/** Sockets closed by the node for a protocol error or timeout (clientError): their close is abnormal. */
+const droppedSockets = new WeakSet<Duplex>();
+/** Sockets handed to the WebSocket gateway: from then on that gateway reports them. */
+const upgradedSockets = new WeakSet<Duplex>();
+
+/** An HTTP connection: opened now; closed when the socket closes (abnormal on a reset or a node-side drop), or when it upgrades. */
+function countConnection(listener: Listener, socket: Socket): void {
+  listener.httpOpen += 1;
+  listener.events.connectionOpened();
+  socket.once("close", (hadError: boolean) => {
+    if (upgradedSockets.has(socket)) return;
+    listener.httpOpen -= 1;
+    listener.events.connectionClosed(hadError || droppedSockets.has(socket));
+  });
 }
 
 function dispatchUpgrade(listener: Listener, request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
   // Node removed its own error listener before 'upgrade': a reset now would be an unhandled 'error' event.
   socket.on("error", () => socket.destroy());
   if (listener.limiter.isRefused(socket as Socket)) return void socket.destroy();
+  // The socket leaves HTTP: its HTTP connection ends cleanly here, and the WebSocket gateway reports the connection it opens.
+  if (listener.countsSockets && !upgradedSockets.has(socket)) {
+    upgradedSockets.add(socket);
+    listener.httpOpen -= 1;
+    listener.events.connectionClosed(false);
+  }
   if (!listener.upgradeHandler) {
+    listener.events.frameRefused("not_found");
     return void socket.end(rawErrorResponse(new ClawError("not_found", "This port serves no WebSocket endpoint.")));
   }
   try {
@@ -197,10 +251,16 @@ function upgradeFailed(listener: Listener, socket: Duplex, error: unknown): void
   socket.destroy();
 }
 
-function answerClientError(error: Error, socket: Duplex, logger: Logger): void {
+function answerClientError(error: Error, socket: Duplex, listener: Listener): void {
   const clawError = fromClientError(error);
+  droppedSockets.add(socket);
+  if (clawError) {
+    // A request that could not be read (malformed, too large, too slow): it arrived, and was refused.
+    listener.events.frameReceived();
+    listener.events.frameRefused(clawError.code);
+  }
   if (clawError && socket.writable) {
-    logger.debug({ err: error }, "client error");
+    listener.logger.debug({ err: error }, "client error");
     socket.end(rawErrorResponse(clawError));
   }
   socket.destroy();

@@ -7,6 +7,7 @@ import type { GenerationParams, Principal, StreamPart } from "../../core/types.j
 import type { PipelineRequest } from "../../pipeline/pipeline.js";
 import { openAiUsage, replyJson } from "./http-io.js";
 import { invalidBodyError } from "./invalid-body-error.js";
+import { alreadyReported } from "./reported-errors.js";
 import { clientGoneSignal, type OpenAiRouteContext } from "./openai-route-context.js";
 import { SseCompletionWriter } from "./sse-completion-writer.js";
 
@@ -99,7 +100,8 @@ async function complete(route: OpenAiRouteContext, body: CompletionBody, princip
   let result: StreamPart | undefined;
   await route.context.pipeline.handle(pipelineRequest, { write: (part) => void (part.type !== "text-delta" && (result = part)) }, signal);
   if (!result || result.type === "text-delta") throw new ClawError("internal", "The pipeline ended without an answer.");
-  if (result.type === "error") throw result.error;
+  // The request observers saw this error: it is not a refused request.
+  if (result.type === "error") throw alreadyReported(result.error);
   replyJson(reply, 200, {
     id,
     object: "text_completion",

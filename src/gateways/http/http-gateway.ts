@@ -6,6 +6,7 @@ import { ClawError, toClawError } from "../../core/errors.js";
 import type { Principal, StreamPart } from "../../core/types.js";
 import { bearerToken } from "../bearer-token.js";
 import type { Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
+import { ignoredGatewayEvents } from "../gateway-events.js";
 import type { HttpListeners } from "../http-listeners.js";
 import { choiceLogprobs } from "./choice-logprobs.js";
 import { registerCompletionsRoute } from "./completions-route.js";
@@ -16,6 +17,7 @@ import { chatCompletionBodySchema, toChatMessages, toParams, type ChatCompletion
 import { ServedModels } from "./served-models.js";
 import { SseChatWriter } from "./sse-chat-writer.js";
 import { findUnsupportedField } from "./unsupported-fields.js";
+import { alreadyReported } from "./reported-errors.js";
 
 export class HttpGateway implements Gateway {
   private boundPort: number | undefined;
@@ -31,7 +33,8 @@ export class HttpGateway implements Gateway {
     private readonly listeners: HttpListeners,
   ) {
     this.models = new ServedModels(context);
-    listeners.attach(config, context.logger, { routes: (app) => this.routes(app) });
+    // This port's connections and requests are reported to this gateway's events (a WebSocket gateway on it reports its upgrades).
+    listeners.attach(config, context.logger, { routes: (app) => this.routes(app), events: context.events ?? ignoredGatewayEvents });
   }
 
   get name(): string {
@@ -47,10 +50,10 @@ export class HttpGateway implements Gateway {
     return this.listeners.stats(this.config.port);
   }
 
-  /** Its connections are those of its port (a WebSocket gateway sharing the port included). */
+  /** Its connections are its port's HTTP connections: a socket upgraded by a WebSocket gateway on the port is that gateway's. */
   status(): GatewayStatus {
     const state = this.stopped ? "stopped" : this.boundPort === undefined ? "starting" : "listening";
-    return { type: "http", name: this.name, state, healthy: state === "listening", connections: state === "listening" ? this.connectionStats().open : 0 };
+    return { type: "http", name: this.name, state, healthy: state === "listening", connections: state === "listening" ? this.listeners.httpConnections(this.config.port) : 0 };
   }
 
   async start(): Promise<void> {
@@ -101,9 +104,15 @@ export class HttpGateway implements Gateway {
     // A store whose writes fail (disk full) fails every session request: not ready, so a balancer sends traffic elsewhere.
     const storeFailure = this.context.storeFailure?.();
     const connections = this.connectionStats();
+    // Every gateway of the node; one that cannot take requests (MQTT away from its broker) makes the node degraded, but
+    // still 200: this port serves, so a balancer in front of it keeps sending it traffic.
+    const gateways = this.context.gatewayStatuses?.() ?? [this.status()];
+    const unhealthy = gateways.filter((gateway) => !gateway.healthy);
     replyJson(reply, storeFailure ? 503 : 200, {
-      status: storeFailure ? "degraded" : "ready",
+      status: storeFailure || unhealthy.length > 0 ? "degraded" : "ready",
       store: storeFailure ? { status: "degraded", reason: storeFailure } : { status: "ok" },
+      gateways: gateways.map(({ type, name, state, healthy, connections }) => ({ type, name, state, healthy, connections })),
+      ...(unhealthy.length > 0 ? { degraded_gateways: unhealthy.map((gateway) => gateway.name) } : {}),
       model: info.model,
       engine: info.engine,
       backend: info.backend,
@@ -121,7 +130,12 @@ export class HttpGateway implements Gateway {
   }
 
   private async authenticate(request: FastifyRequest): Promise<void> {
-    this.principals.set(request, await this.context.authenticator.authenticate(bearerToken(request.headers.authorization)));
+    try {
+      // A refused token is reported by the authenticator (authFailed), with the client's address.
+      this.principals.set(request, await this.context.authenticator.authenticate(bearerToken(request.headers.authorization), request.socket.remoteAddress));
+    } catch (error) {
+      throw alreadyReported(error);
+    }
   }
 
   private async chatCompletion(body: ChatCompletionBody, principal: Principal, reply: FastifyReply): Promise<void> {
@@ -155,7 +169,8 @@ export class HttpGateway implements Gateway {
     let result: StreamPart | undefined;
     await this.context.pipeline.handle(pipelineRequest, { write: (part) => void (part.type !== "text-delta" && (result = part)) }, controller.signal);
     if (!result || result.type === "text-delta") throw new ClawError("internal", "The pipeline ended without an answer.");
-    if (result.type === "error") throw result.error;
+    // The request observers saw this error: it is not a refused request.
+    if (result.type === "error") throw alreadyReported(result.error);
     replyJson(reply, 200, {
       id,
       object: "chat.completion",

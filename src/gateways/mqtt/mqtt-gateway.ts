@@ -6,6 +6,7 @@ import { RequestLedger } from "../../store/request-ledger.js";
 import { Backpressure } from "../backpressure.js";
 import type { ServerFrame } from "../frame-session.js";
 import type { Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
+import { ignoredGatewayEvents, type GatewayEvents } from "../gateway-events.js";
 import { mqttConnectSettings, type MqttConnectSettings } from "./mqtt-client-options.js";
 import { MqttRequestHandler, type ReplyTarget } from "./mqtt-request-handler.js";
 import { MqttTopics } from "./mqtt-topics.js";
@@ -29,6 +30,12 @@ export interface MqttGatewayStatus extends GatewayStatus {
   slowClient: number;
   /** Requests refused as forbidden: a response topic outside their subject's, or a topic that names no client. */
   forbidden: number;
+  /** Request messages taken from the broker since start (refused and duplicate ones included). */
+  messagesIn: number;
+  /** Reply messages the broker has taken since start. */
+  messagesOut: number;
+  /** Request messages dropped since start as duplicates (QoS 1 redeliveries; an id running or answered already). */
+  duplicatesDropped: number;
 }
 
 /** How often start() checks whether the model is loaded: requests are taken off the broker only once they can be served. */
@@ -60,11 +67,16 @@ export class MqttGateway implements Gateway {
   private pendingBytes = 0;
   private waiting = 0;
   private slowClient = 0;
+  private messagesOut = 0;
+  private readonly events: GatewayEvents;
+  /** Whether the broker connection is open (reported opened, not yet closed). */
+  private open = false;
 
   constructor(
     private readonly config: MqttOptions,
     private readonly context: GatewayContext,
   ) {
+    this.events = context.events ?? ignoredGatewayEvents;
     this.topics = new MqttTopics(config.topic_prefix, config.response_topic);
     this.backoff = new ReconnectBackoff({ maxMs: config.reconnect_max_delay * 1000 });
     this.settings = mqttConnectSettings(config, context.baseDir, this.backoff.next());
@@ -102,6 +114,9 @@ export class MqttGateway implements Gateway {
       waiting: this.waiting,
       slowClient: this.slowClient,
       forbidden: this.handler.forbidden,
+      messagesIn: this.handler.messagesIn,
+      messagesOut: this.messagesOut,
+      duplicatesDropped: this.handler.duplicatesDropped,
     };
   }
 
@@ -152,6 +167,10 @@ export class MqttGateway implements Gateway {
       if (this.state === "stopped") return;
       const reconnected = this.reconnects > 0;
       this.state = "connected";
+      if (!this.open) {
+        this.open = true;
+        this.events.connectionOpened();
+      }
       this.backoff.reset();
       client.options.reconnectPeriod = this.backoff.next();
       logger.info({ sessionPresent: connack.sessionPresent, reconnects: this.reconnects }, "mqtt connected");
@@ -170,6 +189,11 @@ export class MqttGateway implements Gateway {
     });
     client.on("close", () => {
       if (this.state === "connected") logger.warn({ broker: redactedUrl(this.config.broker) }, "mqtt connection lost; reconnecting");
+      if (this.open) {
+        this.open = false;
+        // Abnormal unless the gateway is stopping: the broker went away or dropped the connection.
+        this.events.connectionClosed(this.state !== "stopped");
+      }
       if (this.state !== "stopped") this.state = "reconnecting";
     });
     client.on("disconnect", (packet) => {
@@ -264,6 +288,10 @@ export class MqttGateway implements Gateway {
       client.publish(target.topic, payload, { qos: this.config.qos, properties }, (error) => {
         this.pendingBytes -= bytes;
         if (error) this.context.logger.warn({ err: error.message, topic: target.topic }, "mqtt reply not published");
+        else {
+          this.messagesOut += 1;
+          this.events.frameSent();
+        }
         resolve(!error);
       });
     });

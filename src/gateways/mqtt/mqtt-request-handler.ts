@@ -6,6 +6,7 @@ import type { RequestLedger, StoredLedgerEntry } from "../../store/request-ledge
 import { FrameSession, type FrameSink, type ServerFrame } from "../frame-session.js";
 import { errorFrame, parseTransportFrame, serverFrame, type ChatFrame } from "../frames.js";
 import type { GatewayContext } from "../gateway.js";
+import { ignoredGatewayEvents, type GatewayEvents } from "../gateway-events.js";
 import type { MqttTopics } from "./mqtt-topics.js";
 
 /** Where the replies to one request go: the owner's reply topic, or the MQTT 5 response topic it asked for below it. */
@@ -52,8 +53,14 @@ export class MqttRequestHandler {
   private readonly active = new Set<string>();
   /** Requests refused because they named a reply topic that is not their subject's, or a topic with no client. */
   forbidden = 0;
+  /** Request messages taken (refused and duplicate ones included). */
+  messagesIn = 0;
+  /** Request messages dropped as duplicates: their id is running, or answered already. */
+  duplicatesDropped = 0;
+  private readonly events: GatewayEvents;
 
   constructor(private readonly options: MqttRequestHandlerOptions) {
+    this.events = options.context.events ?? ignoredGatewayEvents;
     this.session = new FrameSession({ pipeline: options.context.pipeline, gateway: "mqtt", logger: options.context.logger });
   }
 
@@ -98,9 +105,11 @@ export class MqttRequestHandler {
   private async acceptPacket(packet: IPublishPacket): Promise<void> {
     const { context, topics, ledger, gatewayId } = this.options;
     const { logger, authenticator } = context;
+    this.messagesIn += 1;
+    this.events.frameReceived();
     const client = topics.clientOf(packet.topic);
     if (client === undefined) {
-      this.forbidden += 1;
+      this.refuseForbidden();
       logger.warn({ topic: packet.topic }, "mqtt request refused (forbidden): its topic names no client");
       return;
     }
@@ -112,6 +121,7 @@ export class MqttRequestHandler {
     const reply = (frame: ServerFrame) => void this.options.publish(early, frame);
     const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
     if (payload.length > this.options.maxPayload) {
+      this.events.frameRefused("payload_too_large");
       reply(errorFrame(null, new ClawError("payload_too_large", `The message is ${payload.length} bytes; the limit is ${this.options.maxPayload}.`)));
       return;
     }
@@ -119,6 +129,7 @@ export class MqttRequestHandler {
     const parsed = parseTransportFrame(text);
     if ("error" in parsed) {
       logger.debug({ topic: packet.topic, reason: parsed.error.message }, "mqtt bad frame");
+      this.events.frameRefused(parsed.error.code);
       reply(errorFrame(parsed.id, parsed.error));
       return;
     }
@@ -137,13 +148,13 @@ export class MqttRequestHandler {
     const owner = authenticator.required ? principal.subject : client;
     const own = topics.responseTopic(owner);
     if (own === undefined) {
-      this.forbidden += 1;
+      this.refuseForbidden();
       logger.warn({ topic: packet.topic, id: frame.id, subject: owner }, "mqtt request refused (forbidden): the subject cannot name a reply topic (empty, or containing / + # or NUL)");
       return;
     }
     const target = this.target(owner, responseTopic, correlationData);
     if (!target) {
-      this.forbidden += 1;
+      this.refuseForbidden();
       logger.warn({ topic: packet.topic, id: frame.id, subject: owner, responseTopic }, "mqtt request refused (forbidden): response topic outside the subject's reply topic");
       void this.options.publish(ownTarget(own, correlationData), errorFrame(frame.id, new ClawError("forbidden", `Replies to ${owner} go to ${own} or below it, not to ${responseTopic}.`)));
       return;
@@ -151,6 +162,7 @@ export class MqttRequestHandler {
     if (frame.type === "cancel") return void this.session.receive(frame, principal, { owner, sink: this.sink(target) });
     const key = keyOf(owner, frame.id);
     if (this.active.has(key)) {
+      this.duplicatesDropped += 1;
       logger.info({ owner, id: frame.id, redelivered: packet.dup }, "mqtt duplicate request ignored: running now");
       return;
     }
@@ -160,12 +172,18 @@ export class MqttRequestHandler {
     if (!ledger.accept(entry)) {
       const state = ledger.state(gatewayId, owner, frame.id);
       if (state !== "accepted") {
+        this.duplicatesDropped += 1;
         logger.info({ owner, id: frame.id, state, redelivered: packet.dup }, `mqtt duplicate request ignored: already ${state}`);
         return;
       }
       logger.info({ owner, id: frame.id }, "mqtt request interrupted by an earlier stop: running it again");
     }
     void this.run({ owner, frame, stream, target }, principal);
+  }
+
+  private refuseForbidden(): void {
+    this.forbidden += 1;
+    this.events.frameRefused("forbidden");
   }
 
   /** Where replies of this owner go: the requested response topic when it lies under the owner's, else its own; undefined when refused. */

@@ -6,6 +6,7 @@ import { Backpressure } from "../backpressure.js";
 import { FrameSession, type ServerFrame } from "../frame-session.js";
 import { errorFrame, parseClientFrame, type ChatFrame } from "../frames.js";
 import type { GatewayContext } from "../gateway.js";
+import type { GatewayEvents } from "../gateway-events.js";
 
 export interface ConnectionOptions {
   context: GatewayContext;
@@ -18,7 +19,16 @@ export interface ConnectionOptions {
   maxBuffered: number;
   /** Milliseconds the buffer may stay above `maxBuffered` before the request fails with slow_client (`slow_client_timeout`). */
   slowClientTimeoutMs: number;
+  /** Where this connection's channel events go (the gateway's). */
+  events: GatewayEvents;
+  /** The client's address, for the record of a refused auth frame. */
+  remote: string | undefined;
 }
+
+/** Close codes of a clean close by either side; any other (1006 reset, 1009, 1011, 4xxx errors, a dropped peer) is abnormal. */
+const normalCloseCodes: ReadonlySet<number> = new Set([1000, 1001, 1005]);
+/** What the node records when it drops a peer without the closing handshake (ping timeout, slow client). */
+const droppedCode = 1006;
 
 /** Longest delay setTimeout accepts; a later expiry is checked again after it. */
 const maxTimerMs = 2 ** 31 - 1;
@@ -39,6 +49,8 @@ export class WebsocketConnection {
   private running = 0;
   /** Set once the node decided to close this connection; nothing more is sent or started. */
   private closing = false;
+  /** The code the node closed with (or 1006 when it dropped the peer); it decides whether the close was abnormal. */
+  private nodeCloseCode: number | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -53,11 +65,20 @@ export class WebsocketConnection {
       drained: (signal) => this.drained(signal),
     });
     socket.on("message", (data) => {
+      options.events.frameReceived();
       this.queue = this.queue.then(() => this.receive(data)).catch((error) => this.fail(error));
     });
     socket.on("pong", () => (this.alive = true));
-    socket.on("close", () => this.abortAll());
-    socket.on("error", (error) => options.context.logger.debug({ err: error }, "websocket error"));
+    socket.on("close", (code: number) => {
+      this.abortAll();
+      options.events.connectionClosed(!normalCloseCodes.has(this.nodeCloseCode ?? code));
+    });
+    socket.on("error", (error: Error & { code?: string }) => {
+      // ws refused a frame itself (over 4 × max_payload: 1009; a protocol error): it arrived, and was refused.
+      options.events.frameReceived();
+      options.events.frameRefused(error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH" ? "payload_too_large" : "bad_request");
+      options.context.logger.debug({ err: error }, "websocket error");
+    });
     if (this.principal) {
       this.scheduleExpiry();
     } else {
@@ -79,6 +100,7 @@ export class WebsocketConnection {
   /** Called on every heartbeat tick: a peer that did not answer the last ping is closed. */
   heartbeat(): void {
     if (!this.alive) {
+      this.nodeCloseCode ??= droppedCode;
       this.socket.terminate();
       return;
     }
@@ -88,12 +110,14 @@ export class WebsocketConnection {
 
   /** Drops the connection without the closing handshake (a peer that does not answer it). */
   terminate(): void {
+    this.nodeCloseCode ??= droppedCode;
     this.clearTimers();
     this.socket.terminate();
   }
 
   close(code: number, reason: string): void {
     this.closing = true;
+    this.nodeCloseCode ??= code;
     this.clearTimers();
     this.socket.close(code, closeReason(reason));
   }
@@ -102,18 +126,21 @@ export class WebsocketConnection {
     if (this.closing) return;
     const bytes = byteLength(data);
     if (bytes > this.options.maxPayload) {
+      this.options.events.frameRefused("payload_too_large");
       this.send(errorFrame(null, new ClawError("payload_too_large", `The frame is ${bytes} bytes; the limit is ${this.options.maxPayload}.`)));
       return;
     }
     const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.from(data).toString("utf8");
     const parsed = parseClientFrame(text);
     if ("error" in parsed) {
+      this.options.events.frameRefused(parsed.error.code);
       this.send(errorFrame(parsed.id, parsed.error));
       return;
     }
     const frame = parsed.frame;
     if (frame.type === "auth") return this.authenticate(frame.token);
     if (!this.principal && frame.type !== "ping") {
+      this.options.events.frameRefused("unauthorized");
       this.close(errorTable.unauthorized.closeCode, "authenticate first");
       return;
     }
@@ -124,6 +151,7 @@ export class WebsocketConnection {
   private chat(frame: ChatFrame, principal: Principal): void {
     // The clock is checked too: the expiry timer may not have fired yet.
     if (this.expired || (this.expiresAt !== undefined && Date.now() >= this.expiresAt)) {
+      this.options.events.frameRefused("unauthorized");
       this.send(errorFrame(frame.id, new ClawError("unauthorized", "The token has expired: send a fresh auth frame before new requests.")));
       this.expire();
       return;
@@ -146,7 +174,8 @@ export class WebsocketConnection {
   private async authenticate(token: string): Promise<void> {
     let principal: Principal;
     try {
-      principal = await this.options.context.authenticator.authenticate(token);
+      // A refused token is reported by the authenticator (authFailed), with the client's address.
+      principal = await this.options.context.authenticator.authenticate(token, this.options.remote);
     } catch (error) {
       const clawError = toClawError(error);
       this.close(errorTable[clawError.code].closeCode, clawError.message);
@@ -154,6 +183,7 @@ export class WebsocketConnection {
     }
     if (this.closing) return;
     if (this.principal && principal.subject !== this.principal.subject) {
+      this.options.events.frameRefused("forbidden");
       this.send(errorFrame(null, new ClawError("forbidden", `This connection is authenticated as "${this.principal.subject}"; a token for another subject cannot renew it.`)));
       return;
     }
@@ -191,6 +221,7 @@ export class WebsocketConnection {
   private send(frame: ServerFrame): boolean {
     if (this.closing || this.socket.readyState !== this.socket.OPEN) return true;
     this.socket.send(JSON.stringify(frame));
+    this.options.events.frameSent();
     if (frame.type === "error" && frame.code === "slow_client") this.closeSlow();
     return this.socket.bufferedAmount <= this.options.maxBuffered;
   }
@@ -211,7 +242,10 @@ export class WebsocketConnection {
     this.options.context.logger.info({ gateway: "websocket", subject: this.principal?.subject, buffered: this.socket.bufferedAmount }, "slow client closed");
     this.session.cancelAll();
     this.close(errorTable.slow_client.closeCode, "slow client: the answer was not read");
-    const drop = setTimeout(() => this.socket.terminate(), this.options.slowClientTimeoutMs);
+    const drop = setTimeout(() => {
+      this.nodeCloseCode = droppedCode;
+      this.socket.terminate();
+    }, this.options.slowClientTimeoutMs);
     drop.unref();
     this.socket.once("close", () => clearTimeout(drop));
   }

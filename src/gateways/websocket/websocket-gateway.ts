@@ -6,6 +6,7 @@ import type { WebsocketGatewayConfig } from "../../config/schema.js";
 import { errorTable, toClawError, type ErrorCode } from "../../core/errors.js";
 import type { Principal } from "../../core/types.js";
 import type { Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
+import { ignoredGatewayEvents, type GatewayEvents } from "../gateway-events.js";
 import type { HttpListeners } from "../http-listeners.js";
 import { bearerToken } from "../bearer-token.js";
 import { WebsocketConnection } from "./websocket-connection.js";
@@ -23,18 +24,20 @@ export class WebsocketGateway implements Gateway {
   /** Set by stop(): upgrades still verifying their token are refused with `unavailable` (ws would answer 503 in plain text). */
   private stopped = false;
   private boundPort: number | undefined;
+  private readonly events: GatewayEvents;
 
   constructor(
     private readonly config: WebsocketGatewayConfig,
     private readonly context: GatewayContext,
     private readonly listeners: HttpListeners,
   ) {
+    this.events = context.events ?? ignoredGatewayEvents;
     this.server = new WebSocketServer({ noServer: true, maxPayload: config.max_payload * hardLimitFactor });
     // A handshake ws refuses (no or bad Sec-WebSocket-Key, version, method…) gets our coded answer, not ws's plain text.
     this.server.on("wsClientError", (error: Error, socket: Duplex, request: http.IncomingMessage) => {
-      rejectUpgrade(socket, request.method === "GET" ? "bad_request" : "method_not_allowed", `Not a valid WebSocket handshake: ${error.message}.`);
+      this.refuse(socket, request.method === "GET" ? "bad_request" : "method_not_allowed", `Not a valid WebSocket handshake: ${error.message}.`);
     });
-    listeners.attach(config, context.logger, { upgrade: (request, socket, head) => this.upgrade(request, socket, head) });
+    listeners.attach(config, context.logger, { upgrade: (request, socket, head) => this.upgrade(request, socket, head), events: this.events });
   }
 
   get name(): string {
@@ -86,24 +89,27 @@ export class WebsocketGateway implements Gateway {
     // Node removed the socket's error listener before 'upgrade': a reset while the token is verified must not crash the node.
     socket.on("error", ignoreSocketError);
     const url = parseUpgradeUrl(request.url);
-    if (!url) return rejectUpgrade(socket, "bad_request", "The upgrade URL is malformed.");
-    if (url.pathname !== this.config.path) return rejectUpgrade(socket, "not_found", `No WebSocket endpoint at ${url.pathname.slice(0, 200)}`);
+    if (!url) return this.refuse(socket, "bad_request", "The upgrade URL is malformed.");
+    if (url.pathname !== this.config.path) return this.refuse(socket, "not_found", `No WebSocket endpoint at ${url.pathname.slice(0, 200)}`);
+    const remote = request.socket.remoteAddress;
     const token = bearerToken(request.headers.authorization) ?? url.searchParams.get("token") ?? undefined;
     let principal: Principal | undefined;
     if (token !== undefined || !this.context.authenticator.required) {
       try {
-        principal = await this.context.authenticator.authenticate(token);
+        principal = await this.context.authenticator.authenticate(token, remote);
       } catch (error) {
+        // The authenticator reported it (authFailed), with the client's address.
         const clawError = toClawError(error);
-        this.context.logger.info({ gateway: "websocket", reason: clawError.message }, "connection refused");
+        this.context.logger.info({ gateway: "websocket", reason: clawError.message, remote }, "connection refused");
         return rejectUpgrade(socket, clawError.code, clawError.message);
       }
     }
     // The client may have gone while its token was verified, or the gateway stopped meanwhile.
     if (socket.destroyed) return;
-    if (this.stopped) return rejectUpgrade(socket, "unavailable", "The node is shutting down.");
+    if (this.stopped) return this.refuse(socket, "unavailable", "The node is shutting down.");
     this.server.handleUpgrade(request, socket, head, (socketConnection: WebSocket) => {
       socket.off("error", ignoreSocketError);
+      this.events.connectionOpened();
       const connection = new WebsocketConnection(socketConnection, {
         context: this.context,
         principal,
@@ -111,10 +117,18 @@ export class WebsocketGateway implements Gateway {
         authTimeoutMs: this.config.auth_timeout * 1000,
         maxBuffered: this.config.max_buffered,
         slowClientTimeoutMs: this.config.slow_client_timeout * 1000,
+        events: this.events,
+        remote,
       });
       this.connections.add(connection);
       socketConnection.on("close", () => this.connections.delete(connection));
     });
+  }
+
+  /** An upgrade refused before any connection existed: a refused frame (refused credentials are the authenticator's to report). */
+  private refuse(socket: Duplex, code: ErrorCode, message: string): void {
+    if (!socket.destroyed) this.events.frameRefused(code);
+    rejectUpgrade(socket, code, message);
   }
 }
 
