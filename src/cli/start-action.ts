@@ -15,6 +15,7 @@ export interface StartOptions {
   gateways?: string;
   model?: string;
   port?: string;
+  metricsPort?: string;
   insecureDev?: boolean;
   logLevel?: string;
 }
@@ -29,7 +30,14 @@ export async function start(options: StartOptions): Promise<void> {
   const loaded: LoadedConfig = firstRun
     ? firstRunConfig(environment)
     : loadConfig({ configPath, agentPath: options.agent, gatewaysPath: options.gateways });
-  const config = withPortOverride(loaded.config, options.port);
+  // A config file already had CLAWBOT_METRICS_PORT applied by the loader; first-run defaults take it here.
+  const metricsPort =
+    options.metricsPort !== undefined
+      ? { value: options.metricsPort, from: "--metrics-port" }
+      : firstRun && environment.CLAWBOT_METRICS_PORT
+        ? { value: environment.CLAWBOT_METRICS_PORT, from: "CLAWBOT_METRICS_PORT" }
+        : undefined;
+  const config = withMetricsPort(withPortOverride(loaded.config, options.port), metricsPort);
   const logger = createLogger(options.logLevel ?? config.log_level);
   // Printed whatever the log level: a node that accepts weak secrets must never run unnoticed.
   if (options.insecureDev) process.stderr.write("WARNING: --insecure-dev: weak JWT secrets are accepted. Never run like this in production.\n");
@@ -80,6 +88,14 @@ export async function start(options: StartOptions): Promise<void> {
   lines.push(...(await tokenLines(config, { firstRun, tokenConfigFile: configPath ?? options.gateways, websocketUrl: websocket?.name.split(" ")[1] })));
   process.stdout.write(`${lines.join("\n")}\n`);
 
+}
+
+/** `--metrics-port` wins over metrics.port and CLAWBOT_METRICS_PORT. */
+function withMetricsPort(config: ClawbotConfig, port: { value: string; from: string } | undefined): ClawbotConfig {
+  if (port === undefined) return config;
+  const { value, from } = port;
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new ConfigError(`${from}: expected a port number (0-65535), got "${value}"`);
+  return { ...config, metrics: { ...config.metrics, port: Number(value) } };
 }
 
 function withPortOverride(config: ClawbotConfig, port: string | undefined): ClawbotConfig {

@@ -1,10 +1,12 @@
 // Stands in for the engine while the model loads, so gateways can listen (and /readyz say 503) before it is ready.
 import { ClawError } from "../core/errors.js";
 import type { ChatMessage } from "../core/types.js";
-import type { DecodeStats, EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "./language-model.js";
+import type { DecodeBatch, DecodeStats, EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel, VramUsage } from "./language-model.js";
 
 export class DeferredEngine implements LanguageModel {
   private engine: LanguageModel | undefined;
+  /** Decode listeners subscribed before the model loaded: they move to the engine when it resolves. */
+  private readonly decodeListeners = new Map<(batch: DecodeBatch) => void, (() => void) | undefined>();
 
   constructor(private readonly placeholder: EngineInfo) {}
 
@@ -18,6 +20,7 @@ export class DeferredEngine implements LanguageModel {
 
   resolve(engine: LanguageModel): void {
     this.engine = engine;
+    for (const listener of this.decodeListeners.keys()) this.decodeListeners.set(listener, engine.onDecode?.(listener));
   }
 
   load(): EngineLoad {
@@ -44,6 +47,22 @@ export class DeferredEngine implements LanguageModel {
 
   decodeStats(): DecodeStats | undefined {
     return this.engine?.decodeStats?.();
+  }
+
+  contextUsage(): number {
+    return this.engine?.contextUsage?.() ?? 0;
+  }
+
+  onDecode(listener: (batch: DecodeBatch) => void): () => void {
+    this.decodeListeners.set(listener, this.engine?.onDecode?.(listener));
+    return () => {
+      this.decodeListeners.get(listener)?.();
+      this.decodeListeners.delete(listener);
+    };
+  }
+
+  async vram(): Promise<VramUsage | undefined> {
+    return this.engine?.vram?.();
   }
 
   async close(): Promise<void> {

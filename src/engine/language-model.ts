@@ -64,6 +64,20 @@ export interface DecodeStats {
   sequences: number;
 }
 
+/** One decode batch (for the batch-size metric). */
+export interface DecodeBatch {
+  /** Tokens decoded in it, prompt tokens included. */
+  tokens: number;
+  /** Sequences with tokens in it. */
+  sequences: number;
+}
+
+/** The compute backend's GPU memory now. */
+export interface VramUsage {
+  usedBytes: number;
+  totalBytes: number;
+}
+
 /** What `stream` yields: text deltas, then one finish. Failures are thrown as ClawError. */
 export type EnginePart = { type: "text-delta"; text: string; logprobs?: TokenLogprob[] } | FinishPart;
 
@@ -86,5 +100,14 @@ export interface LanguageModel {
   embed?(texts: string[], options?: { signal?: AbortSignal }): Promise<EmbeddingResult>;
   /** Decodes and tokens so far (engines that batch decodes; a copy). */
   decodeStats?(): DecodeStats | undefined;
+  /**
+   * Share of the context's token cells (KV cache) holding evaluated tokens now, 0..1, over all sequences; states kept
+   * for reuse count (engines with a KV cache).
+   */
+  contextUsage?(): number;
+  /** Calls `listener` once per decode batch (engines that batch decodes; it must be cheap); returns the unsubscribe function. */
+  onDecode?(listener: (batch: DecodeBatch) => void): () => void;
+  /** GPU memory used and total now; undefined on the CPU. */
+  vram?(): Promise<VramUsage | undefined>;
   close(): Promise<void>;
 }

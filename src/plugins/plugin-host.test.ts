@@ -101,3 +101,25 @@ describe("output", () => {
     expect(await failure(deliver(host(shapeless), newContext(), ["x"]))).toMatchObject({ code: "plugin_error", message: expect.stringMatching(/^plugin shapeless: transformStream returned an object; expected/) });
   });
 });
+
+describe("onHook", () => {
+  it("times every hook call, marks throws and timeouts as failed, and not a preProcess refusal", async () => {
+    const timings: { plugin: string; hook: string; seconds: number; failed: boolean }[] = [];
+    const timed = (...plugins: LoadedPlugin[]) => new PluginHost(plugins, { timeoutMs: 50, logger: silentLogger, onHook: (timing) => timings.push(timing) });
+    await timed(plugin("upper", { preProcess: (context) => void (context.input = context.input.toUpperCase()), postProcess: (text) => text.toUpperCase() })).preProcess(newContext());
+    await deliver(timed(plugin("upper", { postProcess: (text) => text.toUpperCase() })), newContext(), ["a", "b"]);
+    await failure(timed(plugin("gate", { preProcess: (context) => context.reject("forbidden", "no") })).preProcess(newContext()));
+    await failure(timed(plugin("buggy", { preProcess: () => { throw new Error("boom"); } })).preProcess(newContext()));
+    await failure(timed(plugin("sleepy", { preProcess: () => new Promise(() => {}) })).preProcess(newContext()));
+    expect(timings.map(({ plugin: name, hook, failed }) => [name, hook, failed])).toEqual([
+      ["upper", "preProcess", false],
+      ["upper", "postProcess", false],
+      ["gate", "preProcess", false],
+      ["buggy", "preProcess", true],
+      ["sleepy", "preProcess", true],
+    ]);
+    expect(timings.every(({ seconds }) => seconds >= 0)).toBe(true);
+    // The timed-out hook took at least its timeout.
+    expect(timings[4]!.seconds).toBeGreaterThanOrEqual(0.04);
+  });
+});

@@ -1,6 +1,6 @@
 // Runs the loaded plugins' hooks for one request, in config order, each under the configured timeout.
 import type { Logger } from "../logging/logger.js";
-import { guardHook, invalidResult } from "./hook-guard.js";
+import { guardHook, invalidResult, type HookCall } from "./hook-guard.js";
 import { describeInvalidContext, describeValue, type PluginContext } from "./plugin-context.js";
 import type { LoadedPlugin } from "./plugin-hooks.js";
 import { createOutputProcessor, type HookRunner, type OutputProcessor } from "./stream-transform.js";
@@ -9,6 +9,18 @@ export interface PluginHostOptions {
   /** Milliseconds each hook call may take (config `plugin_timeout` × 1000). */
   timeoutMs: number;
   logger: Logger;
+  /** Told of every hook call once it settled (the metrics); must be cheap and not throw. */
+  onHook?: (timing: HookTiming) => void;
+}
+
+/** One hook call: which, how long, and whether it failed (threw, timed out, returned something invalid). */
+export interface HookTiming {
+  plugin: string;
+  /** "preProcess", "postProcess", "transformStream", "transformStream.push", "transformStream.flush". */
+  hook: string;
+  seconds: number;
+  /** A plugin_error; a preProcess refusing the request (forbidden, bad_request) is not a failure. */
+  failed: boolean;
 }
 
 export class PluginHost {
@@ -18,7 +30,7 @@ export class PluginHost {
     readonly plugins: readonly LoadedPlugin[],
     private readonly options: PluginHostOptions,
   ) {
-    this.runHook = (plugin, hook, run) => guardHook({ plugin: plugin.name, hook, run, timeoutMs: options.timeoutMs, logger: options.logger });
+    this.runHook = (plugin, hook, run) => this.guard({ plugin: plugin.name, hook, run, timeoutMs: options.timeoutMs, logger: options.logger });
   }
 
   /** A host without plugins: input and answer pass through unchanged. */
@@ -34,7 +46,7 @@ export class PluginHost {
     for (const plugin of this.plugins) {
       const { preProcess } = plugin.hooks;
       if (!preProcess) continue;
-      const returned = await guardHook({
+      const returned = await this.guard({
         plugin: plugin.name,
         hook: "preProcess",
         run: () => preProcess(context),
@@ -51,6 +63,26 @@ export class PluginHost {
   /** How this request's answer reaches the client (see createOutputProcessor). */
   createOutput(context: PluginContext): Promise<OutputProcessor> {
     return createOutputProcessor(this.plugins, context, this.runHook);
+  }
+
+  /** guardHook, timed for `onHook` when it is set. */
+  private async guard<Result>(call: HookCall<Result>): Promise<Result> {
+    const onHook = this.options.onHook;
+    if (!onHook) return guardHook(call);
+    const startedAt = performance.now();
+    let failed = false;
+    try {
+      return await guardHook(call);
+    } catch (error) {
+      failed = (error as { code?: unknown }).code === "plugin_error";
+      throw error;
+    } finally {
+      try {
+        onHook({ plugin: call.plugin, hook: call.hook, seconds: (performance.now() - startedAt) / 1000, failed });
+      } catch {
+        // The metrics never fail a request.
+      }
+    }
   }
 }
 

@@ -31,6 +31,8 @@ function certainToken(token: string, top: number): TokenLogprob {
 export class EchoEngine implements LanguageModel {
   readonly info: EngineInfo;
   private readonly queue: AdmissionQueue;
+  /** "Tokens" the running requests hold (prompt and generated so far), as a KV cache would. */
+  private cellsInUse = 0;
 
   constructor(options: EchoEngineOptions) {
     this.queue = new AdmissionQueue(options.parallel, options.maxQueue);
@@ -49,6 +51,11 @@ export class EchoEngine implements LanguageModel {
 
   load(): EngineLoad {
     return { active: this.queue.active, queued: this.queue.queued };
+  }
+
+  /** The running requests' prompt and generated tokens over `parallel` contexts (echo keeps nothing after a request). */
+  contextUsage(): number {
+    return this.cellsInUse / (this.info.contextSize * this.info.parallel);
   }
 
   countPromptTokens(messages: ChatMessage[]): number {
@@ -73,6 +80,8 @@ export class EchoEngine implements LanguageModel {
     }
     const lease = await this.queue.acquire(options.signal, { owner: request.owner });
     const admittedAt = performance.now();
+    let cells = promptTokens;
+    this.cellsInUse += cells;
     let firstTokenAt: number | undefined;
     let text = "";
     let finishReason: FinishReason = "stop";
@@ -98,6 +107,8 @@ export class EchoEngine implements LanguageModel {
           break;
         }
         completionTokens += 1;
+        cells += 1;
+        this.cellsInUse += 1;
         firstTokenAt ??= performance.now();
         const { text: released, stopped } = matcher.push(token);
         if (pending) pending.push(certainToken(token, logprobsAsked?.top ?? 0));
@@ -122,6 +133,7 @@ export class EchoEngine implements LanguageModel {
         timings: { queueMs: admittedAt - startedAt, ttftMs: (firstTokenAt ?? finishedAt) - startedAt, totalMs: finishedAt - startedAt },
       };
     } finally {
+      this.cellsInUse -= cells;
       lease.release();
     }
   }

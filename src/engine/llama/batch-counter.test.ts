@@ -29,4 +29,22 @@ describe("BatchCounter", () => {
     expect(batch.map(({ item: chosen }) => queued.indexOf(chosen))).toEqual([0, 1]);
     expect(batch.map(({ processAmount }) => processAmount)).toEqual([4, 2]);
   });
+
+  it("tells its listeners each batch's tokens and sequences, until they unsubscribe, and survives a listener that throws", () => {
+    const counter = new BatchCounter();
+    const seen: { tokens: number; sequences: number }[] = [];
+    counter.onBatch(() => {
+      throw new Error("broken listener");
+    });
+    const unsubscribe = counter.onBatch((batch) => seen.push(batch));
+    counter.strategy({ items: [item([1 as Token, 2 as Token, 3 as Token]), item([4 as Token])], size: 512 });
+    counter.strategy({ items: [item([5 as Token])], size: 512 });
+    unsubscribe();
+    counter.strategy({ items: [item([6 as Token])], size: 512 });
+    expect(seen).toEqual([
+      { tokens: 4, sequences: 2 },
+      { tokens: 1, sequences: 1 },
+    ]);
+    expect(counter.stats).toEqual({ decodes: 3, tokens: 6, sequences: 4 });
+  });
 });

@@ -1,6 +1,6 @@
 // Fills each llama.cpp batch as node-llama-cpp's "maximumParallelism" strategy does, in ascending sequence order, and counts decodes and tokens.
 import type { BatchItem, CustomBatchingPrioritizationStrategy, PrioritizedBatchItem, Token } from "node-llama-cpp";
-import type { DecodeStats } from "../language-model.js";
+import type { DecodeBatch, DecodeStats } from "../language-model.js";
 
 /** Finds the sequence a batch item's tokens were queued for (undefined when unknown). */
 export type SequenceOfTokens = (tokens: readonly Token[]) => number | undefined;
@@ -8,6 +8,14 @@ export type SequenceOfTokens = (tokens: readonly Token[]) => number | undefined;
 export class BatchCounter {
   readonly stats: DecodeStats = { decodes: 0, tokens: 0, sequences: 0 };
   private sequenceOf: SequenceOfTokens = () => undefined;
+  /** Told of every batch (the metrics' batch-size histogram). */
+  private readonly listeners = new Set<(batch: DecodeBatch) => void>();
+
+  /** Calls `listener` with each batch's tokens and sequences, just before its decode; returns the unsubscribe function. */
+  onBatch(listener: (batch: DecodeBatch) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   /** Set once the context exists: how to tell which sequence each batch item belongs to. */
   orderBy(sequenceOf: SequenceOfTokens): void {
@@ -56,8 +64,17 @@ export class BatchCounter {
 
   private count(batch: readonly { item: BatchItem; processAmount: number }[]): void {
     if (batch.length === 0) return;
+    let tokens = 0;
+    for (const { processAmount } of batch) tokens += processAmount;
     this.stats.decodes += 1;
     this.stats.sequences += batch.length;
-    for (const { processAmount } of batch) this.stats.tokens += processAmount;
+    this.stats.tokens += tokens;
+    for (const listener of this.listeners) {
+      try {
+        listener({ tokens, sequences: batch.length });
+      } catch {
+        // A listener's failure never stops a decode.
+      }
+    }
   }
 }

@@ -5,7 +5,7 @@ import { ClawError } from "../../core/errors.js";
 import type { ChatMessage } from "../../core/types.js";
 import type { Logger } from "../../logging/logger.js";
 import { AdmissionQueue } from "../admission-queue.js";
-import type { DecodeStats, EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
+import type { DecodeBatch, DecodeStats, EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel, VramUsage } from "../language-model.js";
 import { BatchBarrier, dispatchAfterMicrotasks } from "./batch-barrier.js";
 import { queuedSequenceLookup } from "./queued-sequence-lookup.js";
 import { BatchCounter } from "./batch-counter.js";
@@ -170,6 +170,23 @@ class LlamaEngine implements LanguageModel {
 
   decodeStats(): DecodeStats {
     return { ...this.batchCounter.stats };
+  }
+
+  /** Each sequence has its own `contextSize` cells; the tokens evaluated into them (kept states included) fill them. */
+  contextUsage(): number {
+    let used = 0;
+    for (const sequence of this.sequences) used += sequence.nextTokenIndex;
+    return used / (this.info.contextSize * this.sequences.length);
+  }
+
+  onDecode(listener: (batch: DecodeBatch) => void): () => void {
+    return this.batchCounter.onBatch(listener);
+  }
+
+  async vram(): Promise<VramUsage | undefined> {
+    if (!this.llama.gpu) return undefined;
+    const state = await this.llama.getVramState();
+    return { usedBytes: state.used, totalBytes: state.total };
   }
 
   countPromptTokens(messages: ChatMessage[]): number {
