@@ -1,10 +1,16 @@
 // The audit trail of a node: records every request, refused credential, start and stop in the hash-chained ledger, and ships it.
+import fs from "node:fs";
 import type { AuditConfig } from "../config/schema.js";
-import type { GatewayEvents } from "../gateways/gateway-events.js";
+import { ignoredGatewayEvents, type GatewayEvents } from "../gateways/gateway-events.js";
 import type { Logger } from "../logging/logger.js";
-import type { RequestObserver } from "../pipeline/request-observer.js";
+import type { RequestEnd, RequestObserver } from "../pipeline/request-observer.js";
 import type { SqliteDatabase } from "../store/database.js";
-import type { AuditSource, AuditStatus } from "./audit-record.js";
+import { AuditLedger } from "./audit-ledger.js";
+import type { AuditKind, AuditSource, AuditStatus } from "./audit-record.js";
+import { requestRecordBody } from "./audit-request-record.js";
+import { startAuditShipping, type AuditShipping } from "./audit-shipping.js";
+import { AuthFailureBursts } from "./auth-failure-bursts.js";
+import { configDigest } from "./config-digest.js";
 
 export interface AuditTrail {
   /** Appends one record per request, before its finish is written (a failed append fails the request). */
@@ -25,8 +31,109 @@ export interface AuditTrailOptions {
   logger: Logger;
   /** Relative sink paths (files, CA files) resolve against it. */
   baseDir: string;
+  /** The node's effective config: its SM3 digest (secrets left out) goes into the start record. */
+  config?: unknown;
+  /** Auth failures recorded one by one per gateway per second; the rest of the second is one summary record. */
+  authFailuresPerSecond?: number;
+  clock?: () => number;
 }
 
-export function openAuditTrail(_config: AuditConfig, _options: AuditTrailOptions): AuditTrail {
-  throw new Error("openAuditTrail: not built yet");
+/** Auth failures recorded one by one per gateway per second by default. */
+export const defaultAuthFailuresPerSecond = 20;
+
+export function openAuditTrail(config: AuditConfig, options: AuditTrailOptions): AuditTrail {
+  const { database, nodeId, logger } = options;
+  const clock = options.clock ?? Date.now;
+  const ledger = new AuditLedger(database, clock);
+  let appendFailures = 0;
+  /** Appends a record that fails no request (auth failures, start, stop): a failure is logged and counted. */
+  const appendEvent = (kind: AuditKind, body: Record<string, unknown>): void => {
+    try {
+      ledger.append(kind, body);
+    } catch (error) {
+      appendFailures += 1;
+      logger.error({ err: error, kind }, "the audit record could not be written");
+    }
+  };
+  const bursts = new AuthFailureBursts({
+    perWindow: options.authFailuresPerSecond ?? defaultAuthFailuresPerSecond,
+    windowMs: 1000,
+    clock,
+    record: (failure) => appendEvent("auth_failure", { node: nodeId, gateway: failure.gateway, code: failure.code, reason: failure.reason, remote: failure.remote ?? null }),
+    recordSuppressed: (summary) => {
+      appendEvent("auth_failure", { node: nodeId, gateway: summary.gateway, suppressed: summary.suppressed, codes: summary.codes, since: summary.since, until: summary.until });
+      logger.warn({ gateway: summary.gateway, suppressed: summary.suppressed }, "refused credentials in a burst: recorded as one audit record");
+    },
+  });
+  const recordRequest = (end: RequestEnd): void => {
+    try {
+      ledger.append("request", requestRecordBody(end, config.content, nodeId));
+    } catch (error) {
+      appendFailures += 1;
+      throw error;
+    }
+  };
+  const observer: RequestObserver = {
+    // Throws when the record cannot be written: the pipeline fails the request with storage_error (and rolls back its exchange).
+    finished: recordRequest,
+    // Errors are logged by the pipeline; counted here.
+    failed: recordRequest,
+  };
+
+  const shipping: AuditShipping | undefined =
+    config.sinks.length > 0 ? startAuditShipping(config.sinks, { source: ledger, database, logger, baseDir: options.baseDir, nodeId }) : undefined;
+
+  const checkpoint = (): void => {
+    const head = ledger.head();
+    if (head.sequence === 0) return;
+    logger.info({ sequence: head.sequence, hash: head.hash }, "audit checkpoint");
+    try {
+      shipping?.checkpoint({ ...head, nodeId, at: clock() });
+    } catch (error) {
+      logger.error({ err: error }, "the audit checkpoint could not be shipped");
+    }
+    ledger.notify();
+  };
+  const timer = setInterval(checkpoint, config.checkpoint_interval * 1000);
+  timer.unref();
+  let closed = false;
+
+  return {
+    observer,
+    source: ledger,
+    gatewayEvents: (gateway) => ({
+      ...ignoredGatewayEvents,
+      authFailed: (code, reason, remote) => bursts.failed({ gateway, code, reason, remote }),
+    }),
+    recordLifecycle: (kind, details) => {
+      const body: Record<string, unknown> = { ...details, node: nodeId, version: packageVersion() };
+      if (kind === "start" && options.config !== undefined) body.config_sm3 = configDigest(options.config);
+      appendEvent(kind, body);
+    },
+    status: () => ({ records: ledger.head().sequence, appendFailures, sinks: shipping?.status() ?? [] }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      if (database.open) {
+        bursts.flush();
+        checkpoint();
+      }
+      await shipping?.close();
+    },
+  };
+}
+
+let version: string | undefined;
+
+/** This package's version (read once; "unknown" when package.json is not where it should be). */
+function packageVersion(): string {
+  if (version === undefined) {
+    try {
+      version = String((JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown }).version ?? "unknown");
+    } catch {
+      version = "unknown";
+    }
+  }
+  return version;
 }
