@@ -5,6 +5,9 @@ import { registerInitCommand } from "./init-command.js";
 import { registerTokenCommand } from "./token-command.js";
 import { registerChatCommand } from "./chat-command.js";
 import { registerModelsCommand } from "./models-command.js";
+import { registerAuditCommand } from "./audit-command.js";
+import { registerBackupCommand } from "./backup-command.js";
+import { registerRestoreCommand } from "./restore-command.js";
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("clawbot")
@@ -15,5 +18,8 @@ export async function main(argv: string[]): Promise<void> {
   registerTokenCommand(program);
   registerChatCommand(program);
   registerModelsCommand(program);
+  registerAuditCommand(program);
+  registerBackupCommand(program);
+  registerRestoreCommand(program);
   await program.parseAsync(argv);
 }

@@ -10,8 +10,9 @@ import { HttpListeners } from "../gateways/http-listeners.js";
 import { createGateway, resolveGatewayConfig } from "../gateways/registry.js";
 import type { Logger } from "../logging/logger.js";
 import { Pipeline } from "../pipeline/pipeline.js";
+import type { RequestObserver } from "../pipeline/request-observer.js";
 import { loadPlugins } from "../plugins/plugin-loader.js";
-import { PluginHost } from "../plugins/plugin-host.js";
+import { PluginHost, type HookTiming } from "../plugins/plugin-host.js";
 import { createAuthenticator } from "../security/authenticator.js";
 import { openDatabase, type SqliteDatabase } from "../store/database.js";
 import { RequestLedger } from "../store/request-ledger.js";
@@ -19,11 +20,13 @@ import { SessionRepository } from "../store/session-repository.js";
 import { StoreHealth } from "../store/store-health.js";
 import { ensurePrivateDirectory } from "../core/private-files.js";
 import { openAuditTrail, type AuditTrail } from "../audit/audit-trail.js";
-import { combineGatewayEvents } from "../gateways/gateway-events.js";
+import { combineGatewayEvents, type GatewayEvents } from "../gateways/gateway-events.js";
+import { gatewayStatusOf } from "../gateways/gateway-status.js";
 import { observeAuthenticator } from "../gateways/observed-authenticator.js";
 import { requestLog } from "../logging/request-log.js";
 import { createNodeMetrics, type NodeMetrics } from "../metrics/node-metrics.js";
 import { checkExposure } from "./exposure-check.js";
+import { acquirePidFile, type PidFile } from "./pid-file.js";
 import { type SessionExpiry, startSessionExpiry } from "./session-expiry.js";
 
 export interface DaemonOptions {
@@ -37,6 +40,10 @@ export interface DaemonOptions {
   insecureDev?: boolean;
   onLoadProgress?: (fraction: number) => void;
   environment?: NodeJS.ProcessEnv;
+  /** More pipeline observers, after the audit trail, the metrics and the request log (tests record requests with it). */
+  extraObservers?: RequestObserver[];
+  /** More subscribers to each gateway's channel events, by gateway type (tests record events with it). */
+  extraGatewayEvents?: (gateway: string) => GatewayEvents;
 }
 
 export interface Daemon {
@@ -62,13 +69,16 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   const gatewayConfigs = config.gateways.map((entry, index) => resolveGatewayConfig(entry, `gateways[${index}]`));
   checkExposure({ ...config, gateways: gatewayConfigs }, { insecureDev: options.insecureDev ?? false, logger });
   // Plugins load first: a plugin file that fails to load stops the start, naming the file, before anything listens.
-  const plugins = new PluginHost(await loadPlugins(config.plugins, { baseDir }), { timeoutMs: config.plugin_timeout * 1000, logger });
+  // Hooks run only once requests flow, long after `metrics` (below) exists: their timings go to it.
+  const onHook = (timing: HookTiming) => metrics.pluginHook(timing);
+  const plugins = new PluginHost(await loadPlugins(config.plugins, { baseDir }), { timeoutMs: config.plugin_timeout * 1000, logger, onHook });
   if (plugins.plugins.length > 0) logger.info({ plugins: plugins.plugins.map((plugin) => plugin.name) }, "plugins loaded");
   const dataDir = config.agent.data_dir ? path.resolve(baseDir, config.agent.data_dir) : path.join(clawbotHome(options.environment), "data");
   let database: ReturnType<typeof openDatabase> | undefined;
   let pipeline: Pipeline | undefined;
   let sessionExpiry: SessionExpiry | undefined;
   let audit: AuditTrail | undefined;
+  let pidFile: PidFile | undefined;
   /** Set once the node started: a stop is recorded only after a recorded start. */
   let auditedStart = false;
   const storeHealth = new StoreHealth();
@@ -98,6 +108,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ["audit", () => audit?.close()],
       ["metrics", () => metrics.close()],
       ["store", () => void database?.close()],
+      ["pid file", () => pidFile?.release()],
     ];
     started.length = 0;
     for (const [name, step] of steps) {
@@ -116,6 +127,9 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         `the data directory ${dataDir} is readable by other users (mode ${directory.widerMode.toString(8)}); run chmod 700 on it`,
       );
     }
+    // One node per data directory (a second one would share the database), and `clawbot restore` sees a running node.
+    pidFile = acquirePidFile(dataDir);
+    if (pidFile.replacedStalePid !== undefined) logger.info({ pid: pidFile.replacedStalePid }, "replaced the pid file of a node that is gone");
     database = openDatabase(dataDir);
     const sessions = new SessionRepository(
       database,
@@ -125,10 +139,9 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     sessionExpiry = startSessionExpiry(sessions, logger);
     const requestLedger = new RequestLedger(database);
     const store = database;
-    // PLACEHOLDER (lead): `&& false` until the audit ledger is built.
-    if (config.audit.enabled && (false as boolean)) audit = openAuditTrail(config.audit, { database, nodeId: config.node_id, logger, baseDir });
+    if (config.audit.enabled) audit = openAuditTrail(config.audit, { database, nodeId: config.node_id, logger, baseDir, config });
     // The audit ledger first: when its record cannot be written, the others are not told of a finish the client never gets.
-    const observers = [...(audit ? [audit.observer] : []), metrics.observer, requestLog(logger)];
+    const observers = [...(audit ? [audit.observer] : []), metrics.observer, requestLog(logger), ...(options.extraObservers ?? [])];
     pipeline = new Pipeline({
       agent: config.agent,
       engine,
@@ -141,13 +154,30 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     const listeners = new HttpListeners();
     const gateways: Gateway[] = [];
+    const gatewayTypes = gatewayConfigs.map((entry) => (entry.type === "custom" ? entry.protocol : entry.type));
     for (const [index, gatewayConfig] of gatewayConfigs.entries()) {
       const auth = gatewayConfig.type === "custom" ? authSchema.parse(gatewayConfig.auth ?? { type: "none" }) : gatewayConfig.auth;
       const type = gatewayConfig.type === "custom" ? gatewayConfig.protocol : gatewayConfig.type;
       // Metrics count and the audit ledger records what never reaches the pipeline: connections, refused credentials and frames.
-      const events = combineGatewayEvents([metrics.gatewayEvents(type), ...(audit ? [audit.gatewayEvents(type)] : [])]);
+      const events = combineGatewayEvents([
+        metrics.gatewayEvents(type),
+        ...(audit ? [audit.gatewayEvents(type)] : []),
+        ...(options.extraGatewayEvents ? [options.extraGatewayEvents(type)] : []),
+      ]);
       const authenticator = observeAuthenticator(await createAuthenticator(auth, baseDir), events);
-      const context = { pipeline, authenticator, engine, events, logger: logger.child({ gateway: gatewayConfig.type }), baseDir, isReady: () => engine.ready, storeFailure: () => storeHealth.reason, requestLedger, modelAliases: config.agent.model_aliases };
+      const context = {
+        pipeline,
+        authenticator,
+        engine,
+        events,
+        logger: logger.child({ gateway: gatewayConfig.type }),
+        baseDir,
+        isReady: () => engine.ready,
+        storeFailure: () => storeHealth.reason,
+        requestLedger,
+        modelAliases: config.agent.model_aliases,
+        gatewayStatuses: () => gateways.map((gateway, at) => gatewayStatusOf(gateway, gatewayTypes[at] ?? "custom")),
+      };
       gateways.push(await createGateway(gatewayConfig, context, listeners, `gateways[${index}]`));
     }
     // The metrics listener opens before the model loads: a slow load is visible in the scrapes.

@@ -59,13 +59,23 @@ const migrations: string[] = [
    DROP TABLE mqtt_requests;
    PRAGMA secure_delete = OFF`,
   // The audit ledger: append-only, numbered without gaps, each record's hash chained to the one before (docs/audit.md).
+  // The triggers refuse deleting a record, renumbering or re-hashing it, and a gap (only a body may change: erasing a
+  // text); AUTOINCREMENT keeps the highest sequence ever written in sqlite_sequence, so `audit verify` notices a cut tail.
+  // They guard against mistakes, not against someone who can edit the file: the hash chain and checkpoints do that.
   `CREATE TABLE audit_records (
-     sequence INTEGER PRIMARY KEY,
+     sequence INTEGER PRIMARY KEY AUTOINCREMENT,
      recorded_at INTEGER NOT NULL,
      kind TEXT NOT NULL,
      body TEXT NOT NULL,
      hash TEXT NOT NULL
-   )`,
+   );
+   CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
+     BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+   CREATE TRIGGER audit_records_no_rewrite BEFORE UPDATE OF sequence, recorded_at, kind, hash ON audit_records
+     BEGIN SELECT RAISE(ABORT, 'audit records are append-only (only a text may be erased)'); END;
+   CREATE TRIGGER audit_records_no_gap BEFORE INSERT ON audit_records
+     WHEN NEW.sequence IS NOT (SELECT COALESCE(MAX(sequence), 0) + 1 FROM audit_records)
+     BEGIN SELECT RAISE(ABORT, 'audit records are numbered without gaps'); END`,
   // How far each audit sink has acknowledged the ledger: a sink that was down ships its backlog from here.
   `CREATE TABLE audit_sink_cursors (
      sink TEXT PRIMARY KEY,

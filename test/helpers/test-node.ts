@@ -6,7 +6,9 @@ import { randomUUID } from "node:crypto";
 import { configSchema } from "../../src/config/schema.js";
 import { MqttGateway } from "../../src/gateways/mqtt/mqtt-gateway.js";
 import { createDaemon, type Daemon } from "../../src/daemon/daemon.js";
+import type { GatewayEvents } from "../../src/gateways/gateway-events.js";
 import { silentLogger } from "../../src/logging/logger.js";
+import type { RequestObserver } from "../../src/pipeline/request-observer.js";
 import { issueToken } from "../../src/security/jwt-issuer.js";
 import { testModelPath } from "./test-model.js";
 
@@ -46,6 +48,10 @@ export interface TestNodeOptions {
   limits?: Record<string, unknown>;
   /** The config's `sessions` section (max_turns, retention_days). */
   sessions?: Record<string, unknown>;
+  /** The config's `audit` section (content, checkpoint_interval, sinks). */
+  audit?: Record<string, unknown>;
+  /** Test-only subscribers: each gateway's channel events (by gateway type), and pipeline observers after the node's own. */
+  observe?: { events?: (gateway: string) => GatewayEvents; observers?: RequestObserver[] };
 }
 
 export async function startTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
@@ -68,9 +74,17 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     plugin_timeout: options.pluginTimeout ?? 2,
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.sessions ? { sessions: options.sessions } : {}),
+    ...(options.audit ? { audit: options.audit } : {}),
   });
   const modelPath = engine === "llama" ? await testModelPath() : undefined;
-  const daemon = await createDaemon({ config, baseDir: options.baseDir ?? dataDir, modelPath, logger: silentLogger });
+  const daemon = await createDaemon({
+    config,
+    baseDir: options.baseDir ?? dataDir,
+    modelPath,
+    logger: silentLogger,
+    ...(options.observe?.events ? { extraGatewayEvents: options.observe.events } : {}),
+    ...(options.observe?.observers ? { extraObservers: options.observe.observers } : {}),
+  });
   const port = (daemon.gateways[0] as unknown as { port: number }).port;
   const mqttGateway = daemon.gateways.find((gateway): gateway is MqttGateway => gateway instanceof MqttGateway);
   if (mqttGateway) await until(() => mqttGateway.status().connected, "the MQTT gateway to connect");
