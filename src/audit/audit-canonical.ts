@@ -18,6 +18,7 @@ export const textFields: readonly string[] = Object.freeze([
   "error_message",
   "reason",
   "remote",
+  "by",
 ]);
 
 /** A text field's erased form: its SM3 digest. */

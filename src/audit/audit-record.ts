@@ -1,7 +1,10 @@
 // The shapes of the audit ledger: a record as stored (numbered, hash-chained) and what sinks read it through.
 
 /** What a record is about. */
-export type AuditKind = "request" | "auth_failure" | "start" | "stop" | "config_reload";
+export type AuditKind = "request" | "auth_failure" | "start" | "stop" | "config_reload" | "token_revocation" | "erasure";
+
+/** The kinds other parts of the node record through `AuditTrail.recordEvent`. */
+export type AuditEventKind = Extract<AuditKind, "config_reload" | "token_revocation" | "erasure">;
 
 /** One record as the ledger stores and ships it. */
 export interface StoredAuditRecord {

@@ -6,7 +6,7 @@ import type { Logger } from "../logging/logger.js";
 import type { RequestEnd, RequestObserver } from "../pipeline/request-observer.js";
 import type { SqliteDatabase } from "../store/database.js";
 import { AuditLedger } from "./audit-ledger.js";
-import type { AuditKind, AuditSource, AuditStatus } from "./audit-record.js";
+import type { AuditEventKind, AuditKind, AuditSource, AuditStatus } from "./audit-record.js";
 import { requestRecordBody } from "./audit-request-record.js";
 import { startAuditShipping, type AuditShipping } from "./audit-shipping.js";
 import { AuthFailureBursts } from "./auth-failure-bursts.js";
@@ -19,6 +19,12 @@ export interface AuditTrail {
   gatewayEvents(gateway: string): GatewayEvents;
   /** Records the node's start (after the model loaded) or stop (after the drain). */
   recordLifecycle(kind: "start" | "stop", details: Record<string, unknown>): void;
+  /**
+   * Records a policy reload or change (`config_reload`), a token revocation or an erasure tombstone. Text fields
+   * (docs/audit.md: `subject`, `by`, `reason`…) must be strings, null or `{"sm3": hex}`. Throws when it cannot be
+   * written, so an admin action that must be audited can fail instead of going unrecorded.
+   */
+  recordEvent(kind: AuditEventKind, body: Record<string, unknown>): void;
   readonly source: AuditSource;
   status(): AuditStatus;
   /** Stops checkpoints and shipping (the sinks' cursors stay in the database). */
@@ -109,6 +115,14 @@ export function openAuditTrail(config: AuditConfig, options: AuditTrailOptions):
       const body: Record<string, unknown> = { ...details, node: nodeId, version: packageVersion() };
       if (kind === "start" && options.config !== undefined) body.config_sm3 = configDigest(options.config);
       appendEvent(kind, body);
+    },
+    recordEvent: (kind, body) => {
+      try {
+        ledger.append(kind, { ...body, node: nodeId });
+      } catch (error) {
+        appendFailures += 1;
+        throw error;
+      }
     },
     status: () => ({ records: ledger.head().sequence, appendFailures, sinks: shipping?.status() ?? [] }),
     close: async () => {

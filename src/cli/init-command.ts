@@ -15,7 +15,7 @@ agent:
   system_prompt: "You are a helpful assistant."
   parallel: 4          # concurrent sequences decoded in one batch
   max_queue: 64        # waiting requests before new ones get "overloaded"
-  data_dir: ./data     # sessions (SQLite)
+  data_dir: ./data     # sessions and the audit ledger (SQLite)
 
 gateways:
   - type: websocket
@@ -28,6 +28,17 @@ gateways:
     auth:
       type: jwt
       secret: "${secret}"
+
+# Prometheus metrics on their own loopback listener (docs/metrics.md). Prometheus itself
+# listens on 9090 by default: on one host, move one of them.
+metrics:
+  port: 9090
+
+# Every answer is recorded in a tamper-evident ledger before it is sent (docs/audit.md).
+# Check it with: npx clawbot audit verify --config clawbot.yaml
+audit:
+  content: redacted    # full | redacted (texts after the plugins ran) | hash (SM3 digests only)
+  sinks: []            # e.g. - {type: syslog, url: "tcp://logs.example:514", app_name: clawbot}
 `;
 }
 
