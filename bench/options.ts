@@ -63,6 +63,12 @@ export interface BenchOptions {
   overheadSeconds: number;
   overheadConnections: number;
   skipOverhead: boolean;
+  /** Watermark (bench/watermark.ts): prompts (a plain and a watermarked answer each), answer length, temperature, delta. */
+  watermarkAnswers: number;
+  watermarkMaxTokens: number;
+  watermarkTemperature: number;
+  watermarkDelta: number;
+  skipWatermark: boolean;
 }
 
 /**
@@ -117,6 +123,11 @@ export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env, a
     overheadSeconds: numberOption(environment, "BENCH_OVERHEAD_SECONDS", 2, 0.1),
     overheadConnections: integerOption(environment, "BENCH_OVERHEAD_CONNECTIONS", 8, 1),
     skipOverhead: environment.BENCH_SKIP_OVERHEAD === "1",
+    watermarkAnswers: integerOption(environment, "BENCH_WATERMARK_ANSWERS", 100, 1),
+    watermarkMaxTokens: integerOption(environment, "BENCH_WATERMARK_MAX_TOKENS", 200, 2),
+    watermarkTemperature: numberOption(environment, "BENCH_WATERMARK_TEMPERATURE", 0.8, 0),
+    watermarkDelta: numberOption(environment, "BENCH_WATERMARK_DELTA", 2, 0.01),
+    skipWatermark: environment.BENCH_SKIP_WATERMARK === "1",
   };
 }
 

@@ -12,6 +12,7 @@ import { renderReuseLoad, type ReuseLoadResult } from "./reuse-load.js";
 import type { BenchOptions } from "./options.js";
 import { renderScale, type ScaleResult } from "./scale.js";
 import { findCell, lateStartFraction, modeLabels, type ThroughputResult } from "./throughput.js";
+import { renderWatermark, type WatermarkResult } from "./watermark.js";
 import { median } from "./stats.js";
 import type { ModeName } from "./stream-drivers.js";
 
@@ -45,6 +46,7 @@ export interface BenchResults {
   longSession?: LongSessionResult;
   scale?: ScaleResult;
   overhead?: ObservabilityOverheadResult;
+  watermark?: WatermarkResult;
 }
 
 export function renderResults(results: BenchResults): string {
@@ -57,6 +59,7 @@ export function renderResults(results: BenchResults): string {
   if (results.longSession) parts.push(renderLongSession(results.longSession));
   if (results.scale) parts.push(renderScale(results.scale));
   if (results.overhead) parts.push(renderObservabilityOverhead(results.overhead));
+  if (results.watermark) parts.push(renderWatermark(results.watermark));
   return parts.join("\n\n");
 }
 

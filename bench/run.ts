@@ -15,6 +15,7 @@ import { resolveBenchModel } from "./realistic-model.js";
 import { runScale } from "./scale.js";
 import { renderResults, writeReport, type BenchResults } from "./report.js";
 import { runThroughput } from "./throughput.js";
+import { runWatermark, watermarkOptions } from "./watermark.js";
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   const results: BenchResults = { options, startedAt: new Date(), loadAverageAtStart: os.loadavg() };
   const log = (line: string) => process.stderr.write(`${line}\n`);
   // The model is found (or its absence reported) before anything runs, not after minutes of other measurements.
-  const needsModel = !options.skipThroughput || !options.skipLateJoin || !options.skipContextReuse;
+  const needsModel = !options.skipThroughput || !options.skipLateJoin || !options.skipContextReuse || !options.skipWatermark;
   const modelPath = needsModel ? await resolveBenchModel(options.modelPath, log) : "";
   // Echo first, in a fresh process: a small heap and no model threads, so its tail latency is the gateway's own.
   if (!options.skipEcho) {
@@ -63,6 +64,11 @@ async function main(): Promise<void> {
   if (!options.skipContextReuse && !options.skipReuseLoad) {
     log(`context reuse under load (${options.reuseParallel} and ${2 * options.reuseParallel} conversations) and past a ${options.pastContextSize}-token context:`);
     results.reuseLoad = await runReuseLoad(options, modelPath, log);
+  }
+  if (!options.skipWatermark) {
+    const settings = watermarkOptions(options);
+    log(`watermark: ${settings.answers} prompts, a plain and a watermarked answer of ${settings.maxTokens} tokens each at temperature ${settings.temperature}`);
+    results.watermark = await runWatermark(settings, modelPath, log);
   }
   results.loadAverageAtEnd = os.loadavg();
   // Every measurement (each stream, each turn, with its text) as JSON, for a closer look.

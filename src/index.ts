@@ -20,3 +20,6 @@ export type { Gateway, GatewayContext, GatewayStatus } from "./gateways/gateway.
 export { ignoredGatewayEvents, type GatewayEvents } from "./gateways/gateway-events.js";
 export { FrameSession, type FrameOptions, type FrameSessionOptions, type FrameSink, type ServerFrame } from "./gateways/frame-session.js";
 export { errorFrame, parseClientFrame, serverFrame, type ChatFrame, type ClientFrame } from "./gateways/frames.js";
+export { jsonFrameCodec, type DecodedFrame, type FrameCodec, type FrameCodecFactory } from "./gateways/frame-codec.js";
+export { linkCodecs, type RecordTransport } from "./gateways/sm-frame-codec.js";
+export { linkEncryptionSchema, type LinkEncryptionConfig } from "./config/schema.js";

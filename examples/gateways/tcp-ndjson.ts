@@ -3,15 +3,19 @@
 // Config:  {"type": "custom", "protocol": "tcp-ndjson", "path": "./examples/gateways/tcp-ndjson.ts",
 //           "port": 9000, "auth": {"type": "jwt", "secret": "${CLAWBOT_JWT_SECRET}"}}
 // Try it:  printf '%s\n' '{"type":"auth","token":"<jwt>"}' '{"type":"chat","id":"1","message":"Hello"}' | nc 127.0.0.1 9000
+// With "encryption": {"type": "sm"}, the first line is the SM2 hello and every later line a base64 SM4-GCM record
+// (docs/protocol.md "Encrypted link (SM)"): the codec does it, the adapter only writes and reads lines.
 import net from "node:net";
 import { z } from "zod";
-import { ClawError, defineGatewayAdapter, errorFrame, FrameSession, ignoredGatewayEvents, parseClientFrame, type Principal } from "clawbot";
+import { ClawError, defineGatewayAdapter, errorFrame, FrameSession, ignoredGatewayEvents, linkCodecs, linkEncryptionSchema, parseClientFrame, type Principal } from "clawbot";
 
 const optionsSchema = z.strictObject({
   host: z.string().default("127.0.0.1"),
   port: z.number().int().min(0).max(65535),
   /** Longest accepted line in bytes. */
   max_line: z.number().int().positive().default(1024 * 1024),
+  /** `{type: sm}`: the encrypted link (SM2 handshake, SM4-GCM records as base64 lines). */
+  encryption: linkEncryptionSchema.optional(),
 });
 
 export default defineGatewayAdapter({
@@ -25,17 +29,20 @@ export default defineGatewayAdapter({
     const sockets = new Set<net.Socket>();
     // Report connections and frames (metrics and the audit ledger count them); refused tokens are reported for you.
     const events = context.events ?? ignoredGatewayEvents;
+    // Plain JSON lines, or the encrypted link: one codec per connection.
+    const { codecs, publicKey } = linkCodecs(options.encryption, context, "text");
 
     function serveClient(socket: net.Socket): void {
       sockets.add(socket);
       events.connectionOpened();
       let refusedAuth = false; // the node closed it for a bad token: an abnormal close
+      const codec = codecs();
       const send = (frame: Record<string, unknown>) => {
         if (!socket.writable) return false;
         events.frameSent();
-        return socket.write(`${JSON.stringify(frame)}\n`);
+        return socket.write(`${codec.encode(frame).toString()}\n`);
       };
-      const session = new FrameSession({ pipeline: context.pipeline, send });
+      const session = new FrameSession({ pipeline: context.pipeline, gateway: "tcp-ndjson", send });
       let principal: Principal | undefined;
       let pending = "";
       // Lines are handled in order, so an auth line is verified before the chat after it.
@@ -44,7 +51,15 @@ export default defineGatewayAdapter({
       const handleLine = async (line: string) => {
         if (!line.trim()) return;
         events.frameReceived();
-        const parsed = parseClientFrame(line);
+        const decoded = codec.decode(Buffer.from(line));
+        if ("reply" in decoded) return void socket.write(`${decoded.reply.toString()}\n`);
+        if ("error" in decoded) {
+          events.frameRefused(decoded.error.code);
+          send(errorFrame(null, decoded.error));
+          if (decoded.fatal) socket.end();
+          return;
+        }
+        const parsed = parseClientFrame(decoded.text);
         if ("error" in parsed) {
           events.frameRefused(parsed.error.code);
           return void send(errorFrame(parsed.id, parsed.error));
@@ -106,6 +121,8 @@ export default defineGatewayAdapter({
       get name() {
         return name();
       },
+      // Printed at start when the link is encrypted.
+      linkPublicKey: publicKey,
       start: () =>
         new Promise<void>((resolve, reject) => {
           server.once("error", reject);

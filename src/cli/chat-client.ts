@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import WebSocket from "ws";
 import { errorTable } from "../core/errors.js";
+import { SmLinkClient, type SmRecordLayer } from "../security/gm/sm-link.js";
 
 /** Sampling settings sent with a chat frame, in the protocol's snake_case. */
 export interface ChatParams {
@@ -41,6 +42,11 @@ export interface ChatClientOptions {
   connectTimeoutMs?: number;
   /** Called once when the connection ends without close() being called (server shut down, token rejected, …). */
   onClose?: (error: ChatClientError) => void;
+  /**
+   * Use the encrypted link (`encryption: {type: sm}` on the gateway): SM2 handshake, then SM4-GCM sealed frames; the
+   * token goes in a sealed auth frame, never in the upgrade request. `serverKey` pins the server's SM2 public key.
+   */
+  sm?: { serverKey?: string };
 }
 
 interface PendingRequest {
@@ -58,6 +64,11 @@ export class ChatClient {
   private nextId = 1;
   private closedByUs = false;
   private closeError: ChatClientError | undefined;
+  /** The encrypted link's records once its handshake is done. */
+  private records: SmRecordLayer | undefined;
+  private link: SmLinkClient | undefined;
+  /** The server's SM2 public key seen in the handshake (to show, or pin next time). */
+  serverKey: string | undefined;
 
   constructor(private readonly options: ChatClientOptions = {}) {
     this.session = options.session ?? randomUUID();
@@ -78,7 +89,7 @@ export class ChatClient {
       let socket: WebSocket;
       try {
         socket = new WebSocket(url, {
-          headers: token ? { authorization: `Bearer ${token}` } : {},
+          headers: token && !this.options.sm ? { authorization: `Bearer ${token}` } : {},
           handshakeTimeout: this.options.connectTimeoutMs ?? 10_000,
         });
       } catch (error) {
@@ -93,12 +104,27 @@ export class ChatClient {
         });
       });
       socket.on("error", (error) => fail(connectError(url, error)));
-      socket.on("open", () => {
+      const ready = () => {
         opened = true;
         settled = true;
         resolve();
+      };
+      socket.on("open", () => {
+        if (!this.options.sm) return ready();
+        this.link = new SmLinkClient(this.options.sm.serverKey);
+        socket.send(JSON.stringify(this.link.hello));
       });
-      socket.on("message", (data) => this.receive(data.toString()));
+      socket.on("message", (data, binary) => {
+        const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+        if (!this.link) return this.receive(bytes.toString());
+        const text = this.openLink(bytes, binary, socket);
+        if (text === undefined) return;
+        if (text === null) {
+          if (token) this.send({ type: "auth", token });
+          return ready();
+        }
+        this.receive(text);
+      });
       socket.on("close", (code, reason) => {
         const error = closeError(code, reason.toString());
         fail(error);
@@ -119,7 +145,7 @@ export class ChatClient {
     return new Promise<FinishFrame>((resolve, reject) => {
       this.pending.set(id, { text: "", cancelled: false, onDelta, resolve, reject });
       const frame = { type: "chat", id, session: this.session, message, ...(hasKeys(params) ? { params } : {}) };
-      socket.send(JSON.stringify(frame), (error) => {
+      socket.send(this.encode(frame), (error) => {
         if (error) this.settle(id, new ChatClientError("connection_closed", `Could not send: ${error.message}`, { cause: error }));
       });
     });
@@ -196,7 +222,31 @@ export class ChatClient {
   }
 
   private send(frame: Record<string, unknown>): void {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(this.encode(frame));
+  }
+
+  private encode(frame: Record<string, unknown>): string | Buffer {
+    return this.records ? this.records.seal(JSON.stringify(frame)) : JSON.stringify(frame);
+  }
+
+  /**
+   * One message on the encrypted link: the server hello (null: the link is up), a sealed frame's text, or undefined
+   * when it was refused: a bad handshake, the wrong server key or a record that fails authentication closes with 4460.
+   */
+  private openLink(bytes: Buffer, binary: boolean, socket: WebSocket): string | null | undefined {
+    try {
+      if (this.records) return this.records.open(bytes);
+      if (!binary && /"type":"error"/.test(bytes.toString())) return bytes.toString();
+      const finished = (this.link as SmLinkClient).finish(bytes.toString());
+      this.records = finished.records;
+      this.serverKey = finished.serverKey;
+      return null;
+    } catch (error) {
+      const code = errorTable.secure_link_failed.closeCode;
+      this.closeError = new ChatClientError("secure_link_failed", (error as Error).message, { cause: error });
+      socket.close(code, "secure link failed");
+      return undefined;
+    }
   }
 }
 

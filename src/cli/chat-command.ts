@@ -2,6 +2,7 @@
 import readline from "node:readline";
 import { InvalidArgumentError, type Command } from "commander";
 import { ChatClient, ChatClientError, finishStats, type ChatParams, type FinishFrame } from "./chat-client.js";
+import { readPublicKey } from "../security/gm/sm2-key-files.js";
 
 interface ChatCommandOptions {
   url: string;
@@ -9,6 +10,10 @@ interface ChatCommandOptions {
   session?: string;
   maxTokens?: number;
   temperature?: number;
+  /** Use the encrypted SM link (the gateway has `encryption: {type: sm}`). */
+  sm?: boolean;
+  /** File with the server's SM2 public key (hex or PEM) to pin; implies --sm. */
+  serverKey?: string;
 }
 
 /** A second Ctrl-C within this many milliseconds quits even while an answer streams. */
@@ -53,6 +58,8 @@ export function registerChatCommand(program: Command): void {
     .option("--session <id>", "session id, to continue a conversation (default: a new random one)")
     .option("--max-tokens <n>", "most tokens per answer", parsePositiveInteger)
     .option("--temperature <t>", "sampling temperature, 0 to 2", parseTemperature)
+    .option("--sm", "encrypted link: SM2 key agreement, SM4-GCM sealed frames (gateway encryption: {type: sm})")
+    .option("--server-key <file>", "the server's SM2 public key (hex or PEM) to pin; implies --sm")
     .action(async (options: ChatCommandOptions) => {
       process.exitCode = await runChat(options);
     });
@@ -65,8 +72,17 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
   const params: ChatParams = { max_tokens: options.maxTokens, temperature: options.temperature };
   let lostConnection: ChatClientError | undefined;
   const input = new LineInput(interactive);
+  let sm: { serverKey?: string } | undefined;
+  try {
+    if (options.sm || options.serverKey) sm = options.serverKey ? { serverKey: readPublicKey(options.serverKey) } : {};
+  } catch (error) {
+    printError(new ChatClientError("bad_request", (error as Error).message));
+    input.stop();
+    return 1;
+  }
   const client = new ChatClient({
     session: options.session,
+    ...(sm ? { sm } : {}),
     onClose: (error) => {
       lostConnection = error;
       input.stop();
@@ -81,6 +97,7 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
     return 1;
   }
   if (interactive) printDim(`connected to ${options.url} · session ${client.session} · Ctrl-C cancels an answer, Ctrl-C twice or Ctrl-D quits`);
+  if (sm && !sm.serverKey) process.stderr.write(`SM link up; the server's key is not pinned (pin it with --server-key): ${client.serverKey}\n`);
 
   let quitCode: number | undefined;
   let lastInterrupt = 0;

@@ -8,6 +8,8 @@ import { registerModelsCommand } from "./models-command.js";
 import { registerAuditCommand } from "./audit-command.js";
 import { registerBackupCommand } from "./backup-command.js";
 import { registerRestoreCommand } from "./restore-command.js";
+import { registerWatermarkCommand } from "./watermark-command.js";
+import { registerEraseCommand } from "./erase-command.js";
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("clawbot")
@@ -21,5 +23,7 @@ export async function main(argv: string[]): Promise<void> {
   registerAuditCommand(program);
   registerBackupCommand(program);
   registerRestoreCommand(program);
+  registerWatermarkCommand(program);
+  registerEraseCommand(program);
   await program.parseAsync(argv);
 }

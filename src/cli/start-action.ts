@@ -83,7 +83,10 @@ export async function start(options: StartOptions): Promise<void> {
   }).finally(() => loadBar.stop());
 
   const lines = [`Clawbot is ready: model ${daemon.engine.info.model} (${daemon.engine.info.engine}, ${daemon.engine.info.parallel} sequences)`];
-  for (const gateway of daemon.gateways) lines.push(`  ${gateway.name}`);
+  for (const gateway of daemon.gateways) {
+    lines.push(`  ${gateway.name}`);
+    if (gateway.linkPublicKey) lines.push(`    encrypted link (SM): server SM2 public key ${gateway.linkPublicKey}`);
+  }
   if (daemon.metrics.port !== undefined) lines.push(`  metrics http://${config.metrics.host}:${daemon.metrics.port}${config.metrics.path}`);
   const websocket = daemon.gateways.find((gateway) => gateway.name.startsWith("websocket"));
   lines.push(...(await tokenLines(config, { firstRun, tokenConfigFile: configPath ?? options.gateways, websocketUrl: websocket?.name.split(" ")[1] })));

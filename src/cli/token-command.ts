@@ -9,7 +9,7 @@ export function registerTokenCommand(program: Command): void {
     .description("Print a signed JWT on stdout, e.g. TOKEN=$(clawbot token issue --config clawbot.yaml --sub alice).")
     .option("--config <file>", "take the secret, audience and issuer from the first gateway with jwt auth in this config (any type, custom adapters too)")
     .option("--secret <secret>", "HMAC shared secret to sign with")
-    .option("--key <private.pem>", "PEM private key to sign with (RSA, EC or Ed25519)")
+    .option("--key <private.pem>", "PEM private key to sign with (RSA, EC, Ed25519, or SM2 for SM2-SM3)")
     .requiredOption("--sub <subject>", "subject (sub claim)")
     .option("--role <role>", "role claim; repeat for several (default: user)", (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
     .option("--ttl <ttl>", "lifetime such as 30m, 1h, 7d, 3600s", "1h")

@@ -9,7 +9,7 @@ const jwtAuthSchema = z.strictObject({
   type: z.literal("jwt"),
   /** HS256/384/512 shared secret (at least 32 bytes). */
   secret: z.string().min(1).optional(),
-  /** PEM file with an RSA, EC or Ed25519 public key (RS256, ES256, EdDSA). */
+  /** PEM file with an RSA, EC, Ed25519 or SM2 public key (RS256, ES256, EdDSA, SM2-SM3). */
   public_key: z.string().min(1).optional(),
   /** File holding a JSON Web Key Set. */
   jwks: z.string().min(1).optional(),
@@ -33,10 +33,35 @@ export const backpressureKeys = {
   slow_client_timeout: z.number().positive().default(30),
 };
 
+/** TLS on a websocket/http gateway's port (wss://, https://); gateways sharing a port must give the same block. */
+export const listenerTlsSchema = z
+  .strictObject({
+    /** PEM certificate (chain) and its private key, relative to the config file. */
+    cert: z.string().min(1),
+    key: z.string().min(1),
+    /** Passphrase of an encrypted key (use ${ENV}). */
+    passphrase: z.string().optional(),
+    /** PEM CA bundle trusted for client certificates (required when client_certificates is not none). */
+    ca: z.string().min(1).optional(),
+    /** mTLS: `require` refuses the handshake without a certificate the ca signed; `optional` asks for one. */
+    client_certificates: z.enum(["none", "optional", "require"]).default("none"),
+    /** Where a verified client certificate's subject comes from. */
+    subject_from: z.enum(["cn", "san_email", "san_dns", "san_uri"]).default("cn"),
+    /** Roles of certificate subjects (subject → roles); a subject not listed has none. */
+    client_roles: z.record(z.array(z.string().min(1))).default({}),
+    min_version: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
+  })
+  .refine((tls) => tls.client_certificates === "none" || tls.ca !== undefined, {
+    message: "client_certificates needs ca: the CA bundle that signs the client certificates",
+    path: ["ca"],
+  });
+
 const listenerKeys = {
   port: z.number().int().min(0).max(65535).default(8080),
   host: z.string().default("127.0.0.1"),
   auth: authSchema.default({ type: "none" }),
+  /** Serve wss:// / https:// on this port (docs/security.md "TLS and mTLS"). */
+  tls: listenerTlsSchema.optional(),
   ...backpressureKeys,
   /** Open connections this gateway's port accepts; more are refused (overloaded). */
   max_connections: z.number().int().positive().default(20_000),
@@ -50,6 +75,15 @@ const listenerKeys = {
   keep_alive_timeout: z.number().positive().default(5),
 };
 
+/** `encryption: {type: sm}`: the server's static SM2 key from files (hex or PEM), else generated once into data_dir. */
+export const linkEncryptionSchema = z.strictObject({
+  type: z.literal("sm"),
+  /** Private key file (64 hex digits or PEM), relative to the config file; default data_dir/sm2-link-key.hex, generated at first start. */
+  private_key: z.string().min(1).optional(),
+  /** Public key file (04‖x‖y hex or PEM), checked against private_key. */
+  public_key: z.string().min(1).optional(),
+});
+
 const websocketGatewaySchema = z.strictObject({
   type: z.literal("websocket"),
   ...listenerKeys,
@@ -60,6 +94,8 @@ const websocketGatewaySchema = z.strictObject({
   ping_interval: z.number().positive().default(30),
   /** Seconds a connection opened without a token has to send its auth frame before it is closed (4401). */
   auth_timeout: z.number().positive().default(10),
+  /** Encrypted link (docs/protocol.md "Encrypted link (SM)"): SM2-signed key agreement, then SM4-GCM sealed frames. */
+  encryption: linkEncryptionSchema.optional(),
 });
 
 const httpGatewaySchema = z.strictObject({
@@ -104,6 +140,8 @@ export const mqttOptionsSchema = z.strictObject({
   /** Replies waiting for the broker (bytes published, not yet taken): above `max_buffered`, answers pause. */
   ...backpressureKeys,
   auth: authSchema.default({ type: "none" }),
+  /** Sealed messages (docs/protocol.md "Encrypted MQTT messages (SM)"): each request SM4-GCM sealed to the static SM2 key, each reply to its request. */
+  encryption: linkEncryptionSchema.optional(),
 });
 
 const mqttGatewaySchema = mqttOptionsSchema.extend({ type: z.literal("mqtt") });
@@ -265,6 +303,50 @@ export const auditSchema = z.strictObject({
   sinks: z.array(auditSinkSchema).default([]),
 });
 
+/**
+ * Staged rollout of one gateway: `internal` lets in only `allow_roles`; `limited` also a stable `percent` share of the
+ * other subjects (by SM3 of the subject); `all` everyone (that the policy allows).
+ */
+export const rolloutSchema = z
+  .strictObject({
+    stage: z.enum(["internal", "limited", "all"]),
+    /** Roles always let in (the internal users). */
+    allow_roles: z.array(z.string().min(1)).default([]),
+    /** At stage `limited`: the share (0–100) of other subjects let in, picked stably by hash; ignored at other stages. */
+    percent: z.number().min(0).max(100).default(0),
+  })
+  .refine((rollout) => rollout.stage !== "internal" || rollout.allow_roles.length > 0, {
+    message: "stage internal needs allow_roles (else nobody gets in)",
+    path: ["allow_roles"],
+  });
+
+/** Dynamic permissions (docs/security.md#permissions): without `policy_file` every verified caller may do everything. */
+export const securitySchema = z.strictObject({
+  /** YAML file of roles → what they may do; watched and re-applied without restart. Relative to the config file. */
+  policy_file: z.string().min(1).optional(),
+  /** JWT claims that give a subject its roles (a string or a list of strings each; dotted paths reach nested claims). */
+  role_claims: z.array(z.string().min(1)).nonempty().default(["role", "roles", "groups"]),
+  /** Staged rollout per gateway type (websocket, http, mqtt, a custom protocol); a policy file's `rollout` overrides it per gateway. */
+  rollout: z.record(z.string().min(1), rolloutSchema).default({}),
+});
+
+/** Green-list watermarking of answers (Kirchenbauer et al. 2023; docs/security.md "Watermarking"). */
+export const watermarkSchema = z
+  .strictObject({
+    /** Watermark every answer; off, the policy can still turn it on per role (it needs `key`). */
+    enabled: z.boolean().default(false),
+    /** The secret the green lists derive from (HMAC-SM3); anyone holding it can detect and forge. Use `${ENV}`. */
+    key: z.string().min(16, "watermark.key must be at least 16 characters (a random secret; use ${ENV})").optional(),
+    /** Share of the vocabulary in each green list. */
+    gamma: z.number().gt(0).lt(1).default(0.25),
+    /** Added to the green tokens' logits before sampling: higher is easier to detect and changes the text more. */
+    delta: z.number().gt(0).max(20).default(2.0),
+  })
+  .refine((watermark) => !watermark.enabled || watermark.key !== undefined, {
+    message: "watermark.enabled needs watermark.key (a secret of at least 16 characters)",
+    path: ["key"],
+  });
+
 export const configSchema = z.strictObject({
   agent: agentSchema.default({}),
   /** Run in this order on every request: preProcess first to last, postProcess likewise. */
@@ -281,21 +363,28 @@ export const configSchema = z.strictObject({
   node_id: z.string().min(1).max(128).default(() => os.hostname()),
   metrics: metricsSchema.default({}),
   audit: auditSchema.default({}),
+  watermark: watermarkSchema.default({}),
+  security: securitySchema.default({}),
 });
 
 export type ClawbotConfig = z.infer<typeof configSchema>;
 export type AgentConfig = z.infer<typeof agentSchema>;
 export type GatewayConfig = z.infer<typeof gatewaySchema>;
 export type WebsocketGatewayConfig = z.infer<typeof websocketGatewaySchema>;
+export type LinkEncryptionConfig = z.infer<typeof linkEncryptionSchema>;
 export type HttpGatewayConfig = z.infer<typeof httpGatewaySchema>;
 export type CustomGatewayConfig = z.infer<typeof customGatewaySchema>;
 export type MqttGatewayConfig = z.infer<typeof mqttGatewaySchema>;
 export type MqttOptions = z.infer<typeof mqttOptionsSchema>;
 export type AuthConfig = z.infer<typeof authSchema>;
 export type JwtAuthConfig = z.infer<typeof jwtAuthSchema>;
+export type ListenerTlsConfig = z.infer<typeof listenerTlsSchema>;
 export type PluginEntry = z.infer<typeof pluginEntrySchema>;
 export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type SessionsConfig = z.infer<typeof sessionsSchema>;
 export type MetricsConfig = z.infer<typeof metricsSchema>;
 export type AuditConfig = z.infer<typeof auditSchema>;
 export type AuditSinkConfig = z.infer<typeof auditSinkSchema>;
+export type WatermarkConfig = z.infer<typeof watermarkSchema>;
+export type SecurityConfig = z.infer<typeof securitySchema>;
+export type RolloutConfig = z.infer<typeof rolloutSchema>;

@@ -11,11 +11,13 @@ export const errorTable = {
   payload_too_large: { status: 413, closeCode: 1009, description: "The frame, body or headers are larger than the configured limit." },
   context_length_exceeded: { status: 400, closeCode: 4400, description: "The prompt does not fit in the model's context." },
   overloaded: { status: 429, closeCode: 4429, description: "All sequences are busy and the admission queue is full; retry later." },
+  rate_limited: { status: 429, closeCode: 4429, description: "A limit of the caller's role in the security policy (requests or tokens per minute, concurrent requests) is reached; retry after `retry_after` seconds (HTTP: the Retry-After header)." },
   cancelled: { status: 499, closeCode: 4499, description: "The request was cancelled by the client or by shutdown." },
   unavailable: { status: 503, closeCode: 1013, description: "The node is starting or shutting down and cannot take requests." },
   plugin_error: { status: 500, closeCode: 1011, description: "A plugin hook threw, timed out or returned something invalid; the message names the plugin." },
   slow_client: { status: 408, closeCode: 4408, description: "The client was too slow: it did not read its answer (buffer above the limit past the timeout) or did not send its request in time." },
   storage_error: { status: 500, closeCode: 1011, description: "The node's database failed (disk full, corrupt, read-only); the message says what failed." },
+  secure_link_failed: { status: 400, closeCode: 4460, description: "The encrypted (SM) link failed: a bad or missing handshake, a server key other than the pinned one, or a sealed frame altered, replayed, reordered or not sealed; the connection closes." },
   internal: { status: 500, closeCode: 1011, description: "An unexpected failure inside Clawbot; the log has details." },
 } as const satisfies Record<string, { status: number; closeCode: number; description: string }>;
 
@@ -26,13 +28,16 @@ export class ClawError extends Error {
   readonly status: number;
   /** The request field the error is about (OpenAI's `param`, e.g. "tools" or "messages[0].content[1]"), when one is. */
   readonly param: string | undefined;
+  /** Whole seconds after which a retry can succeed (`rate_limited`): HTTP's Retry-After header, frames' `retry_after`. */
+  readonly retryAfter: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; param?: string }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; param?: string; retryAfter?: number }) {
     super(message, options);
     this.name = "ClawError";
     this.code = code;
     this.status = errorTable[code].status;
     this.param = options?.param;
+    this.retryAfter = options?.retryAfter;
   }
 }
 

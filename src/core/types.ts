@@ -40,6 +40,11 @@ export interface GenerationParams {
   responseFormat?: ResponseFormat;
   /** Report each generated token's log-probability and `top` (0–20) alternatives (undefined: none). */
   logprobs?: { top: number };
+  /**
+   * Watermark the answer (green-list token bias, docs/security.md "Watermarking"); undefined: `watermark.enabled`.
+   * Set by the node (the policy, per role), never from a client's request.
+   */
+  watermark?: boolean;
 }
 
 export type FinishReason = "stop" | "length" | "cancelled";

@@ -13,7 +13,12 @@ import { Pipeline } from "../pipeline/pipeline.js";
 import type { RequestObserver } from "../pipeline/request-observer.js";
 import { loadPlugins } from "../plugins/plugin-loader.js";
 import { PluginHost, type HookTiming } from "../plugins/plugin-host.js";
-import { createAuthenticator } from "../security/authenticator.js";
+import { createPolicyEnforcement, policyChangeRecord } from "../security/policy/policy-enforcement.js";
+import type { PolicyStore } from "../security/policy/policy-store.js";
+import type { AuthorizeRequest } from "../security/policy/authorizer.js";
+import { createAuthenticator, withRevocation } from "../security/authenticator.js";
+import { RevocationList } from "../security/revocation-list.js";
+import { createAdminActions } from "./admin-actions.js";
 import { openDatabase, type SqliteDatabase } from "../store/database.js";
 import { RequestLedger } from "../store/request-ledger.js";
 import { SessionRepository } from "../store/session-repository.js";
@@ -59,6 +64,10 @@ export interface Daemon {
   readonly metrics: NodeMetrics;
   /** The audit ledger and its shipping; undefined with `audit.enabled: false`. */
   readonly audit: AuditTrail | undefined;
+  /** Revoked token ids and subjects (POST /admin/tokens/revoke), checked by every gateway's authenticator. */
+  readonly revocations: RevocationList;
+  /** The security policy in force (security.policy_file): current(), replace() for the admin API; no file: no role checks. */
+  readonly policy: PolicyStore;
   /** Drains in-flight requests (up to shutdown_grace seconds), then stops gateways, engine and store. */
   close(): Promise<void>;
 }
@@ -79,6 +88,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   let sessionExpiry: SessionExpiry | undefined;
   let audit: AuditTrail | undefined;
   let pidFile: PidFile | undefined;
+  let policy: PolicyStore | undefined;
   /** Set once the node started: a stop is recorded only after a recorded start. */
   let auditedStart = false;
   const storeHealth = new StoreHealth();
@@ -104,6 +114,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ...stopping.map((gateway): [string, () => Promise<void>] => [gateway.name, () => gateway.stop()]),
       ["engine", () => engine.close()],
       ["session expiry", () => sessionExpiry?.stop()],
+      ["policy watch", () => policy?.close()],
       ["audit stop record", () => void (auditedStart && audit?.recordLifecycle("stop", { reason: "shutdown" }))],
       ["audit", () => audit?.close()],
       ["metrics", () => metrics.close()],
@@ -138,8 +149,18 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     );
     sessionExpiry = startSessionExpiry(sessions, logger);
     const requestLedger = new RequestLedger(database);
+    const revocations = new RevocationList(database);
     const store = database;
     if (config.audit.enabled) audit = openAuditTrail(config.audit, { database, nodeId: config.node_id, logger, baseDir, config });
+    // The security policy: a broken file stops the start; edits are watched, and every change is audited (config_reload).
+    const enforcement = createPolicyEnforcement(config.security, {
+      baseDir,
+      loadedPlugins: plugins.plugins.map((plugin) => plugin.name),
+      logger,
+      onChange: (change) => audit?.recordEvent("config_reload", policyChangeRecord(change)),
+    });
+    policy = enforcement.store;
+    const { authorizer } = enforcement;
     // The audit ledger first: when its record cannot be written, the others are not told of a finish the client never gets.
     const observers = [...(audit ? [audit.observer] : []), metrics.observer, requestLog(logger), ...(options.extraObservers ?? [])];
     pipeline = new Pipeline({
@@ -151,8 +172,11 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       limits: config.limits,
       observers,
       transaction: (work) => store.transaction(work)(),
+      ...(authorizer ? { authorize: (request: AuthorizeRequest) => authorizer.authorize(request) } : {}),
     });
-    const listeners = new HttpListeners();
+    // The http gateway's admin API (scope admin): policy, sessions, revocation, erasure.
+    const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store });
+    const listeners = new HttpListeners({ baseDir });
     const gateways: Gateway[] = [];
     const gatewayTypes = gatewayConfigs.map((entry) => (entry.type === "custom" ? entry.protocol : entry.type));
     for (const [index, gatewayConfig] of gatewayConfigs.entries()) {
@@ -164,7 +188,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         ...(audit ? [audit.gatewayEvents(type)] : []),
         ...(options.extraGatewayEvents ? [options.extraGatewayEvents(type)] : []),
       ]);
-      const authenticator = observeAuthenticator(await createAuthenticator(auth, baseDir), events);
+      const authenticator = observeAuthenticator(withRevocation(await createAuthenticator(auth, baseDir), revocations), events);
       const context = {
         pipeline,
         authenticator,
@@ -172,11 +196,13 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         events,
         logger: logger.child({ gateway: gatewayConfig.type }),
         baseDir,
+        dataDir,
         isReady: () => engine.ready,
         storeFailure: () => storeHealth.reason,
         requestLedger,
         modelAliases: config.agent.model_aliases,
         gatewayStatuses: () => gateways.map((gateway, at) => gatewayStatusOf(gateway, gatewayTypes[at] ?? "custom")),
+        admin,
       };
       gateways.push(await createGateway(gatewayConfig, context, listeners, `gateways[${index}]`));
     }
@@ -189,13 +215,20 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       logger.info({ gateway: gateway.name }, "gateway listening");
     }
     const loadStartedAt = performance.now();
-    const loaded = await createEngine(config.agent, { modelPath: options.modelPath, baseDir, dataDir, logger, onLoadProgress: options.onLoadProgress });
+    const loaded = await createEngine(config.agent, {
+      modelPath: options.modelPath,
+      baseDir,
+      dataDir,
+      logger,
+      onLoadProgress: options.onLoadProgress,
+      watermark: config.watermark,
+    });
     metrics.modelLoaded((performance.now() - loadStartedAt) / 1000);
     engine.resolve(loaded);
     logger.info({ ...loaded.info }, "model ready");
     audit?.recordLifecycle("start", { model: loaded.info.model, engine: loaded.info.engine, gateways: gateways.map((gateway) => gateway.name) });
     auditedStart = true;
-    return { gateways, pipeline, plugins, engine, sessions, database, metrics, audit, close };
+    return { gateways, pipeline, plugins, engine, sessions, database, metrics, audit, revocations, policy: enforcement.store, close };
   } catch (error) {
     await close();
     throw error;

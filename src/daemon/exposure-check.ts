@@ -1,4 +1,4 @@
-// Refuses configurations that expose an assistant carelessly: unauthenticated non-loopback binds and weak JWT secrets.
+// Refuses configurations that expose an assistant carelessly: unauthenticated non-loopback binds (TLS is not auth) and weak JWT secrets.
 import type { ClawbotConfig } from "../config/schema.js";
 import { isLoopback } from "../gateways/loopback-host.js";
 import type { Logger } from "../logging/logger.js";
@@ -18,8 +18,13 @@ export function checkExposure(config: ClawbotConfig, options: { insecureDev: boo
     if (gateway.type === "mqtt" && gateway.auth.type === "none" && !isLoopback(brokerHost(gateway.broker))) {
       options.logger.warn(`${where}: auth disabled: anyone who may publish to the broker's request topics can use the model; restrict them with broker ACLs or configure auth (type: jwt)`);
     }
-    if (gateway.type !== "mqtt" && gateway.auth.type === "none" && !isLoopback(gateway.host)) {
-      throw new Error(`${where}: binding to ${gateway.host} with auth disabled is refused; configure auth (type: jwt) or bind to 127.0.0.1`);
+    // TLS encrypts the link but does not say who the client is: only required client certificates (mTLS) authenticate.
+    if (gateway.type !== "mqtt" && gateway.auth.type === "none" && !isLoopback(gateway.host) && gateway.tls?.client_certificates !== "require") {
+      const tlsNote = gateway.tls ? " (tls alone does not authenticate clients; tls.client_certificates: require does)" : "";
+      throw new Error(`${where}: binding to ${gateway.host} with auth disabled is refused${tlsNote}; configure auth (type: jwt) or bind to 127.0.0.1`);
+    }
+    if (gateway.type !== "mqtt" && gateway.auth.type === "jwt" && !gateway.tls && !isLoopback(gateway.host)) {
+      options.logger.warn(`${where}: bearer tokens travel in clear text on ${gateway.host}; configure tls (or terminate TLS in a proxy in front of it)`);
     }
     checkSecret(gateway.auth, where, options);
   });

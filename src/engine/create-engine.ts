@@ -1,6 +1,6 @@
 // Builds the engine the agent config names.
 import path from "node:path";
-import type { AgentConfig } from "../config/schema.js";
+import type { AgentConfig, WatermarkConfig } from "../config/schema.js";
 import type { Logger } from "../logging/logger.js";
 import { EchoEngine } from "./echo/echo-engine.js";
 import type { LanguageModel } from "./language-model.js";
@@ -16,6 +16,8 @@ export async function createEngine(
     dataDir?: string;
     logger: Logger;
     onLoadProgress?: (fraction: number) => void;
+    /** The config's `watermark` (the llama engine biases sampling with it; the echo engine ignores it). */
+    watermark?: WatermarkConfig;
   },
 ): Promise<LanguageModel> {
   switch (agent.engine) {
@@ -40,7 +42,14 @@ export async function createEngine(
             : undefined,
         logger: options.logger,
         onLoadProgress: options.onLoadProgress,
+        watermark: watermarkSettings(options.watermark),
       });
     }
   }
+}
+
+/** The engine's watermark settings: none without a key (then a request that asks for a watermark is refused). */
+function watermarkSettings(watermark: WatermarkConfig | undefined): { key: string; gamma: number; delta: number; enabled: boolean } | undefined {
+  if (!watermark?.key) return undefined;
+  return { key: watermark.key, gamma: watermark.gamma, delta: watermark.delta, enabled: watermark.enabled };
 }

@@ -17,8 +17,8 @@ export interface FrameSink {
 
 export interface FrameSessionOptions extends Partial<FrameSink> {
   pipeline: Pipeline;
-  /** The gateway's protocol name ("websocket", …), passed to the pipeline for plugins and logs. */
-  gateway?: string;
+  /** The gateway's protocol name ("websocket", "mqtt", a custom protocol's name): the security policy's gateway, for plugins and logs. */
+  gateway: string;
   /** For the log line of an ignored duplicate. */
   logger?: Logger;
 }

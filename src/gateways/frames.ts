@@ -145,7 +145,7 @@ export function serverFrame(id: string | null, part: StreamPart): Record<string,
 }
 
 export function errorFrame(id: string | null, error: ClawError): Record<string, unknown> {
-  return { type: "error", id, code: error.code, message: error.message };
+  return { type: "error", id, code: error.code, message: error.message, ...(error.retryAfter !== undefined ? { retry_after: error.retryAfter } : {}) };
 }
 
 function round(milliseconds: number): number {

@@ -5,6 +5,7 @@ import type { Authenticator } from "../security/authenticator.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { RequestLedger } from "../store/request-ledger.js";
 import type { GatewayEvents } from "./gateway-events.js";
+import type { AdminServices } from "./http/admin-services.js";
 
 /** What a gateway says about itself, for `/readyz`, the metrics and the logs. */
 export interface GatewayStatus {
@@ -33,6 +34,8 @@ export interface Gateway {
   stop(): Promise<void>;
   /** Its state now; cheap (read on every scrape and /readyz). */
   status(): GatewayStatus;
+  /** The static SM2 public key (04‖x‖y hex) of its encrypted link, when `encryption: {type: sm}` is on (printed at start). */
+  readonly linkPublicKey?: string;
 }
 
 /** What the daemon hands every adapter. */
@@ -43,6 +46,8 @@ export interface GatewayContext {
   logger: Logger;
   /** Directory that relative paths in the gateway's config (key files, CA files) resolve against. */
   baseDir: string;
+  /** The node's data directory (generated keys such as the SM2 link key go there); absent for a gateway built outside the daemon (then baseDir). */
+  dataDir?: string;
   /** Whether the model is loaded and requests can be served. */
   isReady(): boolean;
   /** Why the node's database is failing (its last write failed, e.g. disk full), or undefined when it works: `/readyz` reports degraded. */
@@ -58,4 +63,6 @@ export interface GatewayContext {
   events?: GatewayEvents;
   /** Every gateway's status() (guarded: see gatewayStatusOf), for `/readyz`; absent for a gateway built outside the daemon. */
   gatewayStatuses?(): GatewayStatus[];
+  /** What the http gateway's admin API acts on (policy, sessions, revocation, erasure); absent outside the daemon. */
+  admin?: AdminServices;
 }

@@ -1,5 +1,6 @@
-// One fastify server per port, shared by the gateways that name it: HTTP routes on fastify, WebSocket upgrades on its node server.
+// One fastify server per port, shared by the gateways that name it: HTTP routes on fastify, WebSocket upgrades on its node server (TLS per port).
 import http from "node:http";
+import https from "node:https";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -11,6 +12,8 @@ import { ConnectionLimiter, type ConnectionLimits } from "./http/connection-limi
 import { fromClientError, fromFastifyError } from "./http/http-errors.js";
 import { isReported } from "./http/reported-errors.js";
 import { rawErrorResponse, replyError, replyJson } from "./http/http-io.js";
+import { loadTlsOptions, sameTls, type LoadedTls } from "./tls-options.js";
+import { watchTlsSockets } from "./tls-socket-watch.js";
 
 /** Owns its errors: it answers every failure on the socket itself (the listener only guards against a throw). */
 export type UpgradeHandler = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void | Promise<void>;
@@ -20,13 +23,15 @@ export type RouteRegistrar = (app: FastifyInstance) => void;
 /** The keys of a `websocket` or `http` gateway that shape its port's server. */
 export type ListenerConfig = Pick<
   HttpGatewayConfig,
-  "host" | "port" | "max_connections" | "max_connections_per_ip" | "headers_timeout" | "request_timeout" | "keep_alive_timeout"
+  "host" | "port" | "max_connections" | "max_connections_per_ip" | "headers_timeout" | "request_timeout" | "keep_alive_timeout" | "tls"
 >;
 
 interface Listener {
   app: FastifyInstance;
   server: http.Server;
   host: string;
+  /** The port's TLS (wss://, https://), from the first gateway that named it; the others must give the same block. */
+  tls?: LoadedTls;
   /** The gateways' configs on this port: where two gateways share it, each limit is the smaller of the two. */
   configs: ListenerConfig[];
   limiter: ConnectionLimiter;
@@ -53,6 +58,12 @@ const connectionsCheckingInterval = 1_000;
 
 export class HttpListeners {
   private readonly listeners = new Map<number, Listener>();
+  /** Where relative TLS file names are resolved: the config file's directory. */
+  private readonly baseDir: string;
+
+  constructor(options: { baseDir?: string } = {}) {
+    this.baseDir = options.baseDir ?? process.cwd();
+  }
 
   /** Claims the server on config.host:config.port for routes and/or an upgrade handler. Call before listen(). */
   attach(config: ListenerConfig, logger: Logger, handlers: { routes?: RouteRegistrar; upgrade?: UpgradeHandler; events?: GatewayEvents }): void {
@@ -60,8 +71,17 @@ export class HttpListeners {
     if (listener && listener.host !== config.host) {
       throw new Error(`Gateways on port ${config.port} name different hosts (${listener.host} and ${config.host}); one port has one host`);
     }
+    if (listener && !sameTls(listener.configs[0]?.tls, config.tls)) {
+      throw new Error(`Gateways on port ${config.port} configure tls differently; one port has one TLS setup: give them the same tls block, or separate ports`);
+    }
     if (!listener) {
-      listener = createListener(config.host, logger);
+      const tls = config.tls ? loadTlsOptions(config.tls, this.baseDir, `port ${config.port}`) : undefined;
+      // The handshake must finish within headers_timeout (node's default, 120 s, would be a slowloris before any header).
+      if (tls) {
+        tls.options.handshakeTimeout = config.headers_timeout * 1000;
+        logger.info({ port: config.port, certificate: tls.subject, valid_to: tls.validTo.toISOString(), client_certificates: config.tls?.client_certificates }, "TLS certificate loaded");
+      }
+      listener = createListener(config.host, logger, tls);
       this.listeners.set(config.port, listener);
     }
     listener.configs.push(config);
@@ -125,7 +145,7 @@ export class HttpListeners {
   }
 }
 
-function createListener(host: string, logger: Logger): Listener {
+function createListener(host: string, logger: Logger, tls: LoadedTls | undefined): Listener {
   let server: http.Server | undefined;
   const listener = {} as Listener;
   const limiter = new ConnectionLimiter(() => connectionLimits(listener.configs));
@@ -138,23 +158,37 @@ function createListener(host: string, logger: Logger): Listener {
     // Parser errors and request timeouts, before any request exists: a coded answer on the raw socket.
     clientErrorHandler: (error, socket) => answerClientError(error, socket, listener),
     serverFactory: (handler) => {
-      server = http.createServer({ connectionsCheckingInterval }, (request, response) => {
+      const serve = (request: http.IncomingMessage, response: http.ServerResponse): void => {
         // A refused connection may still send a request; it gets nothing more.
-        if (limiter.isRefused(request.socket)) return request.socket.destroy();
+        if (limiter.isRefused(request.socket)) return void request.socket.destroy();
         // One frame in per request, one out per response written whole (an SSE stream is one response).
         listener.events.frameReceived();
         response.once("finish", () => listener.events.frameSent());
         handler(request, response);
-      });
+      };
+      // https.Server has http.Server's request, upgrade, timeout and close API; only its sockets are TLS sockets.
+      server = tls
+        ? (https.createServer({ ...tls.options, connectionsCheckingInterval }, serve) as unknown as http.Server)
+        : http.createServer({ connectionsCheckingInterval }, serve);
       return server;
     },
   });
   if (!server) throw new Error("fastify did not create its server");
-  Object.assign(listener, { app, server, host, configs: [], limiter, routeMethods: new Map(), hasRoutes: false, events: ignoredGatewayEvents, countsSockets: false, httpOpen: 0, logger, users: 0 });
+  Object.assign(listener, { app, server, host, tls, configs: [], limiter, routeMethods: new Map(), hasRoutes: false, events: ignoredGatewayEvents, countsSockets: false, httpOpen: 0, logger, users: 0 });
   server.on("connection", (socket: Socket) => {
     if (!limiter.admit(socket)) return listener.events.frameRefused("overloaded");
-    if (listener.countsSockets) countConnection(listener, socket);
+    // On a TLS port a connection counts once its handshake is done (the socket requests and upgrades arrive on).
+    if (listener.countsSockets && !tls) countConnection(listener, socket);
   });
+  if (tls) {
+    watchTlsSockets(server, {
+      logger,
+      events: () => listener.events,
+      secured: (socket) => {
+        if (listener.countsSockets) countConnection(listener, socket);
+      },
+    });
+  }
   server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => dispatchUpgrade(listener, request, socket, head));
   // Only our JSON parser: any other content type is refused with bad_request (the OpenAI API takes JSON only).
   app.removeAllContentTypeParsers();

@@ -7,6 +7,8 @@ export function observeAuthenticator(authenticator: Authenticator, events: Pick<
   return {
     required: authenticator.required,
     expiresAt: (principal) => authenticator.expiresAt(principal),
+    ...(authenticator.watchRevocation ? { watchRevocation: authenticator.watchRevocation } : {}),
+    ...(authenticator.revoked ? { revoked: authenticator.revoked } : {}),
     authenticate: async (token, remote) => {
       try {
         return await authenticator.authenticate(token, remote);

@@ -5,6 +5,7 @@ import { ClawError, toClawError } from "../core/errors.js";
 import type { ChatMessage, FinishPart, GenerationParams, Principal, StreamPart, TokenLogprob } from "../core/types.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { Logger } from "../logging/logger.js";
+import type { Authorization, AuthorizeRequest } from "../security/policy/authorizer.js";
 import { createPluginContext } from "../plugins/plugin-context.js";
 import { PluginHost } from "../plugins/plugin-host.js";
 import { storageError } from "../store/storage-error.js";
@@ -34,8 +35,8 @@ export interface PipelineRequest {
    */
   prompt?: string;
   params?: Partial<GenerationParams>;
-  /** The gateway it came through ("websocket", "http", "mqtt", …), for plugins and logs. */
-  gateway?: string;
+  /** The gateway it came through ("websocket", "http", "mqtt", a custom protocol's name): for the policy, plugins and logs. */
+  gateway: string;
   /**
    * Optional wrapper of stage 8, record: called with the function that stores the exchange (it must call it) and
    * the finish the client will receive. MQTT runs both in one transaction with its request ledger, so a crash can
@@ -75,6 +76,11 @@ export interface PipelineOptions {
    * for an answer whose audit record could not be written: the node's database transaction. Without it, in sequence.
    */
   transaction?<Result>(work: () => Result): Result;
+  /**
+   * Stage 2, authorize (the security policy, src/security/policy): allows each request or throws the ClawError that
+   * refuses it (`forbidden`, `rate_limited`). Every request is allowed when absent.
+   */
+  authorize?(request: AuthorizeRequest): Authorization;
 }
 
 export class Pipeline {
@@ -114,10 +120,16 @@ export class Pipeline {
     let firstTokenMs: number | undefined;
     this.notify("accepted", start);
     let releaseSubject: (() => void) | undefined;
+    let authorization: Authorization | undefined;
     /** Set once the finish is written: a request ends with exactly one finish or one error. */
     let finished = false;
     try {
       if (!this.accepting) throw new ClawError("unavailable", "The node is shutting down.");
+      // Stage 2, authorize: the policy in force now decides on this request, which keeps that policy to its end.
+      authorization = this.authorize({ principal: request.principal, gateway: start.gateway, requested: request.params ?? {}, defaultMaxTokens: params.maxTokens });
+      if (authorization) params.maxTokens = authorization.maxTokens;
+      // The roles decide the output watermark; clients cannot (resolveParams never takes it from a request).
+      if (authorization?.watermark !== undefined) params.watermark = authorization.watermark;
       // Per-subject fairness: one user's requests cannot take every sequence or fill the queue for everyone.
       releaseSubject = this.subjectLimits.admit(request.principal.subject);
       // Stage 3, session: the stored history of this principal's session.
@@ -189,6 +201,7 @@ export class Pipeline {
           if (!deliver(await output.push(part.text), part.logprobs) && reply.drained) await reply.drained();
           continue;
         }
+        authorization?.finished(part.usage);
         deliver(await output.finish());
         const delivered = texts.deliveredOutput;
         // Stage 8, record: the processed input and the delivered answer, so nothing a plugin masked is stored; then the
@@ -245,7 +258,16 @@ export class Pipeline {
       signal?.removeEventListener("abort", forwardAbort);
       this.inFlight.delete(controller);
       releaseSubject?.();
+      authorization?.release();
     }
+  }
+
+  /**
+   * Stage 2 alone, for requests that do not take the whole path (embeddings): throws the refusal; undefined when every
+   * request is allowed. The caller releases what it returns.
+   */
+  authorize(request: AuthorizeRequest): Authorization | undefined {
+    return this.options.authorize?.(request);
   }
 
   private get observers(): RequestObserver[] {

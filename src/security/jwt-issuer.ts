@@ -1,12 +1,15 @@
-// Signs short-lived JWTs for Clawbot gateways with a shared secret or a private key (used by `clawbot token issue` and tests).
+// Signs short-lived JWTs for Clawbot gateways with a shared secret or a private key, SM2 included (used by `clawbot token issue` and tests).
 import { createPrivateKey, type KeyObject } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
 import { algorithmsForKey, hmacAlgorithms } from "./jwt-verifier.js";
+import { signSm2Jwt, sm2Algorithm } from "./sm2-jwt.js";
+import { sm2PrivateKeyFromPem } from "./sm2-key.js";
 
 export interface IssueTokenOptions {
   /** HMAC shared secret (HS256 by default). */
   secret?: string;
-  /** PEM private key (PKCS#8, PKCS#1 or SEC1); the algorithm is inferred from the key type. */
+  /** PEM private key (PKCS#8, PKCS#1 or SEC1; an SM2 key signs SM2-SM3); the algorithm is inferred from the key type. */
   privateKeyPem?: string;
   /** JWS algorithm; must fit the key. */
   algorithm?: string;
@@ -33,15 +36,17 @@ export function parseTtl(ttl: string): number {
 
 /** The algorithms a signing key allows, the default one first. */
 export function signingAlgorithms(options: Pick<IssueTokenOptions, "secret" | "privateKeyPem">): string[] {
+  if (options.privateKeyPem !== undefined && sm2PrivateKeyFromPem(options.privateKeyPem)) return [sm2Algorithm];
   const { key } = resolveSigningKey(options);
   return key instanceof Uint8Array ? [...hmacAlgorithms] : algorithmsForKey(key);
 }
 
-/** Signs a JWT with iat, exp, sub, role (one role) or roles (several), and aud/iss when given. */
+/** Signs a JWT with iat, exp, sub, a random jti, role (one role) or roles (several), and aud/iss when given. */
 export async function issueToken(options: IssueTokenOptions): Promise<string> {
   if (!options.subject) throw new Error("a subject (sub) is required");
   const lifetime = parseTtl(options.ttl);
-  const { key, algorithms } = resolveSigningKey(options);
+  const sm2Key = options.privateKeyPem !== undefined && options.secret === undefined ? sm2PrivateKeyFromPem(options.privateKeyPem) : undefined;
+  const { key, algorithms } = sm2Key ? { key: undefined, algorithms: [sm2Algorithm] } : resolveSigningKey(options);
   const algorithm = options.algorithm ?? algorithms[0];
   if (!algorithm || !algorithms.includes(algorithm)) {
     throw new Error(`algorithm ${options.algorithm} does not fit the signing key (it allows ${algorithms.join(", ")})`);
@@ -51,14 +56,22 @@ export async function issueToken(options: IssueTokenOptions): Promise<string> {
   if (roles.length === 1) claims.role = roles[0];
   else if (roles.length > 1) claims.roles = [...roles];
   const now = Math.floor(Date.now() / 1000);
+  if (sm2Key) {
+    // jose cannot sign SM2: the same claims, in the order SignJWT writes them, signed by sm2-jwt.ts.
+    const audience = options.audience ? { aud: options.audience } : {};
+    const issuer = options.issuer ? { iss: options.issuer } : {};
+    return signSm2Jwt({ ...claims, sub: options.subject, iat: now, exp: now + lifetime, ...audience, ...issuer, jti: randomUUID() }, sm2Key);
+  }
   const token = new SignJWT(claims)
     .setProtectedHeader({ alg: algorithm, typ: "JWT" })
     .setSubject(options.subject)
     .setIssuedAt(now)
-    .setExpirationTime(now + lifetime);
+    .setExpirationTime(now + lifetime)
+    // A token id, so one token can be revoked (POST /admin/tokens/revoke) without revoking its subject.
+    .setJti(randomUUID());
   if (options.audience) token.setAudience(options.audience);
   if (options.issuer) token.setIssuer(options.issuer);
-  return token.sign(key);
+  return token.sign(key as Uint8Array | KeyObject);
 }
 
 function resolveSigningKey(options: Pick<IssueTokenOptions, "secret" | "privateKeyPem">): { key: Uint8Array | KeyObject; algorithms: string[] } {

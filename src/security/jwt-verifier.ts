@@ -1,11 +1,13 @@
-// Verifies bearer JWTs per RFC 8725: an algorithm allow-list derived from the configured key, required exp and sub, aud/iss checks.
+// Verifies bearer JWTs per RFC 8725: an algorithm allow-list derived from the configured key (SM2-SM3 included), required exp and sub, aud/iss checks.
 import { createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
 import fs from "node:fs/promises";
-import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWK, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWK, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import type { JwtAuthConfig } from "../config/schema.js";
 import { resolveFromConfig } from "../config/load.js";
 import { ClawError } from "../core/errors.js";
 import type { Principal } from "../core/types.js";
+import { sm2Algorithm, verifySm2Jwt } from "./sm2-jwt.js";
+import { isSm2Jwk, sm2PublicKeyFromJwk, sm2PublicKeyFromPem } from "./sm2-key.js";
 
 export interface TokenVerifier {
   /** Resolves to the token's principal, or throws ClawError("unauthorized", reason). */
@@ -54,7 +56,9 @@ export async function createTokenVerifier(config: JwtAuthConfig, baseDir: string
   if (sources.length !== 1) {
     throw new Error(`auth: jwt needs exactly one of secret, public_key or jwks (found ${sources.length})`);
   }
-  let key: VerificationKey;
+  let key: VerificationKey | undefined;
+  /** SM2 public keys (04‖x‖y hex): tokens with alg SM2-SM3 are verified against them, not by jose. */
+  let sm2Keys: string[] = [];
   let supported: string[];
   let keyDescription: string;
   if (config.secret !== undefined) {
@@ -63,20 +67,29 @@ export async function createTokenVerifier(config: JwtAuthConfig, baseDir: string
     keyDescription = "a shared secret";
   } else if (config.public_key !== undefined) {
     const file = resolveFromConfig(baseDir, config.public_key);
-    const publicKey = parsePublicKey(await readKeyFile(file, "auth.public_key"), file);
-    key = publicKey;
-    supported = describeKey(() => algorithmsForKey(publicKey), file);
-    keyDescription = `the ${publicKey.asymmetricKeyType} public key in ${file}`;
+    const pem = await readKeyFile(file, "auth.public_key");
+    const sm2Key = describeKey(() => sm2PublicKeyFromPem(pem), file);
+    if (sm2Key !== undefined) {
+      sm2Keys = [sm2Key];
+      supported = [sm2Algorithm];
+      keyDescription = `the SM2 public key in ${file}`;
+    } else {
+      const publicKey = parsePublicKey(pem, file);
+      key = publicKey;
+      supported = describeKey(() => algorithmsForKey(publicKey), file);
+      keyDescription = `the ${publicKey.asymmetricKeyType} public key in ${file}`;
+    }
   } else {
     const file = resolveFromConfig(baseDir, config.jwks as string);
     const keySet = await readKeySet(file);
     key = keySet.resolve;
+    sm2Keys = keySet.sm2Keys;
     supported = keySet.algorithms;
     keyDescription = `the key set in ${file}`;
   }
   const algorithms = narrowAlgorithms(supported, config.algorithms, keyDescription);
   const options: JWTVerifyOptions = {
-    algorithms,
+    algorithms: algorithms.filter((algorithm) => algorithm !== sm2Algorithm),
     audience: config.audience,
     issuer: config.issuer,
     clockTolerance: config.clock_tolerance,
@@ -89,13 +102,25 @@ export async function createTokenVerifier(config: JwtAuthConfig, baseDir: string
       if (token.length > maxTokenLength) throw new ClawError("unauthorized", "token too large");
       let payload: JWTPayload;
       try {
-        payload = (await verifyWithKey(token, key, options)).payload;
+        // SM2-SM3 is not a JOSE-registered algorithm: such tokens go to sm2-jwt.ts, under the same allow-list and claim rules.
+        if (sm2Keys.length > 0 && algorithms.includes(sm2Algorithm) && headerAlgorithm(token) === sm2Algorithm) payload = verifySm2Jwt(token, sm2Keys, options);
+        else if (key !== undefined) payload = (await verifyWithKey(token, key, options)).payload;
+        else throw new errors.JOSEAlgNotAllowed("only SM2-SM3 is accepted");
       } catch (error) {
         throw new ClawError("unauthorized", describeFailure(error));
       }
       return toPrincipal(payload);
     },
   };
+}
+
+/** The token's `alg` header, or undefined when the header does not decode (jose then refuses the token as malformed). */
+function headerAlgorithm(token: string): unknown {
+  try {
+    return decodeProtectedHeader(token).alg;
+  } catch {
+    return undefined;
+  }
 }
 
 async function readKeyFile(file: string, label: string): Promise<string> {
@@ -117,7 +142,7 @@ function parsePublicKey(pem: string, file: string): KeyObject {
   return key;
 }
 
-function describeKey(derive: () => string[], file: string): string[] {
+function describeKey<T>(derive: () => T, file: string): T {
   try {
     return derive();
   } catch (error) {
@@ -126,7 +151,7 @@ function describeKey(derive: () => string[], file: string): string[] {
 }
 
 /** Reads a JWKS file, checks every signing key in it, and returns the resolver plus the algorithms its keys allow. */
-async function readKeySet(file: string): Promise<{ resolve: JWTVerifyGetKey; algorithms: string[] }> {
+async function readKeySet(file: string): Promise<{ resolve?: JWTVerifyGetKey; sm2Keys: string[]; algorithms: string[] }> {
   const text = await readKeyFile(file, "auth.jwks");
   let document: unknown;
   try {
@@ -137,6 +162,7 @@ async function readKeySet(file: string): Promise<{ resolve: JWTVerifyGetKey; alg
   const keys = (document as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys)) throw new Error(`auth.jwks: ${file} has no "keys" array`);
   const signingKeys: JWK[] = [];
+  const sm2Keys: string[] = [];
   const algorithms = new Set<string>();
   keys.forEach((entry: unknown, index) => {
     const where = `auth.jwks: ${file}: keys[${index}]`;
@@ -145,6 +171,16 @@ async function readKeySet(file: string): Promise<{ resolve: JWTVerifyGetKey; alg
     if (jwk.use !== undefined && jwk.use !== "sig") return;
     if (jwk.kty === "oct") throw new Error(`${where} is a symmetric (oct) key; use auth.secret for HMAC`);
     if (jwk.d !== undefined || jwk.p !== undefined) throw new Error(`${where} holds private key material; publish only public keys`);
+    if (isSm2Jwk(jwk)) {
+      if (jwk.alg !== undefined && jwk.alg !== sm2Algorithm) throw new Error(`${where}: alg ${jwk.alg} does not fit an SM2 key (it allows ${sm2Algorithm})`);
+      try {
+        sm2Keys.push(sm2PublicKeyFromJwk(jwk));
+      } catch (error) {
+        throw new Error(`${where} is not a valid SM2 public key (${(error as Error).message})`);
+      }
+      algorithms.add(sm2Algorithm);
+      return;
+    }
     let keyObject: KeyObject;
     try {
       keyObject = createPublicKey({ key: jwk as JsonWebKey, format: "jwk" });
@@ -164,8 +200,9 @@ async function readKeySet(file: string): Promise<{ resolve: JWTVerifyGetKey; alg
     for (const algorithm of fitting) algorithms.add(algorithm);
     signingKeys.push(jwk);
   });
-  if (signingKeys.length === 0) throw new Error(`auth.jwks: ${file} has no signing keys`);
-  return { resolve: createLocalJWKSet({ keys: signingKeys } as JSONWebKeySet), algorithms: [...algorithms] };
+  if (signingKeys.length === 0 && sm2Keys.length === 0) throw new Error(`auth.jwks: ${file} has no signing keys`);
+  const resolve = signingKeys.length > 0 ? createLocalJWKSet({ keys: signingKeys } as JSONWebKeySet) : undefined;
+  return { ...(resolve ? { resolve } : {}), sm2Keys, algorithms: [...algorithms] };
 }
 
 /** Applies the configured `algorithms` to what the key supports; refuses `none` and anything the key cannot verify. */

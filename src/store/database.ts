@@ -82,6 +82,15 @@ const migrations: string[] = [
      sequence INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
    ) WITHOUT ROWID`,
+  // Revoked tokens (src/security/revocation-list.ts): a token id (jti), or a subject's SM3 digest (every token of that
+  // subject issued up to revoked_at); forgotten after expires_at (epoch ms: the token's exp), kept when NULL.
+  `CREATE TABLE revoked_tokens (
+     kind TEXT NOT NULL CHECK (kind IN ('jti', 'subject')),
+     value TEXT NOT NULL,
+     revoked_at INTEGER NOT NULL,
+     expires_at INTEGER NULL,
+     PRIMARY KEY (kind, value)
+   ) WITHOUT ROWID`,
 ];
 
 /**

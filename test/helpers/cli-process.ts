@@ -171,8 +171,8 @@ export async function waitUntilReady(cli: CliProcess, timeoutMs = 30_000): Promi
   await cli.waitFor(/^Clawbot is ready.*\n(?:  .*\n)*/m, { timeoutMs });
   // The ready block is written in one call, so the lines after it are there too.
   const out = cli.stdout();
-  const wsUrl = out.match(/^ {2}websocket (ws:\/\/127\.0\.0\.1:\d+\/\S*)$/m)?.[1];
-  const httpUrl = out.match(/^ {2}http (http:\/\/127\.0\.0\.1:\d+\/v1)$/m)?.[1];
+  const wsUrl = out.match(/^ {2}websocket (wss?:\/\/127\.0\.0\.1:\d+\/\S*)$/m)?.[1];
+  const httpUrl = out.match(/^ {2}http (https?:\/\/127\.0\.0\.1:\d+\/v1)$/m)?.[1];
   if (!wsUrl && !httpUrl) throw new Error(`ready, but no websocket or http URL line\n${cli.describe()}`);
   return {
     wsUrl,

@@ -50,6 +50,10 @@ export interface TestNodeOptions {
   sessions?: Record<string, unknown>;
   /** The config's `audit` section (content, checkpoint_interval, sinks). */
   audit?: Record<string, unknown>;
+  /** The config's `watermark` section (enabled, key, gamma, delta). */
+  watermark?: Record<string, unknown>;
+  /** The config's `security` section (policy_file, role_claims, rollout). */
+  security?: Record<string, unknown>;
   /** Test-only subscribers: each gateway's channel events (by gateway type), and pipeline observers after the node's own. */
   observe?: { events?: (gateway: string) => GatewayEvents; observers?: RequestObserver[] };
 }
@@ -75,6 +79,8 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.sessions ? { sessions: options.sessions } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.security ? { security: options.security } : {}),
+    ...(options.watermark ? { watermark: options.watermark } : {}),
   });
   const modelPath = engine === "llama" ? await testModelPath() : undefined;
   const daemon = await createDaemon({

@@ -1,5 +1,6 @@
 // Fuzzes the HTTP port of a real node with raw requests: paths, methods, headers, bodies, broken framing.
 import fc from "fast-check";
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { expectHttpServed, expectWebsocketServed, isCoded, type HostileNode } from "../helpers/hostile-node.js";
 import { buildRequest, rawRequest, type NoResponse, type RawResponse } from "../helpers/raw-http.js";
@@ -30,6 +31,7 @@ const pathArbitrary: fc.Arbitrary<string> = fc.oneof(
       "/v1/embeddings", "/v1/embeddings/", "/v1/completions", "/v1/completions?stream=true", "/v1//completions", "/v1/embeddings%00",
       "/v1/models/echo", "/v1/models/gpt-4o-mini", "/v1/models/org/model", "/v1/models/org%2Fmodel", "/v1/models/gpt-4",
       "/v1/models/", "/v1/models//", "/v1/models/%", "/v1/models/echo%00", "/v1/models/%2e%2e", "/v1/models/echo?x=%",
+      "/admin/policy", "/admin/sessions", "/admin/sessions?limit=%", "/admin/tokens/revoke", "/admin/erase", "/admin/", "/admin//erase",
     ),
   },
   {
@@ -152,6 +154,11 @@ function responseProblem(result: RawResponse | NoResponse, head: boolean): strin
   if (json?.object === "text_completion" && typeof json.choices?.[0]?.text === "string") return undefined;
   if (json?.status === "ok" || json?.status === "ready" || (json?.object === "list" && Array.isArray(json.data))) return undefined;
   if (json?.object === "model" && typeof json.id === "string") return undefined;
+  // The admin API's answers (an admin token): a session page, a revocation, an erasure, a policy.
+  if (Array.isArray(json?.sessions) && typeof json.total === "number") return undefined;
+  if (json?.revoked !== undefined && typeof json.revoked_at === "string") return undefined;
+  if (typeof json?.subject?.sm3 === "string" && typeof json.counts === "object") return undefined;
+  if (typeof json?.digest === "string" && typeof json.policy === "object") return undefined;
   return `HTTP ${status} with a body that is no known answer: ${JSON.stringify(text.slice(0, 300))}`;
 }
 
@@ -220,6 +227,52 @@ describe("hostile HTTP clients", () => {
       { numRuns: 600, endOnFailure: true },
     );
     await expectHttpServed(node);
+  });
+
+  it("answers every generated request to the admin API (admin, user and junk tokens) with a coded error or a valid answer", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const adminToken = await new SignJWT({ scope: "admin" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("fuzz-admin")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 3600)
+      .sign(new TextEncoder().encode(node.secret));
+    // Never revoke the fuzzer's own tokens or the admin's, which the other cases and the final checks use.
+    const identifier = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: "grapheme", maxLength: 8 }), fc.constantFrom("", "x".repeat(2000))).filter((text) => !["fuzzer", "fuzz-admin", "normal-user"].includes(text));
+    const bodyValue = fc.oneof(
+      fc.record({ jti: fc.oneof(identifier, wrongTypeValue), subject: fc.oneof(identifier, wrongTypeValue), expires_at: fc.oneof(fc.integer(), hugeNumberText.map(Number), wrongTypeValue) }, { requiredKeys: [] }).map((body) => JSON.stringify(body)),
+      fc.record({ subject: fc.oneof(identifier, wrongTypeValue) }, { requiredKeys: [] }).map((body) => JSON.stringify(body)),
+      fc.record({ roles: fc.oneof(fc.dictionary(fc.string({ maxLength: 8 }), fc.record({ gateways: fc.array(fc.constantFrom("http", "websocket", "*", "")), max_tokens: fc.oneof(fc.integer(), wrongTypeValue) }, { requiredKeys: [] })), wrongTypeValue) }, { requiredKeys: [] }).map((body) => JSON.stringify(body)),
+      deepJsonArbitrary,
+      fc.json({ maxDepth: 3 }),
+      fc.string({ maxLength: 200 }),
+    );
+    const body = fc.oneof(
+      { weight: 6, arbitrary: bodyValue.map((text) => Buffer.from(text)) },
+      { weight: 1, arbitrary: badUtf8Arbitrary.map((bytes) => Buffer.concat([Buffer.from('{"subject":"'), bytes, Buffer.from('"}')])) },
+      { weight: 1, arbitrary: fc.integer({ min: maxBody + 1, max: maxBody + 4096 }).map((size) => Buffer.alloc(size, 0x20)) },
+    );
+    const target = fc.oneof(
+      fc.constantFrom("/admin/policy", "/admin/tokens/revoke", "/admin/erase", "/admin/sessions"),
+      fc.tuple(fc.constantFrom("limit", "offset", "owner", "page", "limit[]"), fc.oneof(fc.string({ unit: visible, maxLength: 12 }), fc.integer().map(String), hugeNumberText)).map(([key, value]) => `/admin/sessions?${key}=${value}`),
+    );
+    const authorization = fc.oneof(
+      { weight: 5, arbitrary: fc.constant(`Bearer ${adminToken}`) },
+      { weight: 2, arbitrary: tokenArbitrary(tokens).filter((token) => token.length < 8_000).map((token) => `Bearer ${token}`) },
+      { weight: 1, arbitrary: fc.constantFrom("", "Bearer", `Bearer ${adminToken}x`) },
+    );
+    const contentType = fc.constantFrom("application/json", "application/yaml", "text/yaml", "text/plain", "application/x-www-form-urlencoded", "");
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom("GET", "PUT", "POST", "DELETE", "HEAD"), target, authorization, contentType, body, async (method, route, auth, type, payload) => {
+        const headers: [string, string][] = [...(auth ? [["authorization", auth] as [string, string]] : []), ...(type ? [["content-type", type] as [string, string]] : [])];
+        const withBody = method === "PUT" || method === "POST";
+        const problem = await check(buildRequest(method, route, headers, withBody ? payload : undefined), method === "HEAD");
+        expect(problem, `${method} ${route} ${type} ${JSON.stringify(payload.toString("latin1").slice(0, 200))} auth ${auth.slice(0, 40)}`).toBeUndefined();
+      }),
+      { numRuns: 500, endOnFailure: true },
+    );
+    await expectHttpServed(node);
+    await expectWebsocketServed(node);
   });
 
   it("survives broken HTTP framing and answers what it can parse with a coded error", async () => {

@@ -23,6 +23,7 @@ import { SequenceChooser } from "./sequence-chooser.js";
 import { generateOnSequence } from "./sequence-generation.js";
 import { modelFingerprint, SequenceStateStore } from "./sequence-state-store.js";
 import { TokenPieces } from "./token-pieces.js";
+import { WatermarkBias, type WatermarkSettings } from "./watermark-bias.js";
 
 export interface LlamaEngineOptions {
   modelPath: string;
@@ -45,6 +46,8 @@ export interface LlamaEngineOptions {
   logger: Logger;
   /** Called with 0..1 while the model file loads. */
   onLoadProgress?: (fraction: number) => void;
+  /** Green-list watermarking: the key and strength, and whether answers are watermarked when a request does not say. */
+  watermark?: WatermarkSettings & { enabled: boolean };
 }
 
 const defaultContextCeiling = 4096;
@@ -121,6 +124,8 @@ class LlamaEngine implements LanguageModel {
   private pieces: TokenPieces | undefined;
   /** Embeddings through a second context, created on first use (undefined for encoder-decoder models, which cannot embed). */
   private readonly embedder: LlamaEmbedder | undefined;
+  /** The per-step token bias of watermarked answers; undefined without a watermark key. */
+  private readonly watermark: WatermarkBias | undefined;
 
   constructor(
     private readonly llama: Llama,
@@ -139,6 +144,7 @@ class LlamaEngine implements LanguageModel {
     this.shift = canShiftCache(model);
     this.chooser = new SequenceChooser(sequences, this.contextReuse, this.shift);
     this.grammars = new ResponseGrammars(llama, model);
+    this.watermark = options.watermark ? new WatermarkBias(model, options.watermark) : undefined;
     const insights = model.fileInsights;
     this.embedder =
       insights.hasEncoder && insights.hasDecoder
@@ -207,6 +213,7 @@ class LlamaEngine implements LanguageModel {
     // Before queueing: a schema the grammar cannot enforce is refused at once.
     const grammar = request.params.responseFormat ? await this.grammars.evaluationState(request.params.responseFormat) : undefined;
     const logprobs = request.params.logprobs ? new LogprobCollector((this.pieces ??= new TokenPieces(this.model)), request.params.logprobs.top) : undefined;
+    const watermark = this.watermarkFor(request.params.watermark);
     const lease = await this.queue.acquire(options.signal, {
       choose: (free) => this.chooser.choose(free, prompt.tokens, request.conversation),
       owner: request.owner,
@@ -249,6 +256,7 @@ class LlamaEngine implements LanguageModel {
         onFirstToken: () => (firstTokenAt = performance.now()),
         grammar,
         logprobs,
+        watermark,
       });
       let step = await generation.next();
       for (; !step.done; step = await generation.next()) {
@@ -285,6 +293,13 @@ class LlamaEngine implements LanguageModel {
   embed(texts: string[], options: { signal?: AbortSignal } = {}): Promise<EmbeddingResult> {
     if (!this.embedder) return Promise.reject(new ClawError("bad_request", "This model (encoder-decoder) cannot compute embeddings."));
     return this.embedder.embed(texts, options);
+  }
+
+  /** The bias for this request: asked for (or, unsaid, `watermark.enabled`); refused when asked for without a key. */
+  private watermarkFor(asked: boolean | undefined): WatermarkBias | undefined {
+    if (!(asked ?? this.options.watermark?.enabled ?? false)) return undefined;
+    if (!this.watermark) throw new ClawError("internal", "This answer must be watermarked, but watermark.key is not configured.");
+    return this.watermark;
   }
 
   /** Loads a conversation's state saved at the last shutdown into the sequence it was given (once); true when loaded. */

@@ -7,6 +7,7 @@ import { alignCache } from "./cache-alignment.js";
 import type { GenerationGate } from "./generation-gate.js";
 import type { LogprobCollector } from "./logprob-collector.js";
 import { TokenTextDecoder } from "./token-text-decoder.js";
+import type { WatermarkBias } from "./watermark-bias.js";
 
 export interface SequenceGenerationOptions {
   model: LlamaModel;
@@ -34,6 +35,8 @@ export interface SequenceGenerationOptions {
   grammar?: LlamaGrammarEvaluationState;
   /** Receives each generated token's probabilities (logprobs asked for); undefined keeps sampling as cheap as it is. */
   logprobs?: LogprobCollector;
+  /** Biases each sampled token toward its predecessor's green list (a watermarked answer); undefined for none. */
+  watermark?: WatermarkBias;
 }
 
 export interface GenerationOutcome {
@@ -62,11 +65,16 @@ export async function* generateOnSequence(options: SequenceGenerationOptions): A
     if (erase.length > 0) await gate.prepare(() => sequence.eraseContextTokenRanges(erase));
     const reusedPromptTokens = sequence.nextTokenIndex;
     const collector = options.logprobs;
+    // The token before the one being sampled: the prompt's last, then each generated token as it is queued for decoding.
+    let previousToken = promptTokens[promptTokens.length - 1] as Token;
+    const watermark = options.watermark;
     const evaluateOptions = {
       temperature: params.temperature,
       ...(params.topP !== undefined ? { topP: params.topP } : {}),
       ...(params.seed !== undefined ? { seed: params.seed } : {}),
       ...(options.grammar ? { grammarEvaluationState: options.grammar } : {}),
+      // Read by node-llama-cpp when it samples, after this sequence's last token was decoded.
+      ...(watermark ? { tokenBias: () => watermark.after(previousToken) } : {}),
       yieldEogToken: true,
     };
     const tokensToEvaluate = promptTokens.slice(reusedPromptTokens);
@@ -119,6 +127,7 @@ export async function* generateOnSequence(options: SequenceGenerationOptions): A
         if (collector) collector.add(token, (step.value as WithProbabilities).probabilities);
         const { text, stopped } = matcher.push(decoder.push(token));
         const more = !stopped && completionTokens < maxTokens;
+        previousToken = token;
         // The next token's decode starts before this text goes to the consumer, so the two overlap.
         const following = more ? await queueNextDecode() : undefined;
         if (text) yield text;

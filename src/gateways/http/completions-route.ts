@@ -8,7 +8,7 @@ import type { PipelineRequest } from "../../pipeline/pipeline.js";
 import { openAiUsage, replyJson } from "./http-io.js";
 import { invalidBodyError } from "./invalid-body-error.js";
 import { alreadyReported } from "./reported-errors.js";
-import { clientGoneSignal, type OpenAiRouteContext } from "./openai-route-context.js";
+import { requestSignal, type OpenAiRouteContext } from "./openai-route-context.js";
 import { SseCompletionWriter } from "./sse-completion-writer.js";
 
 const completionBodySchema = z.object({
@@ -75,7 +75,7 @@ async function complete(route: OpenAiRouteContext, body: CompletionBody, princip
   const id = `cmpl-${randomUUID()}`;
   const model = route.models.model;
   const prompt = typeof body.prompt === "string" ? body.prompt : (body.prompt[0] as string);
-  const signal = clientGoneSignal(reply);
+  const signal = requestSignal(reply, route.context, principal);
   const pipelineRequest: PipelineRequest = { id, principal, prompt, params: toParams(body), gateway: "http" };
   const echoed = body.echo ? prompt : "";
   if (body.stream) {

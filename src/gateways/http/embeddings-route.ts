@@ -4,7 +4,7 @@ import { z } from "zod";
 import { ClawError } from "../../core/errors.js";
 import { replyJson } from "./http-io.js";
 import { invalidBodyError } from "./invalid-body-error.js";
-import { clientGoneSignal, type OpenAiRouteContext } from "./openai-route-context.js";
+import { requestSignal, type OpenAiRouteContext } from "./openai-route-context.js";
 
 /** Inputs one request may hold, as OpenAI allows; the body limit (max_body) and the embedding context bound the rest. */
 export const maxEmbeddingInputs = 2048;
@@ -36,9 +36,14 @@ export function registerEmbeddingsRoute(app: FastifyInstance, route: OpenAiRoute
       throw new ClawError("bad_request", `dimensions must be ${dimensions}, this model's embedding size (vectors are not shortened).`, { param: "dimensions" });
     }
     // Counted with the user's other requests (limits.max_requests_per_subject), over every gateway.
-    const release = route.context.pipeline.subjectLimits.admit(route.principalOf(request).subject);
+    // The security policy's gateways, rollout and limits apply as to a chat (embeddings count as requests and prompt tokens).
+    const principal = route.principalOf(request);
+    const authorization = route.context.pipeline.authorize({ principal, gateway: "http", requested: {}, defaultMaxTokens: 0 });
+    let release: (() => void) | undefined;
     try {
-      const result = await engine.embed(texts, { signal: clientGoneSignal(reply) });
+      release = route.context.pipeline.subjectLimits.admit(principal.subject);
+      const result = await engine.embed(texts, { signal: requestSignal(reply, route.context, principal) });
+      authorization?.finished({ promptTokens: result.promptTokens, completionTokens: 0 });
       const base64 = body.encoding_format === "base64";
       replyJson(reply, 200, {
         object: "list",
@@ -47,7 +52,8 @@ export function registerEmbeddingsRoute(app: FastifyInstance, route: OpenAiRoute
         usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
       });
     } finally {
-      release();
+      release?.();
+      authorization?.release();
     }
   });
 }

@@ -1,19 +1,22 @@
-// The OpenAI-compatible HTTP gateway: /v1/chat/completions (JSON or SSE), /v1/completions, /v1/embeddings, /v1/models[/{id}], /healthz, /readyz, as fastify routes.
+// The OpenAI-compatible HTTP gateway: /v1/chat/completions (JSON or SSE), /v1/completions, /v1/embeddings, /v1/models[/{id}], /healthz, /readyz, /admin/*, as fastify routes.
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { HttpGatewayConfig } from "../../config/schema.js";
 import { ClawError, toClawError } from "../../core/errors.js";
 import type { Principal, StreamPart } from "../../core/types.js";
 import { bearerToken } from "../bearer-token.js";
+import { certificatePrincipal } from "../client-certificate.js";
 import type { Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
 import { ignoredGatewayEvents } from "../gateway-events.js";
 import type { HttpListeners } from "../http-listeners.js";
+import { registerAdminRoutes } from "./admin-routes.js";
 import { choiceLogprobs } from "./choice-logprobs.js";
 import { registerCompletionsRoute } from "./completions-route.js";
 import { registerEmbeddingsRoute } from "./embeddings-route.js";
 import { openAiUsage, replyJson } from "./http-io.js";
 import { invalidBodyError } from "./invalid-body-error.js";
 import { chatCompletionBodySchema, toChatMessages, toParams, type ChatCompletionBody } from "./openai-schema.js";
+import { requestSignal } from "./openai-route-context.js";
 import { ServedModels } from "./served-models.js";
 import { SseChatWriter } from "./sse-chat-writer.js";
 import { findUnsupportedField } from "./unsupported-fields.js";
@@ -38,7 +41,7 @@ export class HttpGateway implements Gateway {
   }
 
   get name(): string {
-    return `http http://${this.config.host}:${this.boundPort ?? this.config.port}/v1`;
+    return `http ${this.config.tls ? "https" : "http"}://${this.config.host}:${this.boundPort ?? this.config.port}/v1`;
   }
 
   get port(): number | undefined {
@@ -90,6 +93,7 @@ export class HttpGateway implements Gateway {
     const route = { config: this.config, context: this.context, models: this.models, authenticated, principalOf: (request: FastifyRequest) => this.principalOf(request) };
     registerEmbeddingsRoute(app, route);
     registerCompletionsRoute(app, route);
+    registerAdminRoutes(app, { admin: this.context.admin, authenticated, principalOf: route.principalOf, maxBody: this.config.max_body });
   }
 
   private principalOf(request: FastifyRequest): Principal {
@@ -132,7 +136,10 @@ export class HttpGateway implements Gateway {
   private async authenticate(request: FastifyRequest): Promise<void> {
     try {
       // A refused token is reported by the authenticator (authFailed), with the client's address.
-      this.principals.set(request, await this.context.authenticator.authenticate(bearerToken(request.headers.authorization), request.socket.remoteAddress));
+      const token = bearerToken(request.headers.authorization);
+      // mTLS: a verified client certificate authenticates the request when no bearer token is sent.
+      const certified = token === undefined ? certificatePrincipal(request.socket, this.config.tls) : undefined;
+      this.principals.set(request, certified ?? (await this.context.authenticator.authenticate(token, request.socket.remoteAddress)));
     } catch (error) {
       throw alreadyReported(error);
     }
@@ -142,11 +149,8 @@ export class HttpGateway implements Gateway {
     const id = `chatcmpl-${randomUUID()}`;
     const model = this.context.engine.info.model;
     const response = reply.raw;
-    const controller = new AbortController();
-    // The client hung up before the answer was complete: free the sequence at once.
-    response.on("close", () => {
-      if (!response.writableFinished) controller.abort();
-    });
+    // The client hung up, or its token was revoked, before the answer was complete: free the sequence at once.
+    const signal = requestSignal(reply, this.context, principal);
     const pipelineRequest = { id, principal, messages: toChatMessages(body), params: toParams(body), gateway: "http" };
     if (body.stream) {
       // SSE goes straight onto the raw response: no framework work per token. From here this handler owns every error.
@@ -157,17 +161,17 @@ export class HttpGateway implements Gateway {
         includeUsageChunk: body.stream_options?.include_usage === true,
         maxBuffered: this.config.max_buffered,
         slowClientTimeoutMs: this.config.slow_client_timeout * 1000,
-        signal: controller.signal,
+        signal,
       });
       try {
-        await this.context.pipeline.handle(pipelineRequest, writer, controller.signal);
+        await this.context.pipeline.handle(pipelineRequest, writer, signal);
       } catch (error) {
         writer.write({ type: "error", error: toClawError(error) });
       }
       return;
     }
     let result: StreamPart | undefined;
-    await this.context.pipeline.handle(pipelineRequest, { write: (part) => void (part.type !== "text-delta" && (result = part)) }, controller.signal);
+    await this.context.pipeline.handle(pipelineRequest, { write: (part) => void (part.type !== "text-delta" && (result = part)) }, signal);
     if (!result || result.type === "text-delta") throw new ClawError("internal", "The pipeline ended without an answer.");
     // The request observers saw this error: it is not a refused request.
     if (result.type === "error") throw alreadyReported(result.error);

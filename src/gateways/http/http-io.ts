@@ -25,10 +25,11 @@ export function openAiError(error: ClawError): { error: { message: string; type:
   return { error: { message: error.message, type, param: error.param ?? null, code: error.code } };
 }
 
-/** Headers an error brings: a body over the limit ends the connection (its rest is not read); overloaded says when to retry. */
+/** Headers an error brings: a body over the limit ends the connection (its rest is not read); overloaded and rate_limited say when to retry. */
 export function errorHeaders(error: ClawError): Record<string, string> {
   if (error.code === "payload_too_large") return { connection: "close" };
   if (error.code === "overloaded") return { "retry-after": "1" };
+  if (error.retryAfter !== undefined) return { "retry-after": String(error.retryAfter) };
   return {};
 }
 

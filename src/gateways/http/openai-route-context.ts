@@ -15,11 +15,17 @@ export interface OpenAiRouteContext {
   principalOf(request: FastifyRequest): Principal;
 }
 
-/** A signal that aborts when the client hangs up before its response was complete (its work is then stopped). */
-export function clientGoneSignal(reply: FastifyReply): AbortSignal {
+/**
+ * A signal that aborts a request's work when the client hangs up before its response was complete, or when the
+ * token it authenticated with is revoked meanwhile (POST /admin/tokens/revoke): a long answer stops at once, as an
+ * open WebSocket connection does.
+ */
+export function requestSignal(reply: FastifyReply, context: Pick<GatewayContext, "authenticator">, principal: Principal): AbortSignal {
   const controller = new AbortController();
   const response = reply.raw;
+  const unwatch = context.authenticator.watchRevocation?.(principal, () => controller.abort());
   response.on("close", () => {
+    unwatch?.();
     if (!response.writableFinished) controller.abort();
   });
   return controller.signal;

@@ -11,6 +11,8 @@ import { mqttConnectSettings, type MqttConnectSettings } from "./mqtt-client-opt
 import { MqttRequestHandler, type ReplyTarget } from "./mqtt-request-handler.js";
 import { MqttTopics } from "./mqtt-topics.js";
 import { ReconnectBackoff } from "./reconnect-backoff.js";
+import { jsonFrameCodec } from "../frame-codec.js";
+import { loadSm2KeyPair } from "../../security/gm/sm2-key-files.js";
 
 export type MqttConnectionState = "waiting-for-model" | "connecting" | "connected" | "reconnecting" | "stopped";
 
@@ -71,6 +73,8 @@ export class MqttGateway implements Gateway {
   private readonly events: GatewayEvents;
   /** Whether the broker connection is open (reported opened, not yet closed). */
   private open = false;
+  /** The static SM2 public key of `encryption: {type: sm}` (printed at start): every request must then be sealed to it. */
+  readonly linkPublicKey?: string;
 
   constructor(
     private readonly config: MqttOptions,
@@ -81,6 +85,8 @@ export class MqttGateway implements Gateway {
     this.backoff = new ReconnectBackoff({ maxMs: config.reconnect_max_delay * 1000 });
     this.settings = mqttConnectSettings(config, context.baseDir, this.backoff.next());
     this.retentionMs = Math.max(config.session_expiry, 600) * 1000;
+    const staticKeys = config.encryption ? this.loadLinkKey(config.encryption) : undefined;
+    this.linkPublicKey = staticKeys?.publicKey;
     this.handler = new MqttRequestHandler({
       context,
       topics: this.topics,
@@ -93,7 +99,16 @@ export class MqttGateway implements Gateway {
         full: () => this.pendingBytes > config.max_buffered,
         drained: (signal) => this.drained(signal),
       },
+      ...(staticKeys ? { staticKeys } : {}),
     });
+  }
+
+  /** The static SM2 key from the configured files, or generated once into the data directory (logged). */
+  private loadLinkKey(encryption: NonNullable<MqttOptions["encryption"]>) {
+    const { context } = this;
+    const loaded = loadSm2KeyPair({ privateKey: encryption.private_key, publicKey: encryption.public_key, baseDir: context.baseDir, dataDir: context.dataDir ?? context.baseDir });
+    if (loaded.generated) context.logger.info({ file: loaded.generated, public_key: loaded.keys.publicKey }, "generated the SM2 link key");
+    return loaded.keys;
   }
 
   get name(): string {
@@ -277,11 +292,14 @@ export class MqttGateway implements Gateway {
   private publish(target: ReplyTarget, frame: ServerFrame): Promise<boolean> {
     const client = this.client;
     if (!client) return Promise.resolve(false);
+    const sealed = target.sealed;
     const properties =
       this.config.protocol_version === 5
-        ? { contentType: "application/json", payloadFormatIndicator: true, ...(target.correlationData ? { correlationData: target.correlationData } : {}) }
+        ? sealed
+          ? { contentType: "application/octet-stream", ...(target.correlationData ? { correlationData: target.correlationData } : {}) }
+          : { contentType: "application/json", payloadFormatIndicator: true, ...(target.correlationData ? { correlationData: target.correlationData } : {}) }
         : undefined;
-    const payload = JSON.stringify(frame);
+    const payload = sealed ? sealed.seal(JSON.stringify(frame)) : jsonFrameCodec.encode(frame);
     const bytes = Buffer.byteLength(payload) + Buffer.byteLength(target.topic);
     this.pendingBytes += bytes;
     return new Promise((resolve) => {

@@ -5,7 +5,10 @@ import { agentSchema } from "../../config/schema.js";
 import { EchoEngine } from "../../engine/echo/echo-engine.js";
 import { silentLogger } from "../../logging/logger.js";
 import { Pipeline } from "../../pipeline/pipeline.js";
-import { createAuthenticator } from "../../security/authenticator.js";
+import { createAuthenticator, withRevocation } from "../../security/authenticator.js";
+import { generateSm2KeyPair, type Sm2KeyPair } from "../../security/gm/gm-crypto.js";
+import { RevocationList } from "../../security/revocation-list.js";
+import { SmMqttRequest } from "../sm-mqtt-envelope.js";
 import { issueToken } from "../../security/jwt-issuer.js";
 import { openMemoryDatabase, type SqliteDatabase } from "../../store/database.js";
 import { RequestLedger } from "../../store/request-ledger.js";
@@ -17,11 +20,12 @@ import { MqttTopics } from "./mqtt-topics.js";
 const secret = "unit-test-secret-0123456789-abcdefghij";
 
 /** A node's MQTT request path on one database; `publish` answers as the broker would, or never (the process dies first). */
-async function handlerOn(database: SqliteDatabase, broker: "up" | "never-acknowledges") {
+async function handlerOn(database: SqliteDatabase, broker: "up" | "never-acknowledges", staticKeys?: Sm2KeyPair) {
   const engine = new EchoEngine({ parallel: 2, maxQueue: 4 });
   const sessions = new SessionRepository(database);
   const pipeline = new Pipeline({ agent: agentSchema.parse({ engine: "echo" }), engine, sessions, logger: silentLogger });
-  const authenticator = await createAuthenticator({ type: "jwt", secret, clock_tolerance: 0 }, ".");
+  const revocations = new RevocationList(database);
+  const authenticator = withRevocation(await createAuthenticator({ type: "jwt", secret, clock_tolerance: 0 }, "."), revocations);
   const published: { target: ReplyTarget; frame: ServerFrame }[] = [];
   const handler = new MqttRequestHandler({
     context: { pipeline, authenticator, engine, logger: silentLogger, baseDir: ".", isReady: () => true },
@@ -34,12 +38,13 @@ async function handlerOn(database: SqliteDatabase, broker: "up" | "never-acknowl
       return broker === "up" ? Promise.resolve(true) : new Promise<boolean>(() => undefined);
     },
     buffer: { full: () => false, drained: async () => undefined },
+    ...(staticKeys ? { staticKeys } : {}),
   });
-  return { handler, sessions, published };
+  return { handler, sessions, published, revocations };
 }
 
-const packet = (frame: Record<string, unknown>): IPublishPacket =>
-  ({ cmd: "publish", topic: "clawbot/req/alice", payload: Buffer.from(JSON.stringify(frame)), qos: 1, dup: false, retain: false }) as IPublishPacket;
+const packet = (frame: Record<string, unknown> | Buffer): IPublishPacket =>
+  ({ cmd: "publish", topic: "clawbot/req/alice", payload: Buffer.isBuffer(frame) ? frame : Buffer.from(JSON.stringify(frame)), qos: 1, dup: false, retain: false }) as IPublishPacket;
 
 async function until(condition: () => boolean): Promise<void> {
   for (let waited = 0; !condition(); waited += 5) {
@@ -82,5 +87,46 @@ describe("MqttRequestHandler", () => {
     await until(() => node.published.filter(({ frame }) => frame.type === "finish" || frame.type === "error").length === 2);
     expect(node.published.find(({ frame }) => frame.id === "live" && frame.type === "finish")?.frame).toMatchObject({ text: expect.stringContaining("one two") });
     expect(node.published.find(({ frame }) => frame.id === "expired")?.frame).toMatchObject({ type: "error", code: "unauthorized" });
+  });
+
+  it("answers a resumed request whose token (by jti or subject) was revoked meanwhile with unauthorized, and marks it answered", async () => {
+    const database = openMemoryDatabase();
+    const ledger = new RequestLedger(database);
+    const stored = { gateway: "node-1", replyTopic: "clawbot/res/alice", expiresAt: Date.now() + 60_000 };
+    const principal = (subject: string, jti: string) => ({ subject, roles: ["user"], scopes: [], claims: { jti, iat: Math.floor(Date.now() / 1000) - 10 } });
+    ledger.accept({ ...stored, owner: "alice", principal: principal("alice", "jti-revoked"), requestId: "by-jti", request: '{"type":"chat","id":"by-jti","message":"hi"}' });
+    ledger.accept({ ...stored, owner: "bob", principal: principal("bob", "jti-bob"), requestId: "by-subject", request: '{"type":"chat","id":"by-subject","message":"hi"}' });
+    ledger.accept({ ...stored, owner: "carol", principal: principal("carol", "jti-carol"), requestId: "kept", request: '{"type":"chat","id":"kept","message":"still fine"}' });
+    const node = await handlerOn(database, "up");
+    node.revocations.revokeToken("jti-revoked");
+    node.revocations.revokeSubject("bob");
+    expect(node.handler.resumeInterrupted()).toBe(3);
+    await until(() => ["by-jti", "by-subject", "kept"].every((id) => ledger.state("node-1", id === "by-jti" ? "alice" : id === "by-subject" ? "bob" : "carol", id) === "answered"));
+    for (const id of ["by-jti", "by-subject"]) {
+      expect(node.published.filter(({ frame }) => frame.id === id).map(({ frame }) => frame)).toEqual([expect.objectContaining({ type: "error", code: "unauthorized", message: "token revoked" })]);
+    }
+    expect(node.published.find(({ frame }) => frame.id === "kept" && frame.type === "finish")?.frame).toMatchObject({ text: expect.stringContaining("still fine") });
+    expect(node.sessions.history("alice", "default").length + node.sessions.history("bob", "default").length).toBe(0);
+  });
+
+  it("with encryption, seals every reply, keeps no token in the ledger, and answers a resumed sealed request under fresh reply keys the client opens", async () => {
+    const database = openMemoryDatabase();
+    const staticKeys = generateSm2KeyPair();
+    const token = await issueToken({ secret, subject: "alice", ttl: "1h" });
+    const request = new SmMqttRequest(staticKeys.publicKey);
+    const first = await handlerOn(database, "never-acknowledges", staticKeys);
+    await first.handler.accept(packet(request.seal(JSON.stringify({ type: "chat", id: "s1", session: "s", message: "sealed words", token }))));
+    await until(() => first.published.some(({ frame }) => frame.type === "finish"));
+    expect(first.published.every(({ target }) => target.sealed !== undefined)).toBe(true);
+    const stored = JSON.stringify(database.prepare("SELECT * FROM mqtt_request_ledger").all());
+    expect(stored).not.toContain(token);
+
+    const second = await handlerOn(database, "up", staticKeys);
+    expect(second.handler.resumeInterrupted()).toBe(1);
+    await until(() => second.published.length > 0);
+    const [resumed] = second.published;
+    expect(resumed?.target.sealed).toBeDefined();
+    const opened = request.open(resumed?.target.sealed?.seal(JSON.stringify(resumed.frame)) as Buffer);
+    expect(JSON.parse(opened as string)).toMatchObject({ type: "finish", id: "s1", text: expect.stringContaining("sealed words") });
   });
 });

@@ -8,11 +8,16 @@ import { errorFrame, parseTransportFrame, serverFrame, type ChatFrame } from "..
 import type { GatewayContext } from "../gateway.js";
 import { ignoredGatewayEvents, type GatewayEvents } from "../gateway-events.js";
 import type { MqttTopics } from "./mqtt-topics.js";
+import { jsonFrameCodec } from "../frame-codec.js";
+import type { Sm2KeyPair } from "../../security/gm/gm-crypto.js";
+import { openSealedRequest, SealedReplies, storedRequest, storedRequestText, type ReplySecret } from "../sm-mqtt-envelope.js";
 
 /** Where the replies to one request go: the owner's reply topic, or the MQTT 5 response topic it asked for below it. */
 export interface ReplyTarget {
   topic: string;
   correlationData?: Buffer;
+  /** With `encryption: {type: sm}`: seals every reply to this request (plain JSON without it). */
+  sealed?: SealedReplies;
 }
 
 /** The replies waiting for the broker, shared by every request of the gateway. */
@@ -34,7 +39,10 @@ export interface MqttRequestHandlerOptions {
   /** Publishes one reply frame; resolves true once the broker has it (false when it could not be published). */
   publish(target: ReplyTarget, frame: ServerFrame): Promise<boolean>;
   buffer: ReplyBuffer;
+  /** The static SM2 key of `encryption: {type: sm}`: every request must then be a sealed envelope (sm-mqtt-envelope.ts). */
+  staticKeys?: Sm2KeyPair;
 }
+
 
 /** Outcomes after which a request may be sent again with the same id and run (the node was busy or not ready). */
 const retryableCodes: ReadonlySet<string> = new Set<ErrorCode>(["overloaded", "unavailable"]);
@@ -117,7 +125,7 @@ export class MqttRequestHandler {
     const correlationData = packet.properties?.correlationData;
     // Until the token is verified, replies go only where the client segment's own user reads (the broker's ACL
     // lets only that user publish on its request topic).
-    const early = this.target(client, responseTopic, correlationData) ?? ownTarget(topics.responseTopic(client) as string, correlationData);
+    let early = this.target(client, responseTopic, correlationData) ?? ownTarget(topics.responseTopic(client) as string, correlationData);
     const reply = (frame: ServerFrame) => void this.options.publish(early, frame);
     const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
     if (payload.length > this.options.maxPayload) {
@@ -125,8 +133,24 @@ export class MqttRequestHandler {
       reply(errorFrame(null, new ClawError("payload_too_large", `The message is ${payload.length} bytes; the limit is ${this.options.maxPayload}.`)));
       return;
     }
-    const text = payload.toString("utf8");
-    const parsed = parseTransportFrame(text);
+    // An encrypted gateway opens the envelope first: what cannot be opened is answered in plain JSON (it has no key to seal with).
+    let replySecret: ReplySecret | undefined;
+    let decoded: ReturnType<typeof jsonFrameCodec.decode>;
+    if (this.options.staticKeys) {
+      try {
+        const opened = openSealedRequest(payload, this.options.staticKeys);
+        replySecret = opened.reply;
+        decoded = { text: opened.text };
+        early = { ...early, sealed: new SealedReplies(replySecret) };
+      } catch (error) {
+        const clawError = toClawError(error);
+        logger.info({ topic: packet.topic, reason: clawError.message }, "mqtt sealed request refused");
+        this.events.frameRefused(clawError.code);
+        reply(errorFrame(null, clawError));
+        return;
+      }
+    } else decoded = jsonFrameCodec.decode(payload);
+    const parsed = "text" in decoded ? parseTransportFrame(decoded.text) : { error: "error" in decoded ? decoded.error : new ClawError("bad_request", "Unexpected frame."), id: null };
     if ("error" in parsed) {
       logger.debug({ topic: packet.topic, reason: parsed.error.message }, "mqtt bad frame");
       this.events.frameRefused(parsed.error.code);
@@ -152,11 +176,12 @@ export class MqttRequestHandler {
       logger.warn({ topic: packet.topic, id: frame.id, subject: owner }, "mqtt request refused (forbidden): the subject cannot name a reply topic (empty, or containing / + # or NUL)");
       return;
     }
-    const target = this.target(owner, responseTopic, correlationData);
+    const allowed = this.target(owner, responseTopic, correlationData);
+    const target = allowed && early.sealed ? { ...allowed, sealed: early.sealed } : allowed;
     if (!target) {
       this.refuseForbidden();
       logger.warn({ topic: packet.topic, id: frame.id, subject: owner, responseTopic }, "mqtt request refused (forbidden): response topic outside the subject's reply topic");
-      void this.options.publish(ownTarget(own, correlationData), errorFrame(frame.id, new ClawError("forbidden", `Replies to ${owner} go to ${own} or below it, not to ${responseTopic}.`)));
+      void this.options.publish({ ...ownTarget(own, correlationData), ...(early.sealed ? { sealed: early.sealed } : {}) }, errorFrame(frame.id, new ClawError("forbidden", `Replies to ${owner} go to ${own} or below it, not to ${responseTopic}.`)));
       return;
     }
     if (frame.type === "cancel") return void this.session.receive(frame, principal, { owner, sink: this.sink(target) });
@@ -167,7 +192,7 @@ export class MqttRequestHandler {
       return;
     }
     // Recorded before the acknowledgement goes out: from here on a crash cannot lose the request. No token is kept.
-    const request = JSON.stringify({ ...frame, stream });
+    const request = storedRequestText({ ...frame, stream }, replySecret);
     const entry = { gateway: gatewayId, owner, requestId: frame.id, request, principal, expiresAt: authenticator.expiresAt(principal), replyTopic: target.topic, correlationData: target.correlationData };
     if (!ledger.accept(entry)) {
       const state = ledger.state(gatewayId, owner, frame.id);
@@ -197,7 +222,8 @@ export class MqttRequestHandler {
   private resume(entry: StoredLedgerEntry): void {
     const { logger } = this.options.context;
     const { owner, requestId } = entry;
-    const target: ReplyTarget = ownTarget(entry.replyTopic, entry.correlationData);
+    const { request, replySecret } = storedRequest(entry.request);
+    const target: ReplyTarget = { ...ownTarget(entry.replyTopic, entry.correlationData), ...(replySecret ? { sealed: new SealedReplies(replySecret) } : {}) };
     const answer = (frame: ServerFrame, why: string) => {
       logger.warn({ owner, id: requestId, reason: why }, "mqtt interrupted request answered without running it");
       this.active.add(keyOf(owner, requestId));
@@ -207,7 +233,7 @@ export class MqttRequestHandler {
       // Its exchange is stored already: the client gets the stored finish, nothing is generated or stored again.
       return answer(JSON.parse(entry.finalFrame) as ServerFrame, "recorded before the stop: its finish is sent again");
     }
-    const parsed = parseTransportFrame(entry.request);
+    const parsed = parseTransportFrame(request);
     if ("error" in parsed || parsed.frame.type !== "chat") {
       return answer(errorFrame(requestId, new ClawError("bad_request", "The stored request could not be read.")), "unreadable");
     }
@@ -215,6 +241,8 @@ export class MqttRequestHandler {
       const expired = new ClawError("unauthorized", "The token expired before the interrupted request could be resumed; send it again with a fresh token.");
       return answer(errorFrame(requestId, expired), "token expired");
     }
+    const revoked = this.options.context.authenticator.revoked?.(entry.principal);
+    if (revoked) return answer(errorFrame(requestId, new ClawError("unauthorized", revoked)), revoked);
     logger.info({ owner, id: requestId }, "mqtt resuming an interrupted request");
     void this.run({ owner, frame: parsed.frame, stream: parsed.stream, target }, entry.principal);
   }

@@ -5,6 +5,7 @@ import type { Principal } from "../../core/types.js";
 import { Backpressure } from "../backpressure.js";
 import { FrameSession, type ServerFrame } from "../frame-session.js";
 import { errorFrame, parseClientFrame, type ChatFrame } from "../frames.js";
+import { jsonFrameCodec, type FrameCodec } from "../frame-codec.js";
 import type { GatewayContext } from "../gateway.js";
 import type { GatewayEvents } from "../gateway-events.js";
 
@@ -23,6 +24,8 @@ export interface ConnectionOptions {
   events: GatewayEvents;
   /** The client's address, for the record of a refused auth frame. */
   remote: string | undefined;
+  /** How frames are written and read (default plain JSON; the SM encrypted link seals them). */
+  codec?: FrameCodec;
 }
 
 /** Close codes of a clean close by either side; any other (1006 reset, 1009, 1011, 4xxx errors, a dropped peer) is abnormal. */
@@ -36,11 +39,14 @@ const maxTimerMs = 2 ** 31 - 1;
 export class WebsocketConnection {
   private principal: Principal | undefined;
   private readonly session: FrameSession;
+  private readonly codec: FrameCodec;
   private alive = true;
   /** Frames are handled in order, so an auth frame is verified before the chat that follows it. */
   private queue: Promise<void> = Promise.resolve();
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Stops watching the current token for a revocation. */
+  private stopWatchingRevocation: (() => void) | undefined;
   /** When the current token stops being accepted (epoch ms), if it ever does. */
   private expiresAt: number | undefined;
   /** The token expired: no new chat is taken, and the connection closes (4401) once the running ones finish. */
@@ -57,6 +63,7 @@ export class WebsocketConnection {
     private readonly options: ConnectionOptions,
   ) {
     this.principal = options.principal;
+    this.codec = options.codec ?? jsonFrameCodec;
     this.session = new FrameSession({
       pipeline: options.context.pipeline,
       gateway: "websocket",
@@ -130,8 +137,15 @@ export class WebsocketConnection {
       this.send(errorFrame(null, new ClawError("payload_too_large", `The frame is ${bytes} bytes; the limit is ${this.options.maxPayload}.`)));
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.from(data).toString("utf8");
-    const parsed = parseClientFrame(text);
+    const decoded = this.codec.decode(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
+    if ("reply" in decoded) return void this.socket.send(decoded.reply);
+    if ("error" in decoded) {
+      this.options.events.frameRefused(decoded.error.code);
+      this.send(errorFrame(null, decoded.error));
+      if (decoded.fatal) this.close(errorTable[decoded.error.code].closeCode, decoded.error.message);
+      return;
+    }
+    const parsed = parseClientFrame(decoded.text);
     if ("error" in parsed) {
       this.options.events.frameRefused(parsed.error.code);
       this.send(errorFrame(parsed.id, parsed.error));
@@ -198,6 +212,11 @@ export class WebsocketConnection {
   /** Arms the timer that ends the connection when its token stops being accepted. */
   private scheduleExpiry(): void {
     clearTimeout(this.expiryTimer);
+    // A revoked token (POST /admin/tokens/revoke) ends the connection at once, running answers included.
+    this.stopWatchingRevocation?.();
+    this.stopWatchingRevocation = this.principal
+      ? this.options.context.authenticator.watchRevocation?.(this.principal, () => this.revoked())
+      : undefined;
     this.expiresAt = this.principal ? this.options.context.authenticator.expiresAt(this.principal) : undefined;
     if (this.expiresAt === undefined) return;
     const check = () => {
@@ -207,6 +226,13 @@ export class WebsocketConnection {
       this.expiryTimer.unref();
     };
     check();
+  }
+
+  /** The token was revoked by an admin: close with 4401 at once (the close cancels the running answers). */
+  private revoked(): void {
+    if (this.closing) return;
+    this.options.context.logger.info({ gateway: "websocket", subject: this.principal?.subject, running: this.running }, "token revoked");
+    this.close(errorTable.unauthorized.closeCode, "token revoked");
   }
 
   /** The token expired: take no new chat; close with 4401 now, or once the running answers are written. */
@@ -220,7 +246,7 @@ export class WebsocketConnection {
   /** Writes a frame; false when the client's buffer is above `max_buffered` (the pipeline then waits for `drained`). */
   private send(frame: ServerFrame): boolean {
     if (this.closing || this.socket.readyState !== this.socket.OPEN) return true;
-    this.socket.send(JSON.stringify(frame));
+    this.socket.send(this.codec.encode(frame));
     this.options.events.frameSent();
     if (frame.type === "error" && frame.code === "slow_client") this.closeSlow();
     return this.socket.bufferedAmount <= this.options.maxBuffered;
@@ -253,6 +279,8 @@ export class WebsocketConnection {
   private clearTimers(): void {
     clearTimeout(this.authTimer);
     clearTimeout(this.expiryTimer);
+    this.stopWatchingRevocation?.();
+    this.stopWatchingRevocation = undefined;
   }
 
   private abortAll(): void {

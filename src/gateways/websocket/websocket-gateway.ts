@@ -9,7 +9,10 @@ import type { Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
 import { ignoredGatewayEvents, type GatewayEvents } from "../gateway-events.js";
 import type { HttpListeners } from "../http-listeners.js";
 import { bearerToken } from "../bearer-token.js";
+import { certificatePrincipal } from "../client-certificate.js";
 import { WebsocketConnection } from "./websocket-connection.js";
+import type { FrameCodecFactory } from "../frame-codec.js";
+import { linkCodecs } from "../sm-frame-codec.js";
 
 /** Frames up to this multiple of max_payload get a payload_too_large error frame; larger ones close the socket (1009). */
 const hardLimitFactor = 4;
@@ -25,6 +28,9 @@ export class WebsocketGateway implements Gateway {
   private stopped = false;
   private boundPort: number | undefined;
   private readonly events: GatewayEvents;
+  /** One codec per connection: plain JSON, or the SM encrypted link. */
+  private readonly codecs: FrameCodecFactory;
+  readonly linkPublicKey: string | undefined;
 
   constructor(
     private readonly config: WebsocketGatewayConfig,
@@ -32,6 +38,7 @@ export class WebsocketGateway implements Gateway {
     private readonly listeners: HttpListeners,
   ) {
     this.events = context.events ?? ignoredGatewayEvents;
+    ({ codecs: this.codecs, publicKey: this.linkPublicKey } = linkCodecs(config.encryption, context, "binary"));
     this.server = new WebSocketServer({ noServer: true, maxPayload: config.max_payload * hardLimitFactor });
     // A handshake ws refuses (no or bad Sec-WebSocket-Key, version, method…) gets our coded answer, not ws's plain text.
     this.server.on("wsClientError", (error: Error, socket: Duplex, request: http.IncomingMessage) => {
@@ -41,7 +48,7 @@ export class WebsocketGateway implements Gateway {
   }
 
   get name(): string {
-    return `websocket ws://${this.config.host}:${this.boundPort ?? this.config.port}${this.config.path}`;
+    return `websocket ${this.config.tls ? "wss" : "ws"}://${this.config.host}:${this.boundPort ?? this.config.port}${this.config.path}`;
   }
 
   get port(): number | undefined {
@@ -93,8 +100,9 @@ export class WebsocketGateway implements Gateway {
     if (url.pathname !== this.config.path) return this.refuse(socket, "not_found", `No WebSocket endpoint at ${url.pathname.slice(0, 200)}`);
     const remote = request.socket.remoteAddress;
     const token = bearerToken(request.headers.authorization) ?? url.searchParams.get("token") ?? undefined;
-    let principal: Principal | undefined;
-    if (token !== undefined || !this.context.authenticator.required) {
+    // mTLS: a verified client certificate authenticates the connection when no bearer token is sent.
+    let principal: Principal | undefined = token === undefined ? certificatePrincipal(request.socket, this.config.tls) : undefined;
+    if (!principal && (token !== undefined || !this.context.authenticator.required)) {
       try {
         principal = await this.context.authenticator.authenticate(token, remote);
       } catch (error) {
@@ -119,6 +127,7 @@ export class WebsocketGateway implements Gateway {
         slowClientTimeoutMs: this.config.slow_client_timeout * 1000,
         events: this.events,
         remote,
+        codec: this.codecs(),
       });
       this.connections.add(connection);
       socketConnection.on("close", () => this.connections.delete(connection));
