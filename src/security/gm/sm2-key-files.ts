@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ClawError } from "../../core/errors.js";
 import { generateSm2KeyPair, isSm2PublicKey, sm2PublicKeyOf, type Sm2KeyPair } from "./gm-crypto.js";
+import { sm2PrivateKeyFromPem, sm2PublicKeyFromPem } from "../sm2-key.js";
 
 export const generatedPrivateKeyFile = "sm2-link-key.hex";
 export const generatedPublicKeyFile = "sm2-link-key.pub.hex";
@@ -57,11 +58,7 @@ export function readPrivateKey(file: string): string {
   const text = readText(file);
   let hex: string | undefined;
   if (/^[0-9a-f]{64}$/i.test(text)) hex = text.toLowerCase();
-  else {
-    const der = pemBody(text);
-    const at = der ? der.indexOf(Buffer.from([0x02, 0x01, 0x01, 0x04, 0x20])) : -1;
-    if (der && at >= 0 && der.length >= at + 37) hex = der.subarray(at + 5, at + 37).toString("hex");
-  }
+  else hex = fromPem(file, () => sm2PrivateKeyFromPem(text)?.privateKey);
   if (!hex || /^0+$/.test(hex)) throw keyError(`${file} holds no SM2 private key (64 hex digits or PEM).`);
   return hex;
 }
@@ -71,16 +68,16 @@ export function readPublicKey(file: string): string {
   const text = readText(file);
   let hex: string | undefined;
   if (/^04[0-9a-f]{128}$/i.test(text)) hex = text.toLowerCase();
-  else {
-    const der = pemBody(text);
-    const at = der ? der.lastIndexOf(Buffer.from([0x03, 0x42, 0x00, 0x04])) : -1;
-    if (der && at >= 0 && der.length >= at + 3 + 65) hex = der.subarray(at + 3, at + 3 + 65).toString("hex");
-  }
+  else hex = fromPem(file, () => sm2PublicKeyFromPem(text));
   if (!hex || !isSm2PublicKey(hex)) throw keyError(`${file} holds no SM2 public key (04‖x‖y hex or PEM).`);
   return hex;
 }
 
-function pemBody(text: string): Buffer | undefined {
-  const match = /-----BEGIN [A-Z ]+-----([\s\S]+?)-----END [A-Z ]+-----/.exec(text);
-  return match ? Buffer.from((match[1] as string).replace(/\s+/g, ""), "base64") : undefined;
+/** A key read from PEM by the one SM2 PEM reader (src/security/sm2-key.ts, shared with SM2 JWTs); a malformed one is a key error. */
+function fromPem(file: string, read: () => string | undefined): string | undefined {
+  try {
+    return read();
+  } catch (error) {
+    throw keyError(`${file}: ${(error as Error).message}`);
+  }
 }
