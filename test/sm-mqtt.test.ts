@@ -1,6 +1,5 @@
 // Sealed MQTT messages (`encryption: {type: sm}`) end to end through a real Mosquitto: chat, refusals, replay, nothing in clear, an independent sm-crypto client.
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
@@ -13,22 +12,11 @@ import { silentLogger } from "../src/logging/logger.js";
 import { generateSm2KeyPair } from "../src/security/gm/gm-crypto.js";
 import { issueToken } from "../src/security/jwt-issuer.js";
 import { findMosquitto, missingMosquittoMessage, MosquittoBroker } from "./helpers/mosquitto.js";
+import { bytes, gcm, kdf, sharedX, sm2, sm3Bytes } from "./helpers/independent-sm.js";
 import { testSecret } from "./helpers/test-node.js";
 
 const skip = !findMosquitto() && !process.env.CI;
 if (skip) console.warn(`Skipping the sealed MQTT tests: ${missingMosquittoMessage}`);
-
-interface SmCrypto {
-  sm2: { generateKeyPairHex(): { privateKey: string; publicKey: string } };
-  sm3(input: number[]): string;
-  sm4: { encrypt(input: number[], key: number[], options: { padding: "none"; output: "array" }): number[] };
-}
-const require = createRequire(import.meta.url);
-const smCrypto = require("sm-crypto") as SmCrypto;
-const smUtils = require(require.resolve("sm-crypto").replace(/index\.js$/, "sm2/utils.js")) as {
-  getGlobalCurve(): { decodePointHex(hex: string): { multiply(k: unknown): { getX(): { toBigInteger(): { toString(radix: number): string } } } } };
-};
-const { BigInteger } = createRequire(require.resolve("sm-crypto"))("jsbn") as { BigInteger: new (hex: string, radix: number) => unknown };
 
 const prefix = "sealed";
 const requestTopic = `${prefix}/req/alice`;
@@ -160,20 +148,11 @@ describe.skipIf(skip)("sealed MQTT messages (encryption: {type: sm})", () => {
   });
 
   it("an independent client built on sm-crypto from docs/protocol.md alone completes one sealed request", async () => {
-    const bytes = (hex: string): number[] => [...Buffer.from(hex, "hex")];
-    const sm3 = (input: number[]): number[] => bytes(smCrypto.sm3(input));
-    const kdf = (input: number[], length: number): number[] => {
-      const out: number[] = [];
-      for (let counter = 1; out.length < length; counter += 1) out.push(...sm3([...input, (counter >>> 24) & 255, (counter >>> 16) & 255, (counter >>> 8) & 255, counter & 255]));
-      return out.slice(0, length);
-    };
-    const ephemeral = smCrypto.sm2.generateKeyPairHex();
+    const ephemeral = sm2.generateKeyPairHex();
     const random = Array.from({ length: 32 }, () => Math.floor(Math.random() * 256));
     const header = [1, ...bytes(ephemeral.publicKey), ...random];
     expect(header.length).toBe(98);
-    const point = smUtils.getGlobalCurve().decodePointHex(serverKey).multiply(new BigInteger(ephemeral.privateKey, 16));
-    const sharedX = bytes(point.getX().toBigInteger().toString(16).padStart(64, "0"));
-    const keys = kdf([...sharedX, ...sm3([...Buffer.from("clawbot-sm-mqtt/1", "ascii"), ...header, ...bytes(serverKey)])], 60);
+    const keys = kdf([...sharedX(ephemeral.privateKey, serverKey), ...sm3Bytes([...Buffer.from("clawbot-sm-mqtt/1", "ascii"), ...header, ...bytes(serverKey)])], 60);
     const frame = { type: "chat", id: "interop-1", message: "independent hello", token: await token(), stream: false };
     const request = gcm(keys.slice(0, 16), keys.slice(16, 28), [...Buffer.from(JSON.stringify(frame), "utf8")], header, false);
     const from = replies.length;
@@ -191,35 +170,3 @@ describe.skipIf(skip)("sealed MQTT messages (encryption: {type: sm})", () => {
     expect(JSON.parse(Buffer.from(opened.output).toString("utf8"))).toMatchObject({ type: "finish", id: "interop-1", text: expect.stringContaining("independent hello") });
   });
 });
-
-// SM4-GCM from the SM4 block cipher of sm-crypto (as test/sm-interop.test.ts): CTR from inc32(J0), GHASH over AAD and ciphertext.
-const toBig = (input: number[]): bigint => BigInt(`0x${Buffer.from(input).toString("hex") || "0"}`);
-const fromBig = (value: bigint): number[] => [...Buffer.from(value.toString(16).padStart(32, "0"), "hex")];
-const block = (key: number[], input: number[]): number[] => smCrypto.sm4.encrypt(input, key, { padding: "none", output: "array" });
-
-function gfMultiply(x: bigint, y: bigint): bigint {
-  let z = 0n;
-  let v = y;
-  for (let bit = 127n; bit >= 0n; bit -= 1n) {
-    if ((x >> bit) & 1n) z ^= v;
-    v = v & 1n ? (v >> 1n) ^ (0xe1n << 120n) : v >> 1n;
-  }
-  return z;
-}
-
-function gcm(key: number[], nonce: number[], input: number[], aad: number[], decrypt: boolean): { output: number[]; tag: number[] } {
-  const h = toBig(block(key, new Array(16).fill(0)));
-  const counterBlock = (counter: number) => [...nonce, (counter >>> 24) & 255, (counter >>> 16) & 255, (counter >>> 8) & 255, counter & 255];
-  const output: number[] = [];
-  for (let at = 0; at < input.length; at += 16) {
-    const stream = block(key, counterBlock(2 + at / 16));
-    input.slice(at, at + 16).forEach((value, index) => output.push(value ^ (stream[index] as number)));
-  }
-  const ciphertext = decrypt ? input : output;
-  const padded = (data: number[]) => [...data, ...new Array((16 - (data.length % 16)) % 16).fill(0)];
-  const lengths = fromBig((BigInt(aad.length * 8) << 64n) | BigInt(ciphertext.length * 8));
-  const all = [...padded(aad), ...padded(ciphertext), ...lengths];
-  let s = 0n;
-  for (let at = 0; at < all.length; at += 16) s = gfMultiply(s ^ toBig(all.slice(at, at + 16)), h);
-  return { output, tag: fromBig(toBig(block(key, counterBlock(1))) ^ s) };
-}
