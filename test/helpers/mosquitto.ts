@@ -1,10 +1,9 @@
 // Runs a real Mosquitto broker for tests: a free loopback port, persistence in a temp dir, stop/restart by PID, optional password users and ACL.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { freePort } from "./free-port.js";
+import { freePort, waitForPort } from "./free-port.js";
 
 const candidates = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto", "/usr/local/opt/mosquitto/sbin/mosquitto"];
 
@@ -87,7 +86,7 @@ export class MosquittoBroker {
       child.once("exit", (code) => reject(new Error(`mosquitto exited with ${code} before accepting connections: ${stderr}${this.log}`))),
     );
     try {
-      await Promise.race([waitForPort(this.port, 10_000), exited]);
+      await Promise.race([waitForPort(this.port, 10_000, "mosquitto"), exited]);
     } catch (error) {
       this.child = undefined;
       throw error;
@@ -152,22 +151,4 @@ function findMosquittoPasswd(binary: string): string {
   const found = directories.map((directory) => path.join(directory, "mosquitto_passwd")).find((file) => fs.existsSync(file));
   if (!found) throw new Error("Cannot run the MQTT ACL tests: mosquitto_passwd is not installed (it comes with mosquitto)");
   return found;
-}
-
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`mosquitto did not accept connections on 127.0.0.1:${port} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

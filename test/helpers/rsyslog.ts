@@ -1,10 +1,9 @@
 // Runs a real rsyslogd for tests: imtcp on a free loopback port, its own config and work directory, every message written raw to a file.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { freePort } from "./free-port.js";
+import { freePort, waitForPort } from "./free-port.js";
 
 const candidates = ["/usr/sbin/rsyslogd", "/usr/local/sbin/rsyslogd", "/sbin/rsyslogd"];
 
@@ -82,7 +81,7 @@ export class RsyslogReceiver {
       child.once("exit", (code, signal) => reject(new Error(`rsyslogd exited (${code ?? signal}) before accepting connections: ${this.stderr}`))),
     );
     try {
-      await Promise.race([waitForPort(this.port, 10_000), exited]);
+      await Promise.race([waitForPort(this.port, 10_000, "rsyslogd"), exited]);
     } catch (error) {
       this.child = undefined;
       throw error;
@@ -121,22 +120,5 @@ export class RsyslogReceiver {
       `input(type="imtcp" address="127.0.0.1" port="${this.port}" ruleset="clawbotAudit")`,
     ];
     fs.writeFileSync(path.join(this.directory, "rsyslog.conf"), `${lines.join("\n")}\n`);
-  }
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`rsyslogd did not accept connections on 127.0.0.1:${port} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
