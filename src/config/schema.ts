@@ -347,6 +347,45 @@ export const watermarkSchema = z
     path: ["key"],
   });
 
+/** The local knowledge base (docs/knowledge.md): documents ingested with `clawbot kb ingest`, searched on every chat turn. */
+export const knowledgeSchema = z.strictObject({
+  /** Put the top chunks of the knowledge base into each chat turn (and carry their citations in the finish). */
+  enabled: z.boolean().default(false),
+  /** The knowledge base's SQLite file (relative to the config file); default `<data_dir>/knowledge.db`. */
+  database: z.string().min(1).optional(),
+  /**
+   * A GGUF embedding model (relative to the config file): chunks get vectors and search is hybrid (BM25 and vectors,
+   * fused). Without it (and without `embed_with_engine`) search is BM25 only, and the start says so.
+   */
+  embedding_model_path: z.string().min(1).optional(),
+  /** Use the chat engine's own `embed()` for vectors instead of a separate model (the echo engine's vectors in tests). */
+  embed_with_engine: z.boolean().default(false),
+  /** Chunks put into a turn, at most (fewer when they do not fit `max_prompt_tokens`). */
+  top_k: z.number().int().min(1).max(50).default(5),
+  /** Tokens the retrieved chunks may take in a prompt, source tags included; lowered to what the context has left. */
+  max_prompt_tokens: z.number().int().positive().default(1024),
+  /** Collections a chat turn searches when the request names none; undefined: every collection (the policy may narrow it). */
+  collections: z.array(z.string().min(1).max(128)).min(1).optional(),
+  /** Reciprocal rank fusion of the BM25 and vector rankings: score = Σ weight / (rrf_k + rank). */
+  fusion: z
+    .strictObject({
+      bm25_weight: z.number().min(0).default(1),
+      vector_weight: z.number().min(0).default(1),
+      rrf_k: z.number().positive().default(60),
+    })
+    .default({}),
+  /** How documents are cut into chunks at ingest (tokens of the embedding model, else estimated). */
+  chunk: z
+    .strictObject({
+      max_tokens: z.number().int().min(16).max(8192).default(256),
+      overlap_tokens: z.number().int().min(0).default(32),
+    })
+    .refine((chunk) => chunk.overlap_tokens < chunk.max_tokens / 2, { message: "knowledge.chunk.overlap_tokens must be less than half of max_tokens" })
+    .default({}),
+  /** Extra words for Chinese segmentation, one per line (`word [frequency] [tag]`, jieba's format); built-in domain words are always loaded. */
+  user_dictionary: z.string().min(1).optional(),
+});
+
 export const configSchema = z.strictObject({
   agent: agentSchema.default({}),
   /** Run in this order on every request: preProcess first to last, postProcess likewise. */
@@ -365,6 +404,7 @@ export const configSchema = z.strictObject({
   audit: auditSchema.default({}),
   watermark: watermarkSchema.default({}),
   security: securitySchema.default({}),
+  knowledge: knowledgeSchema.default({}),
 });
 
 export type ClawbotConfig = z.infer<typeof configSchema>;
@@ -388,3 +428,4 @@ export type AuditSinkConfig = z.infer<typeof auditSinkSchema>;
 export type WatermarkConfig = z.infer<typeof watermarkSchema>;
 export type SecurityConfig = z.infer<typeof securitySchema>;
 export type RolloutConfig = z.infer<typeof rolloutSchema>;
+export type KnowledgeConfig = z.infer<typeof knowledgeSchema>;

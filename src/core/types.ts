@@ -70,6 +70,21 @@ export interface Principal {
   claims: Record<string, unknown>;
 }
 
+/** A knowledge-base chunk an answer was given as a source: its document, where it came from, and its search score. */
+export interface Citation {
+  /** The number of its source tag in the prompt ([1], [2], …), in rank order. */
+  index: number;
+  /** The document's id (a record's id field, or the file's path relative to the ingest root). */
+  docId: string;
+  collection: string;
+  /** Where the document came from (the file path, with a record's line for jsonl/csv). */
+  source: string;
+  /** The chunk's position within its document, from 0. */
+  chunk: number;
+  /** Its fused retrieval score (higher is better; comparable within one answer only). */
+  score: number;
+}
+
 /** What the engine and the pipeline emit, in order: text deltas, then exactly one finish or error. */
 export type StreamPart =
   | { type: "text-delta"; text: string; logprobs?: TokenLogprob[] }
@@ -81,6 +96,8 @@ export type StreamPart =
       timings: Timings;
       /** Every delivered token's logprob, when asked for and no plugin may rewrite the text (the deltas carried them too). */
       logprobs?: TokenLogprob[];
+      /** The knowledge-base chunks put into the prompt, when any were (set by the pipeline, never by an engine). */
+      citations?: Citation[];
     }
   | { type: "error"; error: ClawError };
 

@@ -1,8 +1,9 @@
-// The one request path every gateway uses: authenticate → session → preProcess → build prompt → generate → postProcess → record.
+// The one request path every gateway uses: authenticate → authorize → session → preProcess → retrieve → build prompt → generate →
+// postProcess → record.
 import { randomUUID } from "node:crypto";
 import { limitsSchema, type AgentConfig, type LimitsConfig } from "../config/schema.js";
 import { ClawError, toClawError } from "../core/errors.js";
-import type { ChatMessage, FinishPart, GenerationParams, Principal, StreamPart, TokenLogprob } from "../core/types.js";
+import type { ChatMessage, Citation, FinishPart, GenerationParams, Principal, StreamPart, TokenLogprob } from "../core/types.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { Logger } from "../logging/logger.js";
 import type { Authorization, AuthorizeRequest } from "../security/policy/authorizer.js";
@@ -11,6 +12,7 @@ import { PluginHost } from "../plugins/plugin-host.js";
 import { storageError } from "../store/storage-error.js";
 import type { ExchangeTokens, SessionRepository } from "../store/session-repository.js";
 import { splitConversation } from "./conversation.js";
+import type { KnowledgeChoice, KnowledgeStage } from "./knowledge-stage.js";
 import type { RequestEnd, RequestObserver, RequestStart, RequestTexts } from "./request-observer.js";
 import { buildPrompt, messageTokens, promptBudget, tokenCountKey, tokenizerId } from "./prompt-builder.js";
 import { SubjectLimits } from "./subject-limits.js";
@@ -35,6 +37,8 @@ export interface PipelineRequest {
    */
   prompt?: string;
   params?: Partial<GenerationParams>;
+  /** The knowledge base for this turn: `false` none, named collections, or (absent, `true`) the configured ones. */
+  knowledge?: KnowledgeChoice;
   /** The gateway it came through ("websocket", "http", "mqtt", a custom protocol's name): for the policy, plugins and logs. */
   gateway: string;
   /**
@@ -81,6 +85,8 @@ export interface PipelineOptions {
    * refuses it (`forbidden`, `rate_limited`). Every request is allowed when absent.
    */
   authorize?(request: AuthorizeRequest): Authorization;
+  /** Stage 4b, retrieve (config `knowledge.enabled`): the knowledge base's chunks put into each new turn. None when absent. */
+  knowledge?: KnowledgeStage;
 }
 
 export class Pipeline {
@@ -118,6 +124,8 @@ export class Pipeline {
     const texts: RequestTexts = { receivedInput: undefined, processedInput: undefined, generatedOutput: "", deliveredOutput: "" };
     let metadata: Record<string, unknown> = {};
     let firstTokenMs: number | undefined;
+    /** The knowledge-base chunks put into the prompt, when any were. */
+    let citations: Citation[] | undefined;
     this.notify("accepted", start);
     let releaseSubject: (() => void) | undefined;
     let authorization: Authorization | undefined;
@@ -158,10 +166,26 @@ export class Pipeline {
       await this.plugins.preProcess(context);
       metadata = context.metadata;
       texts.processedInput = context.input;
-      // Stage 5, build prompt: system prompt + history (trimmed oldest-first) + the new turn, as plugins left them.
-      const turn = conversation.hasTurn ? context.input : undefined;
-      const tokenCounts = tail && new Map(tail.messages.map((message, index) => [tokenCountKey(message), tail.tokens[index] as number]));
       const raw = request.prompt !== undefined;
+      // Stage 4b, retrieve: the knowledge base's top chunks go into the new turn (after the history, which stays cached),
+      // with numbered source tags, within their own token budget; the finish cites them.
+      let turn = conversation.hasTurn ? context.input : undefined;
+      if (turn !== undefined && !raw && this.options.knowledge) {
+        const system: ChatMessage[] = agent.system_prompt ? [{ role: "system", content: agent.system_prompt }] : [];
+        const retrieved = await this.options.knowledge.retrieve({
+          turn,
+          choice: request.knowledge,
+          granted: authorization?.collections,
+          engine,
+          fixedMessages: conversation.whole ? [...(context.messages.some((message) => message.role === "system") ? [] : system), ...context.messages] : system,
+          maxTokens: params.maxTokens,
+          signal: controller.signal,
+        });
+        turn = retrieved.turn;
+        if (retrieved.citations.length > 0) citations = retrieved.citations;
+      }
+      // Stage 5, build prompt: system prompt + history (trimmed oldest-first) + the new turn, as plugins left them.
+      const tokenCounts = tail && new Map(tail.messages.map((message, index) => [tokenCountKey(message), tail.tokens[index] as number]));
       const messages = raw ? [] : buildPrompt({
         agent,
         engine,
@@ -207,8 +231,8 @@ export class Pipeline {
         // Stage 8, record: the processed input and the delivered answer, so nothing a plugin masked is stored; then the
         // observers (the audit record). All before the finish is written: when storing fails (disk full), the client gets
         // one storage_error instead of a finish for an exchange that was never stored or audited.
-        const finishPart: FinishPart = logprobs ? { ...part, text: delivered, logprobs } : { ...part, text: delivered };
-        const end = this.ending(start, texts, metadata, { outcome: part.finishReason, error: undefined, usage: part.usage, timings: part.timings });
+        const finishPart: FinishPart = { ...part, text: delivered, ...(logprobs ? { logprobs } : {}), ...(citations ? { citations } : {}) };
+        const end = this.ending(start, texts, metadata, { outcome: part.finishReason, error: undefined, usage: part.usage, timings: part.timings, citations });
         const storeExchange = request.session && request.message !== undefined && part.finishReason !== "cancelled";
         try {
           this.inTransaction(() => {
@@ -283,7 +307,7 @@ export class Pipeline {
     start: RequestStart,
     texts: RequestTexts,
     metadata: Record<string, unknown>,
-    result: Pick<RequestEnd, "outcome" | "error" | "usage" | "timings">,
+    result: Pick<RequestEnd, "outcome" | "error" | "usage" | "timings" | "citations">,
   ): RequestEnd {
     return { ...start, ...texts, ...result, plugins: this.plugins.plugins.map((plugin) => plugin.name), pluginMetadata: metadata };
   }

@@ -1,6 +1,6 @@
 // The pipeline's one observer seam: what happened to each request, for the metrics, the audit ledger and the request log.
 import type { ClawError, ErrorCode } from "../core/errors.js";
-import type { FinishReason, GenerationParams, Principal, Timings, TokenLogprob, Usage } from "../core/types.js";
+import type { Citation, FinishReason, GenerationParams, Principal, Timings, TokenLogprob, Usage } from "../core/types.js";
 
 /** A request the pipeline took; every one ends in exactly one `finished` or `failed`. */
 export interface RequestStart {
@@ -42,6 +42,8 @@ export interface RequestEnd extends RequestStart, RequestTexts {
   pluginMetadata: Record<string, unknown>;
   usage: Usage;
   timings: Timings;
+  /** The knowledge-base chunks put into the prompt (audited: what was retrieved for whom); undefined when none were. */
+  citations?: Citation[];
   /** Token logprobs, when asked for (not audited; here for completeness of the finish). */
   logprobs?: TokenLogprob[];
 }
