@@ -35,6 +35,8 @@ export function requestRecordBody(end: RequestEnd, content: AuditContent, nodeId
     error_message: end.error?.message ?? null,
     tokens: { prompt: end.usage.promptTokens, completion: end.usage.completionTokens, cached: end.usage.cachedPromptTokens ?? 0 },
     latency_ms: { queue: round(end.timings.queueMs), ttft: round(end.timings.ttftMs), total: round(end.timings.totalMs) },
+    // What the knowledge base gave the prompt (ids and scores, never the chunk texts); [] when nothing was retrieved.
+    retrieved: (end.citations ?? []).map((citation) => ({ doc_id: citation.docId, collection: citation.collection, chunk: citation.chunk, score: Number.isFinite(citation.score) ? citation.score : 0 })),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Principal, StreamPart } from "../core/types.js";
 import type { Logger } from "../logging/logger.js";
 import type { Pipeline, PipelineRequest, Reply } from "../pipeline/pipeline.js";
 import { errorFrame, serverFrame, toGenerationParams, type ClientFrame } from "./frames.js";
+import { toKnowledgeChoice } from "./knowledge-field.js";
 
 export type ServerFrame = Record<string, unknown>;
 
@@ -95,6 +96,7 @@ export class FrameSession {
       session: frame.session,
       message: frame.message,
       params: toGenerationParams(frame.params),
+      ...(frame.params?.knowledge !== undefined ? { knowledge: toKnowledgeChoice(frame.params.knowledge) } : {}),
       gateway: this.options.gateway,
       ...(options.recordExchange ? { recordExchange: options.recordExchange } : {}),
     };

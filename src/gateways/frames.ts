@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { ClawError } from "../core/errors.js";
 import type { GenerationParams, StreamPart } from "../core/types.js";
+import { citationEntries, knowledgeFieldSchema } from "./knowledge-field.js";
 import { logprobEntries, logprobsSchema, toLogprobsParam, topLogprobsSchema } from "./logprobs-fields.js";
 import { responseFormatSchema, toResponseFormat } from "./response-format.js";
 
@@ -17,6 +18,8 @@ const paramsSchema = z
     response_format: responseFormatSchema.optional(),
     logprobs: logprobsSchema,
     top_logprobs: topLogprobsSchema,
+    /** The knowledge base for this turn (not a generation parameter: it becomes PipelineRequest.knowledge). */
+    knowledge: knowledgeFieldSchema,
   })
   .refine((params) => params.logprobs === true || params.top_logprobs === undefined || params.top_logprobs === null, {
     message: 'top_logprobs needs "logprobs": true',
@@ -138,6 +141,7 @@ export function serverFrame(id: string | null, part: StreamPart): Record<string,
         },
         timings: { queue_ms: round(part.timings.queueMs), ttft_ms: round(part.timings.ttftMs), total_ms: round(part.timings.totalMs) },
         ...(part.logprobs ? { logprobs: logprobEntries(part.logprobs) } : {}),
+        ...(part.citations && part.citations.length > 0 ? { citations: citationEntries(part.citations) } : {}),
       };
     case "error":
       return errorFrame(id, part.error);

@@ -9,6 +9,7 @@ import { certificatePrincipal } from "../client-certificate.js";
 import type { Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
 import { ignoredGatewayEvents } from "../gateway-events.js";
 import type { HttpListeners } from "../http-listeners.js";
+import { citationEntries, toKnowledgeChoice } from "../knowledge-field.js";
 import { registerAdminRoutes } from "./admin-routes.js";
 import { choiceLogprobs } from "./choice-logprobs.js";
 import { registerCompletionsRoute } from "./completions-route.js";
@@ -151,7 +152,8 @@ export class HttpGateway implements Gateway {
     const response = reply.raw;
     // The client hung up, or its token was revoked, before the answer was complete: free the sequence at once.
     const signal = requestSignal(reply, this.context, principal);
-    const pipelineRequest = { id, principal, messages: toChatMessages(body), params: toParams(body), gateway: "http" };
+    const knowledge = toKnowledgeChoice(body.knowledge);
+    const pipelineRequest = { id, principal, messages: toChatMessages(body), params: toParams(body), gateway: "http", ...(knowledge !== undefined ? { knowledge } : {}) };
     if (body.stream) {
       // SSE goes straight onto the raw response: no framework work per token. From here this handler owns every error.
       reply.hijack();
@@ -182,6 +184,8 @@ export class HttpGateway implements Gateway {
       model,
       choices: [{ index: 0, message: { role: "assistant", content: result.text }, finish_reason: result.finishReason, logprobs: choiceLogprobs(result.logprobs) }],
       usage: openAiUsage(result.usage),
+      // Clawbot extension: the knowledge-base sources the answer was given (only when it had any).
+      ...(result.citations && result.citations.length > 0 ? { citations: citationEntries(result.citations) } : {}),
     });
   }
 }

@@ -1,6 +1,7 @@
 // The OpenAI chat-completions request body we accept, and its mapping onto a pipeline request.
 import { z } from "zod";
 import type { ChatMessage, GenerationParams } from "../../core/types.js";
+import { knowledgeFieldSchema } from "../knowledge-field.js";
 import { logprobsSchema, toLogprobsParam, topLogprobsSchema } from "../logprobs-fields.js";
 import { responseFormatSchema, toResponseFormat } from "../response-format.js";
 
@@ -30,6 +31,8 @@ export const chatCompletionBodySchema = z.object({
   response_format: responseFormatSchema.nullable().optional(),
   logprobs: logprobsSchema,
   top_logprobs: topLogprobsSchema,
+  /** Clawbot extension: the knowledge base for this turn (false: none; {collections: [...]}: these); see docs/openai-api.md. */
+  knowledge: knowledgeFieldSchema.nullable(),
 });
 
 export type ChatCompletionBody = z.infer<typeof chatCompletionBodySchema>;

@@ -2,6 +2,7 @@
 import type http from "node:http";
 import type { FinishReason, StreamPart } from "../../core/types.js";
 import type { Reply } from "../../pipeline/pipeline.js";
+import { citationEntries } from "../knowledge-field.js";
 import { openAiUsage } from "./http-io.js";
 import { SseStream, type SseStreamOptions } from "./sse-stream.js";
 
@@ -36,7 +37,9 @@ export class SseAnswerWriter implements Reply {
         return this.stream.send(this.shape.delta(part));
       case "finish": {
         const usage = openAiUsage(part.usage);
-        this.stream.event({ ...this.shape.end(part.finishReason), usage });
+        // Clawbot extension: the final chunk (the one with finish_reason) carries the knowledge-base sources, when any.
+        const citations = part.citations && part.citations.length > 0 ? { citations: citationEntries(part.citations) } : {};
+        this.stream.event({ ...this.shape.end(part.finishReason), usage, ...citations });
         if (this.options.includeUsageChunk) this.stream.event({ choices: [], usage });
         this.stream.finish();
         return true;
