@@ -83,7 +83,23 @@ describe("openAuditTrail", () => {
       error_message: null,
       tokens: { prompt: 12, completion: 5, cached: 0 },
       latency_ms: { queue: 1.25, ttft: 20.5, total: 80 },
+      retrieved: [],
     });
+    expect(verifyChain(rows(database)).broken).toBeUndefined();
+    await trail.close();
+  });
+
+  it("lists the knowledge-base chunks a request was given (ids and scores, not texts or sources), and the chain verifies", async () => {
+    const { database, trail } = open();
+    const citations = [
+      { index: 1, docId: "MR-0042", collection: "cases", source: "records/2024.jsonl:42", chunk: 0, score: 0.0328 },
+      { index: 2, docId: "guide.md", collection: "guidelines", source: "guide.md", chunk: 3, score: 0.0161 },
+    ];
+    trail.observer.finished?.(requestEnd({ citations }));
+    expect(trail.source.after(0, 1)[0]!.body.retrieved).toEqual([
+      { doc_id: "MR-0042", collection: "cases", chunk: 0, score: 0.0328 },
+      { doc_id: "guide.md", collection: "guidelines", chunk: 3, score: 0.0161 },
+    ]);
     expect(verifyChain(rows(database)).broken).toBeUndefined();
     await trail.close();
   });

@@ -21,6 +21,8 @@ export interface FinishFrame {
   finish_reason: "stop" | "length" | "cancelled";
   usage: { prompt_tokens: number; completion_tokens: number };
   timings: { queue_ms: number; ttft_ms: number; total_ms: number };
+  /** The knowledge-base sources the answer was given (docs/knowledge.md), when the turn had any. */
+  citations?: { index: number; doc_id: string; collection: string; source: string; chunk: number; score: number }[];
 }
 
 /** A failure seen by the client: a protocol code from the server (`unauthorized`, `overloaded`, …) or a client-side one. */

@@ -154,6 +154,7 @@ async function answer(client: ChatClient, message: string, params: ChatParams): 
     // A cancel that landed before any delta leaves nothing on screen; show what the server kept.
     if (streamed === "" && finish.text) process.stdout.write(finish.text);
     process.stdout.write("\n");
+    for (const citation of finish.citations ?? []) printDim(`[${citation.index}] ${citation.source} (${citation.doc_id})`);
     printDim(statsLine(finish));
     return undefined;
   } catch (error) {

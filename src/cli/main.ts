@@ -10,6 +10,7 @@ import { registerBackupCommand } from "./backup-command.js";
 import { registerRestoreCommand } from "./restore-command.js";
 import { registerWatermarkCommand } from "./watermark-command.js";
 import { registerEraseCommand } from "./erase-command.js";
+import { registerKbCommand } from "./kb-command.js";
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("clawbot")
@@ -25,5 +26,6 @@ export async function main(argv: string[]): Promise<void> {
   registerRestoreCommand(program);
   registerWatermarkCommand(program);
   registerEraseCommand(program);
+  registerKbCommand(program);
   await program.parseAsync(argv);
 }

@@ -33,6 +33,7 @@ import { createNodeMetrics, type NodeMetrics } from "../metrics/node-metrics.js"
 import { checkExposure } from "./exposure-check.js";
 import { acquirePidFile, type PidFile } from "./pid-file.js";
 import { type SessionExpiry, startSessionExpiry } from "./session-expiry.js";
+import type { KnowledgeService } from "../knowledge/knowledge-service.js";
 
 export interface DaemonOptions {
   config: ClawbotConfig;
@@ -68,6 +69,8 @@ export interface Daemon {
   readonly revocations: RevocationList;
   /** The security policy in force (security.policy_file): current(), replace() for the admin API; no file: no role checks. */
   readonly policy: PolicyStore;
+  /** The knowledge base the retrieve stage searches; undefined without `knowledge.enabled`. */
+  readonly knowledge: KnowledgeService | undefined;
   /** Drains in-flight requests (up to shutdown_grace seconds), then stops gateways, engine and store. */
   close(): Promise<void>;
 }
@@ -89,6 +92,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   let audit: AuditTrail | undefined;
   let pidFile: PidFile | undefined;
   let policy: PolicyStore | undefined;
+  let knowledge: KnowledgeService | undefined;
   /** Set once the node started: a stop is recorded only after a recorded start. */
   let auditedStart = false;
   const storeHealth = new StoreHealth();
@@ -112,6 +116,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ["pause gateways", () => Promise.all(stopping.map((gateway) => gateway.pause?.()))],
       ["drain", () => pipeline?.drain(config.shutdown_grace * 1000)],
       ...stopping.map((gateway): [string, () => Promise<void>] => [gateway.name, () => gateway.stop()]),
+      ["knowledge base", () => knowledge?.close()],
       ["engine", () => engine.close()],
       ["session expiry", () => sessionExpiry?.stop()],
       ["policy watch", () => policy?.close()],
@@ -151,6 +156,12 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     const requestLedger = new RequestLedger(database);
     const revocations = new RevocationList(database);
     const store = database;
+    // The knowledge base (`knowledge.enabled`): its own SQLite file; loaded only when enabled (jieba, sqlite-vec).
+    if (config.knowledge.enabled) {
+      const { openKnowledge } = await import("../knowledge/knowledge-service.js");
+      const onSearch = (mode: string, seconds: number, outcome: string) => metrics.knowledgeSearched(mode, seconds, outcome);
+      knowledge = await openKnowledge(config.knowledge, { dataDir, baseDir, engine, logger, threads: config.agent.threads, onSearch });
+    }
     if (config.audit.enabled) audit = openAuditTrail(config.audit, { database, nodeId: config.node_id, logger, baseDir, config });
     // The security policy: a broken file stops the start; edits are watched, and every change is audited (config_reload).
     const enforcement = createPolicyEnforcement(config.security, {
@@ -172,6 +183,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       limits: config.limits,
       observers,
       transaction: (work) => store.transaction(work)(),
+      ...(knowledge ? { knowledge: knowledge.stage } : {}),
       ...(authorizer ? { authorize: (request: AuthorizeRequest) => authorizer.authorize(request) } : {}),
     });
     // The http gateway's admin API (scope admin): policy, sessions, revocation, erasure.
@@ -225,10 +237,12 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     metrics.modelLoaded((performance.now() - loadStartedAt) / 1000);
     engine.resolve(loaded);
+    // With knowledge.embed_with_engine, the knowledge base's vectors come from the loaded engine (checked against those stored).
+    await knowledge?.engineReady();
     logger.info({ ...loaded.info }, "model ready");
     audit?.recordLifecycle("start", { model: loaded.info.model, engine: loaded.info.engine, gateways: gateways.map((gateway) => gateway.name) });
     auditedStart = true;
-    return { gateways, pipeline, plugins, engine, sessions, database, metrics, audit, revocations, policy: enforcement.store, close };
+    return { gateways, pipeline, plugins, engine, sessions, database, metrics, audit, revocations, policy: enforcement.store, knowledge, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,7 +1,11 @@
-// PLACEHOLDER (helper 1 replaces the bodies; the signatures are the contract other parts code against).
 // The knowledge base's SQLite file: documents, chunks, the FTS5 index of their segmented text, and sqlite-vec vectors.
+import fs from "node:fs";
+import type { Statement } from "better-sqlite3";
+import { ClawError } from "../core/errors.js";
 import type { SqliteDatabase } from "../store/database.js";
+import { storageError } from "../store/storage-error.js";
 import type { DocumentWrite, KnowledgeStats } from "./knowledge-types.js";
+import { openKnowledgeSqlite } from "./knowledge-schema.js";
 import type { TextSegmenter } from "./text-segmenter.js";
 
 export interface KnowledgeDatabaseOptions {
@@ -18,18 +22,55 @@ export interface IngestedFile {
   hash: string;
 }
 
+/** The sqlite-vec table of chunk vectors (rowid = chunk id, partitioned by collection), created by `useEmbedding`. */
+export const vectorTable = "kb_chunk_vectors";
+
+/** The statements a write reuses (prepared once: a 100k-record ingest runs them millions of times). */
+function prepareStatements(sqlite: SqliteDatabase) {
+  return {
+    upsertDocument: sqlite.prepare<[string, string, string, string, string, string, number], { id: number }>(
+      `INSERT INTO kb_documents (collection, doc_id, source, file, hash, metadata, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (collection, doc_id) DO UPDATE SET source = excluded.source, file = excluded.file, hash = excluded.hash,
+         metadata = excluded.metadata, updated_at = excluded.updated_at
+       RETURNING id`,
+    ),
+    insertChunk: sqlite.prepare<[number, number, string, number, number]>(
+      "INSERT INTO kb_chunks (document_id, position, text, tokens, has_vector) VALUES (?, ?, ?, ?, ?)",
+    ),
+    insertTerms: sqlite.prepare<[number | bigint, string]>("INSERT INTO kb_chunk_fts (rowid, terms) VALUES (?, ?)"),
+    chunksOf: sqlite.prepare<[number], { id: number; has_vector: number }>("SELECT id, has_vector FROM kb_chunks WHERE document_id = ?"),
+    deleteTerms: sqlite.prepare<[number]>("DELETE FROM kb_chunk_fts WHERE rowid = ?"),
+    deleteChunks: sqlite.prepare<[number]>("DELETE FROM kb_chunks WHERE document_id = ?"),
+    deleteDocument: sqlite.prepare<[number]>("DELETE FROM kb_documents WHERE id = ?"),
+    documentIdsOfFile: sqlite.prepare<[string, string], { id: number; doc_id: string; hash: string }>(
+      "SELECT id, doc_id, hash FROM kb_documents WHERE collection = ? AND file = ?",
+    ),
+    meta: sqlite.prepare<[string], { value: string }>("SELECT value FROM kb_meta WHERE key = ?"),
+  };
+}
+
 export class KnowledgeDatabase {
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  /** Statements on the vector table, for the dimensions it was created with (reprepared when it changes). */
+  private vectorStatements: { insert: Statement<[bigint, string, Float32Array]>; delete: Statement<[bigint]> } | undefined;
+
   private constructor(
     readonly file: string,
     readonly sqlite: SqliteDatabase,
     readonly segmenter: TextSegmenter,
-  ) {}
+  ) {
+    this.statements = prepareStatements(sqlite);
+  }
 
   /** Opens (creating and migrating unless readonly) the file, with sqlite-vec loaded; WAL, busy timeout, private mode. */
   static open(file: string, options: KnowledgeDatabaseOptions): KnowledgeDatabase {
-    void file;
-    void options;
-    throw new Error("not implemented");
+    const sqlite = openKnowledgeSqlite(file, options.readonly ?? false);
+    try {
+      return new KnowledgeDatabase(file, sqlite, options.segmenter);
+    } catch (error) {
+      sqlite.close();
+      throw storageError(`Opening the knowledge base ${file}`, error);
+    }
   }
 
   /** Runs `work` in one transaction (immediate), returning its result. */
@@ -39,22 +80,24 @@ export class KnowledgeDatabase {
 
   /** The hash recorded for a file ingested whole; undefined when never recorded (or it changed mid-ingest). */
   fileHash(collection: string, file: string): string | undefined {
-    void collection;
-    void file;
-    throw new Error("not implemented");
+    const row = this.sqlite.prepare<[string, string], { hash: string }>("SELECT hash FROM kb_files WHERE collection = ? AND file = ?").get(collection, file);
+    return row?.hash;
   }
 
   /** Files recorded for one collection, or for all. */
   files(collection?: string): IngestedFile[] {
-    void collection;
-    throw new Error("not implemented");
+    const rows =
+      collection === undefined
+        ? this.sqlite.prepare<[], IngestedFile>("SELECT collection, file, hash FROM kb_files ORDER BY collection, file").all()
+        : this.sqlite.prepare<[string], IngestedFile>("SELECT collection, file, hash FROM kb_files WHERE collection = ? ORDER BY file").all(collection);
+    return rows;
   }
 
   /** docId → hash of the documents stored from one file (to skip unchanged records of a changed file). */
   documentsOfFile(collection: string, file: string): Map<string, string> {
-    void collection;
-    void file;
-    throw new Error("not implemented");
+    const documents = new Map<string, string>();
+    for (const row of this.statements.documentIdsOfFile.iterate(collection, file)) documents.set(row.doc_id, row.hash);
+    return documents;
   }
 
   /**
@@ -63,57 +106,113 @@ export class KnowledgeDatabase {
    * (after `useEmbedding`).
    */
   writeDocuments(documents: readonly DocumentWrite[]): void {
-    void documents;
-    throw new Error("not implemented");
+    this.inTransaction(() => {
+      const now = Date.now();
+      const statements = this.statements;
+      for (const document of documents) {
+        const vectors = document.vectors === undefined ? undefined : this.checkedVectors(document);
+        const { id } = statements.upsertDocument.get(
+          document.collection, document.docId, document.source, document.file, document.hash, JSON.stringify(document.metadata), now,
+        ) as { id: number };
+        this.deleteChunksOf(id);
+        document.chunks.forEach((chunk, position) => {
+          const vector = vectors?.[position];
+          const chunkId = statements.insertChunk.run(id, position, chunk.text, chunk.tokens, vector ? 1 : 0).lastInsertRowid;
+          statements.insertTerms.run(chunkId, this.segmenter.indexText(chunk.text));
+          if (vector) this.insertVector(BigInt(chunkId), document.collection, vector);
+        });
+      }
+    });
   }
 
   /** Records a file as ingested whole with `hash` (call it after the file's last batch was written). */
   recordFile(collection: string, file: string, hash: string): void {
-    void collection;
-    void file;
-    void hash;
-    throw new Error("not implemented");
+    this.sqlite
+      .prepare("INSERT INTO kb_files (collection, file, hash) VALUES (?, ?, ?) ON CONFLICT (collection, file) DO UPDATE SET hash = excluded.hash")
+      .run(collection, file, hash);
+  }
+
+  /** Forgets a file's record (before re-ingesting a changed file: a crash midway then leaves it unrecorded, so the re-run reads it again). */
+  forgetFile(collection: string, file: string): void {
+    this.sqlite.prepare("DELETE FROM kb_files WHERE collection = ? AND file = ?").run(collection, file);
   }
 
   /** Deletes the documents of `file` whose ids are not in `keep` (records removed from it); returns how many. */
   deleteDocumentsOfFile(collection: string, file: string, keep: ReadonlySet<string>): number {
-    void collection;
-    void file;
-    void keep;
-    throw new Error("not implemented");
+    return this.inTransaction(() => {
+      const gone = this.statements.documentIdsOfFile.all(collection, file).filter((row) => !keep.has(row.doc_id));
+      for (const row of gone) this.deleteDocumentRow(row.id);
+      return gone.length;
+    });
   }
 
   /** Deletes a file's documents and its record (`--delete-missing`); returns the documents deleted. */
   deleteFile(collection: string, file: string): number {
-    void collection;
-    void file;
-    throw new Error("not implemented");
+    return this.inTransaction(() => {
+      const deleted = this.deleteDocumentsOfFile(collection, file, new Set());
+      this.forgetFile(collection, file);
+      return deleted;
+    });
   }
 
   /** Deletes one document (in one collection, or in every one that has it); returns how many were deleted. */
   deleteDocument(docId: string, collection?: string): number {
-    void docId;
-    void collection;
-    throw new Error("not implemented");
+    return this.inTransaction(() => {
+      const rows =
+        collection === undefined
+          ? this.sqlite.prepare<[string], { id: number }>("SELECT id FROM kb_documents WHERE doc_id = ?").all(docId)
+          : this.sqlite.prepare<[string, string], { id: number }>("SELECT id FROM kb_documents WHERE collection = ? AND doc_id = ?").all(collection, docId);
+      for (const row of rows) this.deleteDocumentRow(row.id);
+      return rows.length;
+    });
   }
 
   /** Deletes a collection: its documents, chunks, vectors and file records. */
   deleteCollection(collection: string): { documents: number; chunks: number } {
-    void collection;
-    throw new Error("not implemented");
+    return this.inTransaction(() => {
+      const rows = this.sqlite.prepare<[string], { id: number }>("SELECT id FROM kb_documents WHERE collection = ?").all(collection);
+      let chunks = 0;
+      for (const row of rows) chunks += this.deleteDocumentRow(row.id);
+      this.sqlite.prepare("DELETE FROM kb_files WHERE collection = ?").run(collection);
+      return { documents: rows.length, chunks };
+    });
   }
 
   collections(): string[] {
-    throw new Error("not implemented");
+    return this.sqlite.prepare<[], { collection: string }>("SELECT DISTINCT collection FROM kb_documents ORDER BY collection").all().map((row) => row.collection);
   }
 
   stats(): KnowledgeStats {
-    throw new Error("not implemented");
+    const byName = new Map<string, { name: string; documents: number; chunks: number; vectors: number }>();
+    const documentCounts = this.sqlite
+      .prepare<[], { collection: string; documents: number }>("SELECT collection, COUNT(*) AS documents FROM kb_documents GROUP BY collection ORDER BY collection")
+      .all();
+    for (const row of documentCounts) byName.set(row.collection, { name: row.collection, documents: row.documents, chunks: 0, vectors: 0 });
+    const chunkCounts = this.sqlite
+      .prepare<[], { collection: string; chunks: number; vectors: number }>(
+        `SELECT d.collection, COUNT(*) AS chunks, TOTAL(c.has_vector) AS vectors
+         FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id GROUP BY d.collection`,
+      )
+      .all();
+    for (const row of chunkCounts) {
+      const entry = byName.get(row.collection);
+      if (entry) Object.assign(entry, { chunks: row.chunks, vectors: row.vectors });
+    }
+    const collections = [...byName.values()];
+    const sum = (key: "documents" | "chunks" | "vectors") => collections.reduce((total, entry) => total + entry[key], 0);
+    return { collections, documents: sum("documents"), chunks: sum("chunks"), vectors: sum("vectors"), embedding: this.embedding(), bytes: this.bytes() };
   }
 
   /** The model and dimensions the stored vectors were made with; undefined before any. */
   embedding(): { model: string; dimensions: number } | undefined {
-    throw new Error("not implemented");
+    const model = this.statements.meta.get("embedding_model")?.value;
+    const dimensions = this.statements.meta.get("embedding_dimensions")?.value;
+    return model === undefined || dimensions === undefined ? undefined : { model, dimensions: Number(dimensions) };
+  }
+
+  /** Whether the vector table exists (after `useEmbedding`, until `resetEmbedding`). */
+  hasVectors(): boolean {
+    return this.sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(vectorTable) !== undefined;
   }
 
   /**
@@ -121,28 +220,137 @@ export class KnowledgeDatabase {
    * naming both models when vectors of another model or size are stored: `clawbot kb embed --reset` re-embeds them.
    */
   useEmbedding(model: string, dimensions: number): void {
-    void model;
-    void dimensions;
-    throw new Error("not implemented");
+    if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > 8192) throw new Error(`Embedding dimensions must be an integer from 1 to 8192, not ${dimensions}`);
+    this.inTransaction(() => {
+      const current = this.embedding();
+      if (current && current.model === model && current.dimensions === dimensions && this.hasVectors()) return;
+      if (current && this.storedVectors() > 0) {
+        throw new ClawError(
+          "bad_request",
+          `The knowledge base ${this.file} holds vectors of ${current.model} (${current.dimensions} dimensions), not of ${model} (${dimensions} dimensions): ` +
+            "run `clawbot kb embed --reset` to re-embed them with the new model.",
+        );
+      }
+      this.dropVectors();
+      this.sqlite.exec(`CREATE VIRTUAL TABLE ${vectorTable} USING vec0(collection text partition key, embedding float[${dimensions}] distance_metric=cosine)`);
+      const setMeta = this.sqlite.prepare("INSERT INTO kb_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+      setMeta.run("embedding_model", model);
+      setMeta.run("embedding_dimensions", String(dimensions));
+    });
   }
 
   /** Drops every vector and the declared model (`kb embed --reset`). */
   resetEmbedding(): void {
-    throw new Error("not implemented");
+    this.inTransaction(() => {
+      this.dropVectors();
+      this.sqlite.prepare("DELETE FROM kb_meta WHERE key IN ('embedding_model', 'embedding_dimensions')").run();
+    });
   }
 
   /** Up to `limit` chunks without a vector, oldest first (embedding resumes from them). */
   chunksWithoutVectors(limit: number): { chunkId: number; text: string }[] {
-    void limit;
-    throw new Error("not implemented");
+    return this.sqlite
+      .prepare<[number], { chunkId: number; text: string }>("SELECT id AS chunkId, text FROM kb_chunks WHERE has_vector = 0 ORDER BY id LIMIT ?")
+      .all(limit);
   }
 
+  /** Writes the vectors of stored chunks (replacing any they had); chunks deleted meanwhile are skipped. */
   writeVectors(rows: readonly { chunkId: number; vector: Float32Array }[]): void {
-    void rows;
-    throw new Error("not implemented");
+    this.inTransaction(() => {
+      const dimensions = this.requireEmbedding().dimensions;
+      const chunk = this.sqlite.prepare<[number], { collection: string; has_vector: number }>(
+        "SELECT d.collection, c.has_vector FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id WHERE c.id = ?",
+      );
+      const mark = this.sqlite.prepare<[number]>("UPDATE kb_chunks SET has_vector = 1 WHERE id = ?");
+      for (const row of rows) {
+        if (row.vector.length !== dimensions) throw this.dimensionMismatch(row.vector.length, dimensions);
+        const stored = chunk.get(row.chunkId);
+        if (!stored) continue;
+        if (stored.has_vector) this.vectors().delete.run(BigInt(row.chunkId));
+        this.insertVector(BigInt(row.chunkId), stored.collection, row.vector);
+        mark.run(row.chunkId);
+      }
+    });
   }
 
   close(): void {
     this.sqlite.close();
+  }
+
+  /** The database file's size on disk with its WAL. */
+  private bytes(): number {
+    let total = 0;
+    for (const suffix of ["", "-wal"]) {
+      try {
+        total += fs.statSync(this.file + suffix).size;
+      } catch {
+        // No WAL (checkpointed and removed, or read-only).
+      }
+    }
+    return total;
+  }
+
+  private inTransaction<Result>(work: () => Result): Result {
+    return this.sqlite.inTransaction ? work() : this.transaction(work);
+  }
+
+  /** Deletes a document's chunks, their FTS rows and vectors; returns how many chunks. */
+  private deleteChunksOf(documentId: number): number {
+    const chunks = this.statements.chunksOf.all(documentId);
+    if (chunks.length === 0) return 0;
+    for (const chunk of chunks) {
+      this.statements.deleteTerms.run(chunk.id);
+      if (chunk.has_vector) this.vectors().delete.run(BigInt(chunk.id));
+    }
+    this.statements.deleteChunks.run(documentId);
+    return chunks.length;
+  }
+
+  private deleteDocumentRow(documentId: number): number {
+    const chunks = this.deleteChunksOf(documentId);
+    this.statements.deleteDocument.run(documentId);
+    return chunks;
+  }
+
+  private storedVectors(): number {
+    return (this.sqlite.prepare<[], { count: number }>("SELECT COUNT(*) AS count FROM kb_chunks WHERE has_vector = 1").get() as { count: number }).count;
+  }
+
+  private dropVectors(): void {
+    this.vectorStatements = undefined;
+    this.sqlite.exec(`DROP TABLE IF EXISTS ${vectorTable}`);
+    this.sqlite.prepare("UPDATE kb_chunks SET has_vector = 0 WHERE has_vector = 1").run();
+  }
+
+  private requireEmbedding(): { model: string; dimensions: number } {
+    const embedding = this.embedding();
+    if (!embedding || !this.hasVectors()) throw new Error("Vectors written before useEmbedding declared the embedding model");
+    return embedding;
+  }
+
+  private checkedVectors(document: DocumentWrite): Float32Array[] {
+    const vectors = document.vectors as Float32Array[];
+    if (vectors.length !== document.chunks.length) {
+      throw new Error(`Document ${document.docId} has ${document.chunks.length} chunks but ${vectors.length} vectors`);
+    }
+    const { dimensions } = this.requireEmbedding();
+    for (const vector of vectors) if (vector.length !== dimensions) throw this.dimensionMismatch(vector.length, dimensions);
+    return vectors;
+  }
+
+  private dimensionMismatch(length: number, dimensions: number): ClawError {
+    return new ClawError("bad_request", `A vector of ${length} dimensions cannot join the knowledge base's ${dimensions}-dimension vectors.`);
+  }
+
+  private insertVector(chunkId: bigint, collection: string, vector: Float32Array): void {
+    this.vectors().insert.run(chunkId, collection, vector);
+  }
+
+  private vectors(): { insert: Statement<[bigint, string, Float32Array]>; delete: Statement<[bigint]> } {
+    this.vectorStatements ??= {
+      insert: this.sqlite.prepare<[bigint, string, Float32Array]>(`INSERT INTO ${vectorTable} (rowid, collection, embedding) VALUES (?, ?, ?)`),
+      delete: this.sqlite.prepare<[bigint]>(`DELETE FROM ${vectorTable} WHERE rowid = ?`),
+    };
+    return this.vectorStatements;
   }
 }

@@ -60,7 +60,7 @@ export class TextSegmenter {
     const terms: string[] = [];
     for (const token of this.jieba.cutForSearch(text, true)) {
       if (!termPattern.test(token)) continue;
-      terms.push(token.trim().toLowerCase());
+      terms.push(normalizeTerm(token.trim().toLowerCase()));
     }
     return terms;
   }
@@ -70,15 +70,33 @@ export class TextSegmenter {
     return this.terms(text).join(" ");
   }
 
-  /** An FTS5 MATCH expression for a query (its terms, quoted, OR-ed); undefined when it has no searchable term. */
-  matchExpression(query: string): string | undefined {
+  /** A query's searchable terms: segmented like the index, deduplicated, without stopwords, at most `maxQueryTerms`. */
+  queryTerms(query: string): string[] {
     const kept = new Set<string>();
     for (const term of this.terms(query)) {
       if (stopwords.has(term)) continue;
       kept.add(term);
       if (kept.size === maxQueryTerms) break;
     }
-    if (kept.size === 0) return undefined;
-    return [...kept].map((term) => `"${term.replaceAll('"', '""')}"`).join(" OR ");
+    return [...kept];
   }
+
+  /** An FTS5 MATCH expression for a query (its terms, quoted, OR-ed); undefined when it has no searchable term. */
+  matchExpression(query: string): string | undefined {
+    const terms = this.queryTerms(query);
+    return terms.length === 0 ? undefined : quoteTerms(terms);
+  }
+}
+
+/** Terms as an FTS5 expression: each an FTS5 string ("" doubling a quote, so operators and columns are plain words), OR-ed. */
+export function quoteTerms(terms: readonly string[]): string {
+  return terms.map((term) => `"${term.replaceAll('"', '""')}"`).join(" OR ");
+}
+
+/**
+ * English words ending in -sis as their -ses plural (diagnosis → diagnoses), in the index and in queries alike: the
+ * porter stemmer makes "diagnosi" of the one and "diagnos" of the other (and of diagnosed), so they would not match.
+ */
+function normalizeTerm(term: string): string {
+  return term.length >= 5 && /^[a-z]+sis$/.test(term) ? `${term.slice(0, -2)}es` : term;
 }

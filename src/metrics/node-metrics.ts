@@ -12,6 +12,7 @@ import { auditMetrics } from "./audit-metrics.js";
 import { channelMetrics } from "./channel-metrics.js";
 import { engineMetrics } from "./engine-metrics.js";
 import { hostMetrics } from "./host-metrics.js";
+import { knowledgeMetrics } from "./knowledge-metrics.js";
 import { MetricsListener } from "./metrics-listener.js";
 import { createMetricsRegistry } from "./metrics-registry.js";
 import { pluginMetrics } from "./plugin-metrics.js";
@@ -27,6 +28,8 @@ export interface NodeMetrics {
   start(sources: { gateways: readonly Gateway[]; audit?: () => AuditStatus }): Promise<void>;
   /** The model finished loading after this many seconds. */
   modelLoaded(seconds: number): void;
+  /** One knowledge-base search of the retrieve stage: its mode, duration and outcome ("found", "empty", an error code). */
+  knowledgeSearched(mode: string, seconds: number, outcome: string): void;
   /** The port the listener is bound to (undefined when disabled or not started). */
   readonly port: number | undefined;
   /** The registry itself (tests, and the dashboard check, read it without HTTP). */
@@ -45,6 +48,7 @@ export function createNodeMetrics(config: MetricsConfig, options: NodeMetricsOpt
   const plugins = pluginMetrics(registry);
   const engine = engineMetrics(registry, options.engine);
   const channels = channelMetrics(registry);
+  const knowledge = knowledgeMetrics(registry);
   hostMetrics(registry);
   let listener: MetricsListener | undefined;
   let closed = false;
@@ -84,6 +88,13 @@ export function createNodeMetrics(config: MetricsConfig, options: NodeMetricsOpt
       options.logger.info({ host: config.host, port: listener.port, path: config.path }, "metrics listening");
     },
     modelLoaded: (seconds) => engine.modelLoaded(seconds),
+    knowledgeSearched: (mode, seconds, outcome) => {
+      try {
+        knowledge.searched(mode, seconds, outcome);
+      } catch {
+        // A metric never fails a request.
+      }
+    },
     get port() {
       return listener?.port;
     },

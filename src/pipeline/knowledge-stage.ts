@@ -57,7 +57,9 @@ export class KnowledgeStage {
     const found = await this.options.retriever.search({ text: input.turn, collections, topK: this.options.topK, signal: input.signal });
     if (found.length === 0) return none;
     const { engine } = input;
-    const room = promptBudget(engine.info.contextSize, input.maxTokens) - engine.countPromptTokens([...input.fixedMessages, { role: "user", content: input.turn }]);
+    const withQuestion = (turn: string) => engine.countPromptTokens([...input.fixedMessages, { role: "user", content: turn }]);
+    const questionTokens = withQuestion(input.turn);
+    const room = promptBudget(engine.info.contextSize, input.maxTokens) - questionTokens;
     const budget = Math.min(this.options.maxPromptTokens, room);
     const kept: { chunk: RetrievedChunk; text: string }[] = [];
     let used = messageTokens(engine, { role: "user", content: `${instruction}\n\n` });
@@ -68,10 +70,13 @@ export class KnowledgeStage {
       used += tokens;
       kept.push({ chunk, text });
     }
+    // The entries were counted one by one (an estimate: separators and the question's label were not); the turn as it is
+    // sent is counted once, and the last sources dropped while it takes more than the budget.
+    const compose = () => `${instruction}\n\n${kept.map((entry) => entry.text).join("\n\n")}\n\nQuestion: ${input.turn}`;
+    while (kept.length > 0 && withQuestion(compose()) - questionTokens > budget) kept.pop();
     if (kept.length === 0) return none;
-    const sources = kept.map((entry) => entry.text).join("\n\n");
     return {
-      turn: `${instruction}\n\n${sources}\n\nQuestion: ${input.turn}`,
+      turn: compose(),
       citations: kept.map(({ chunk }, index) => ({
         index: index + 1,
         docId: chunk.docId,

@@ -54,6 +54,8 @@ export interface TestNodeOptions {
   watermark?: Record<string, unknown>;
   /** The config's `security` section (policy_file, role_claims, rollout). */
   security?: Record<string, unknown>;
+  /** The config's `knowledge` section (enabled, top_k, max_prompt_tokens, collections, …). */
+  knowledge?: Record<string, unknown>;
   /** Test-only subscribers: each gateway's channel events (by gateway type), and pipeline observers after the node's own. */
   observe?: { events?: (gateway: string) => GatewayEvents; observers?: RequestObserver[] };
 }
@@ -81,6 +83,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     ...(options.audit ? { audit: options.audit } : {}),
     ...(options.security ? { security: options.security } : {}),
     ...(options.watermark ? { watermark: options.watermark } : {}),
+    ...(options.knowledge ? { knowledge: options.knowledge } : {}),
   });
   const modelPath = engine === "llama" ? await testModelPath() : undefined;
   const daemon = await createDaemon({

@@ -106,6 +106,14 @@ export const responseFormatArbitrary: fc.Arbitrary<unknown> = fc.oneof(
   wrongTypeValue,
 );
 
+/** The `knowledge` field (frame params, HTTP body): true, false, named collections of any size and length, wrong types. */
+export const knowledgeArbitrary: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(true, false, { collections: ["cases"] }, { collections: [] }, { collections: ["x".repeat(129)] }, { collections: "cases" }, {}),
+  fc.record({ collections: fc.array(fc.oneof(fc.string({ maxLength: 130 }), wrongTypeValue), { maxLength: 34 }) }),
+  fc.record({ collections: fc.array(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 3 }), extra: wrongTypeValue }),
+  wrongTypeValue,
+);
+
 /** Parameters of a chat frame, mostly valid, sometimes wrong. */
 export const frameParamsArbitrary: fc.Arbitrary<unknown> = fc.oneof(
   fc.record(
@@ -118,11 +126,12 @@ export const frameParamsArbitrary: fc.Arbitrary<unknown> = fc.oneof(
       response_format: responseFormatArbitrary,
       logprobs: fc.boolean(),
       top_logprobs: fc.integer({ min: -1, max: 21 }),
+      knowledge: knowledgeArbitrary,
     },
     { requiredKeys: [] },
   ),
   fc.dictionary(
-    fc.constantFrom("max_tokens", "temperature", "top_p", "seed", "stop", "adapter", "response_format", "logprobs", "top_logprobs", "bogus"),
+    fc.constantFrom("max_tokens", "temperature", "top_p", "seed", "stop", "adapter", "response_format", "logprobs", "top_logprobs", "knowledge", "bogus"),
     wrongTypeValue,
     { maxKeys: 3 },
   ),

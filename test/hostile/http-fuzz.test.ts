@@ -4,17 +4,23 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { expectHttpServed, expectWebsocketServed, isCoded, type HostileNode } from "../helpers/hostile-node.js";
 import { buildRequest, rawRequest, type NoResponse, type RawResponse } from "../helpers/raw-http.js";
-import { badUtf8Arbitrary, deepJsonArbitrary, hugeNumberText, responseFormatArbitrary, tokenArbitrary, wrongTypeValue, type TokenSet } from "./hostile-inputs.js";
+import { badUtf8Arbitrary, deepJsonArbitrary, hugeNumberText, knowledgeArbitrary, responseFormatArbitrary, tokenArbitrary, wrongTypeValue, type TokenSet } from "./hostile-inputs.js";
 import { completionBodyArbitrary, embeddingBodyArbitrary } from "./legacy-bodies.js";
+import { fuzzKnowledgeBase } from "./fuzz-knowledge-base.js";
 import { useHostileNode } from "./use-hostile-node.js";
 
 const maxBody = 256 * 1024;
-const nodeOptions = { http: { max_body: maxBody }, agent: { model_aliases: ["gpt-4o-mini", "org/model"] } };
+// With a knowledge base that matches nearly any text, so every chat body goes through the retrieve stage.
+const nodeOptions = async () => ({
+  http: { max_body: maxBody },
+  agent: { model_aliases: ["gpt-4o-mini", "org/model"] },
+  config: { knowledge: { enabled: true, database: await fuzzKnowledgeBase() } },
+});
 
 let node: HostileNode;
 let tokens: TokenSet;
 
-useHostileNode(() => nodeOptions, (started, startedTokens) => ([node, tokens] = [started, startedTokens]));
+useHostileNode(nodeOptions, (started, startedTokens) => ([node, tokens] = [started, startedTokens]));
 
 const visible = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/?#[]%\"<>\\^`{|}");
 
@@ -93,6 +99,7 @@ function chatBodyArbitrary(): fc.Arbitrary<Buffer> {
       response_format: responseFormatArbitrary,
       logprobs: fc.boolean(),
       top_logprobs: fc.integer({ min: -1, max: 21 }),
+      knowledge: knowledgeArbitrary,
     },
     { requiredKeys: ["model", "messages"] },
   );
@@ -102,7 +109,7 @@ function chatBodyArbitrary(): fc.Arbitrary<Buffer> {
       fc.constantFrom(
         "model", "messages", "max_tokens", "stream", "temperature", "top_p", "stop", "seed", "stream_options", "n", "tools", "tool_choice", "functions",
         "function_call", "audio", "modalities", "logit_bias", "frequency_penalty", "presence_penalty", "web_search_options", "grammar", "json_schema",
-        "response_format", "logprobs", "top_logprobs",
+        "response_format", "logprobs", "top_logprobs", "knowledge",
       ),
       wrongTypeValue,
     )

@@ -7,6 +7,7 @@ import { parseClientFrame } from "../../src/gateways/frames.js";
 import { expectHttpServed, expectWebsocketServed, type HostileNode } from "../helpers/hostile-node.js";
 import { closeCodeOf, encodeFrame, openRawWebsocket } from "../helpers/raw-websocket.js";
 import { badUtf8Arbitrary, frameTextArbitrary, serverFrameProblem, tokenArbitrary, type TokenSet } from "./hostile-inputs.js";
+import { fuzzKnowledgeBase } from "./fuzz-knowledge-base.js";
 import { useHostileNode } from "./use-hostile-node.js";
 
 const maxPayload = 16 * 1024;
@@ -23,7 +24,8 @@ let node: HostileNode;
 let tokens: TokenSet;
 
 useHostileNode(
-  () => ({ websocket: { max_payload: maxPayload }, agent: { max_tokens: 16 } }),
+  // With a knowledge base that matches nearly any text, so every chat goes through the retrieve stage.
+  async () => ({ websocket: { max_payload: maxPayload }, agent: { max_tokens: 16 }, config: { knowledge: { enabled: true, database: await fuzzKnowledgeBase() } } }),
   (started, startedTokens) => ([node, tokens] = [started, startedTokens]),
 );
 
