@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { verifyChain, type RawAuditRecord } from "../src/audit/audit-verify.js";
 import { ingest } from "../src/knowledge/ingest.js";
 import { KnowledgeDatabase } from "../src/knowledge/knowledge-database.js";
@@ -236,11 +236,15 @@ describe("knowledge and the security policy (echo engine)", () => {
 });
 
 describe("knowledge.embed_with_engine through the node (echo engine's vectors)", () => {
-  it("binds the engine's embedder once it has loaded: hybrid search, citations in the finish", async () => {
+  it("binds the engine's embedder once it has loaded, embeds the chunks that have no vector: hybrid search, citations in the finish", async () => {
     const node = await startTestNode({ agent: { engine: "echo", max_tokens: 1024 }, dataDir: await knowledgeDataDir(), knowledge: { enabled: true, embed_with_engine: true } });
     try {
       expect(node.daemon.knowledge?.stage.mode).toBe("hybrid");
       expect(node.daemon.knowledge?.database.embedding()).toMatchObject({ model: "engine:echo" });
+      // The chunks were ingested without vectors (the CLI has no engine): the node embeds them in the background.
+      const database = node.daemon.knowledge?.database as KnowledgeDatabase;
+      await vi.waitFor(() => expect(database.stats().vectors).toBe(database.stats().chunks), { timeout: 10_000 });
+      expect(database.stats().vectors).toBeGreaterThan(0);
       const client = await WsTestClient.connect(node.wsUrl, { token: await node.token() });
       const { end } = await client.chat("hybrid-1", "zorblax quintaprine");
       client.close();

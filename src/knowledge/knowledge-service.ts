@@ -7,6 +7,7 @@ import type { Logger } from "../logging/logger.js";
 import { KnowledgeStage } from "../pipeline/knowledge-stage.js";
 import { KnowledgeDatabase } from "./knowledge-database.js";
 import { engineEmbedder, openModelEmbedder } from "./knowledge-embedder.js";
+import { embedMissing } from "./ingest.js";
 import { KnowledgeSearch } from "./knowledge-search.js";
 import type { KnowledgeEmbedder, RetrievalQuery, RetrievedChunk, Retriever } from "./knowledge-types.js";
 import { TextSegmenter } from "./text-segmenter.js";
@@ -54,6 +55,9 @@ export async function openKnowledge(config: KnowledgeConfig, options: KnowledgeS
   const segmenter = TextSegmenter.create(config.user_dictionary ? { userDictionary: path.resolve(options.baseDir, config.user_dictionary) } : {});
   const database = KnowledgeDatabase.open(file, { segmenter });
   let embedder: KnowledgeEmbedder | undefined;
+  /** With `embed_with_engine`: the background embedding of chunks that have no vector (the CLI cannot embed with the engine). */
+  const backfill = new AbortController();
+  let backfilling: Promise<void> | undefined;
   try {
     const retriever = new SwitchableRetriever(options.onSearch);
     if (config.embedding_model_path) {
@@ -77,9 +81,16 @@ export async function openKnowledge(config: KnowledgeConfig, options: KnowledgeS
         const fromEngine = engineEmbedder(options.engine);
         declareEmbedding(database, fromEngine);
         retriever.use(new KnowledgeSearch(database, { embedder: fromEngine, fusion: config.fusion }));
-        logMode(logger, database, file, fromEngine);
+        logMode(logger, database, file, fromEngine, "they are being embedded in the background, with the chat model");
+        // `clawbot kb ingest` has no engine: the chunks it wrote get their vectors here, while the node serves.
+        backfilling = embedMissing(database, fromEngine, { signal: backfill.signal }).then(
+          (written) => void (written > 0 && logger.info({ vectors: written }, "knowledge base: embedded the chunks that had no vector")),
+          (error: unknown) => void (!backfill.signal.aborted && logger.warn({ err: error }, "knowledge base: embedding the chunks without a vector failed; restart to retry")),
+        );
       },
       close: async () => {
+        backfill.abort();
+        await backfilling;
         try {
           await embedder?.close();
         } finally {
@@ -109,7 +120,7 @@ function declareEmbedding(database: KnowledgeDatabase, embedder: KnowledgeEmbedd
 }
 
 /** Logs how the node searches (BM25 only or hybrid) and warns about what would make answers poorer. */
-function logMode(logger: Logger, database: KnowledgeDatabase, file: string, embedder: KnowledgeEmbedder | undefined): void {
+function logMode(logger: Logger, database: KnowledgeDatabase, file: string, embedder: KnowledgeEmbedder | undefined, missingVectors = "run `clawbot kb embed`"): void {
   const stats = database.stats();
   const sizes = { file, documents: stats.documents, chunks: stats.chunks, vectors: stats.vectors, collections: stats.collections.map((collection) => collection.name) };
   if (embedder) {
@@ -123,7 +134,7 @@ function logMode(logger: Logger, database: KnowledgeDatabase, file: string, embe
   if (stats.documents === 0) {
     logger.warn({ file }, "the knowledge base is empty: add documents with `clawbot kb ingest`");
   } else if (embedder && stats.vectors < stats.chunks) {
-    logger.warn({ file, chunks: stats.chunks, vectors: stats.vectors }, `${stats.chunks - stats.vectors} chunks have no vector yet and are found by BM25 only: run \`clawbot kb embed\``);
+    logger.warn({ file, chunks: stats.chunks, vectors: stats.vectors }, `${stats.chunks - stats.vectors} chunks have no vector yet and are found by BM25 only: ${missingVectors}`);
   }
 }
 
