@@ -69,6 +69,13 @@ export interface BenchOptions {
   watermarkTemperature: number;
   watermarkDelta: number;
   skipWatermark: boolean;
+  /** Knowledge base (bench/knowledge.ts): records generated and ingested BM25-only, records ingested with the test model as embedder (0: skipped), queries timed, queries checked for recall, the corpus seed. */
+  kbRecords: number;
+  kbEmbedRecords: number;
+  kbQueries: number;
+  kbRecallQueries: number;
+  kbSeed: number;
+  skipKnowledge: boolean;
 }
 
 /**
@@ -77,10 +84,19 @@ export interface BenchOptions {
  */
 export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): BenchOptions {
   let writeReport = false;
+  // The knowledge flags are shorthands for their BENCH_* variables (the flag wins).
+  const flags: NodeJS.ProcessEnv = {};
   for (const argument of argv) {
     if (argument === "--write-report") writeReport = true;
-    else throw new BenchSetupError(`unknown argument "${argument}"; the only flag is --write-report (settings are BENCH_* variables, see docs/benchmarks.md)`);
+    else if (argument === "--skip-knowledge") flags.BENCH_SKIP_KNOWLEDGE = "1";
+    else if (argument.startsWith("--kb-records=")) flags.BENCH_KB_RECORDS = argument.slice("--kb-records=".length);
+    else {
+      throw new BenchSetupError(
+        `unknown argument "${argument}"; the flags are --write-report, --skip-knowledge and --kb-records=N (settings are BENCH_* variables, see docs/benchmarks.md)`,
+      );
+    }
   }
+  environment = { ...environment, ...flags };
   const concurrencies = listOption(environment, "BENCH_CONCURRENCIES", [1, 4, 8]);
   return {
     repetitions: integerOption(environment, "BENCH_REPETITIONS", 9, 1),
@@ -128,6 +144,12 @@ export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env, a
     watermarkTemperature: numberOption(environment, "BENCH_WATERMARK_TEMPERATURE", 0.8, 0),
     watermarkDelta: numberOption(environment, "BENCH_WATERMARK_DELTA", 2, 0.01),
     skipWatermark: environment.BENCH_SKIP_WATERMARK === "1",
+    kbRecords: integerOption(environment, "BENCH_KB_RECORDS", 100_000, 100),
+    kbEmbedRecords: integerOption(environment, "BENCH_KB_EMBED_RECORDS", 1000, 0),
+    kbQueries: integerOption(environment, "BENCH_KB_QUERIES", 300, 20),
+    kbRecallQueries: integerOption(environment, "BENCH_KB_RECALL_QUERIES", 100, 1),
+    kbSeed: integerOption(environment, "BENCH_KB_SEED", 12, 0),
+    skipKnowledge: environment.BENCH_SKIP_KNOWLEDGE === "1",
   };
 }
 

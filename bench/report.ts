@@ -5,6 +5,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ContextReuseResult, ReuseTurn, ReuseVariant } from "./context-reuse.js";
 import type { EchoLatencyResult } from "./echo-latency.js";
+import type { KnowledgeResult } from "./knowledge.js";
+import { renderKnowledge } from "./knowledge-render.js";
 import type { LateJoinResult } from "./late-join.js";
 import { renderLongSession, type LongSessionResult } from "./long-session.js";
 import { renderObservabilityOverhead, type ObservabilityOverheadResult } from "./observability-overhead.js";
@@ -47,6 +49,7 @@ export interface BenchResults {
   scale?: ScaleResult;
   overhead?: ObservabilityOverheadResult;
   watermark?: WatermarkResult;
+  knowledge?: KnowledgeResult;
 }
 
 export function renderResults(results: BenchResults): string {
@@ -60,6 +63,7 @@ export function renderResults(results: BenchResults): string {
   if (results.scale) parts.push(renderScale(results.scale));
   if (results.overhead) parts.push(renderObservabilityOverhead(results.overhead));
   if (results.watermark) parts.push(renderWatermark(results.watermark));
+  if (results.knowledge) parts.push(renderKnowledge(results.knowledge));
   return parts.join("\n\n");
 }
 

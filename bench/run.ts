@@ -1,4 +1,4 @@
-// `npm run bench`: echo latency, engine throughput (direct vs WebSocket vs HTTP SSE), late join and context reuse;
+// `npm run bench`: echo latency, engine throughput (direct vs WebSocket vs HTTP SSE), late join, context reuse, the knowledge base;
 // prints the report, and writes it into docs/benchmarks.md only with `--write-report` (or into BENCH_REPORT=path).
 import fs from "node:fs";
 import os from "node:os";
@@ -7,11 +7,12 @@ import { fileURLToPath } from "node:url";
 import { runContextReuse } from "./context-reuse.js";
 import { runReuseLoad } from "./reuse-load.js";
 import { runEchoLatency } from "./echo-latency.js";
+import { runKnowledge } from "./knowledge.js";
 import { runLateJoin } from "./late-join.js";
 import { runLongSession } from "./long-session.js";
 import { runObservabilityOverhead } from "./observability-overhead.js";
 import { BenchSetupError, readBenchOptions } from "./options.js";
-import { resolveBenchModel } from "./realistic-model.js";
+import { benchTestModelPath, resolveBenchModel } from "./realistic-model.js";
 import { runScale } from "./scale.js";
 import { renderResults, writeReport, type BenchResults } from "./report.js";
 import { runThroughput } from "./throughput.js";
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
   // The model is found (or its absence reported) before anything runs, not after minutes of other measurements.
   const needsModel = !options.skipThroughput || !options.skipLateJoin || !options.skipContextReuse || !options.skipWatermark;
   const modelPath = needsModel ? await resolveBenchModel(options.modelPath, log) : "";
+  // The knowledge base's embedding run always uses the test model (whatever BENCH_MODEL says): issue 12 names it.
+  const embeddingModelPath = !options.skipKnowledge && options.kbEmbedRecords > 0 ? await benchTestModelPath() : "";
   // Echo first, in a fresh process: a small heap and no model threads, so its tail latency is the gateway's own.
   if (!options.skipEcho) {
     log("echo latency:");
@@ -69,6 +72,21 @@ async function main(): Promise<void> {
     const settings = watermarkOptions(options);
     log(`watermark: ${settings.answers} prompts, a plain and a watermarked answer of ${settings.maxTokens} tokens each at temperature ${settings.temperature}`);
     results.watermark = await runWatermark(settings, modelPath, log);
+  }
+  if (!options.skipKnowledge) {
+    log(`knowledge base: ${options.kbRecords} records BM25-only, ${options.kbEmbedRecords} with the test model as embedder, ${options.kbQueries} queries (child process)`);
+    results.knowledge = await runKnowledge(
+      {
+        records: options.kbRecords,
+        embedRecords: options.kbEmbedRecords,
+        queries: options.kbQueries,
+        recallQueries: options.kbRecallQueries,
+        seed: options.kbSeed,
+        threads: options.threads,
+        modelPath: embeddingModelPath,
+      },
+      log,
+    );
   }
   results.loadAverageAtEnd = os.loadavg();
   // Every measurement (each stream, each turn, with its text) as JSON, for a closer look.

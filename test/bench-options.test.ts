@@ -21,11 +21,19 @@ describe("bench options", () => {
 
   it("refuses an unknown argument and a bad setting with a message naming it", () => {
     expect(() => readBenchOptions({}, ["--write"])).toThrow(BenchSetupError);
-    expect(() => readBenchOptions({}, ["--write"])).toThrow(/unknown argument "--write"; the only flag is --write-report/);
+    expect(() => readBenchOptions({}, ["--write"])).toThrow(/unknown argument "--write"; the flags are --write-report, --skip-knowledge and --kb-records=N/);
     expect(() => readBenchOptions({ BENCH_REPETITIONS: "two" }, [])).toThrow(/^BENCH_REPETITIONS="two": expected a whole number ≥ 1$/);
     expect(() => readBenchOptions({ BENCH_ECHO_SECONDS: "0.01" }, [])).toThrow(/^BENCH_ECHO_SECONDS="0.01": expected a number ≥ 0.1$/);
     expect(() => readBenchOptions({ BENCH_CONCURRENCIES: "1,,4" }, [])).toThrow(/^BENCH_CONCURRENCIES="": expected a whole number ≥ 1$/);
     expect(readBenchOptions({ BENCH_CONCURRENCIES: "2,16", BENCH_ECHO_SECONDS: "0.2" }, [])).toMatchObject({ concurrencies: [2, 16], parallel: 16, echoSeconds: 0.2 });
+  });
+
+  it("takes the knowledge settings from BENCH_KB_* and from --skip-knowledge and --kb-records=N", () => {
+    expect(readBenchOptions({}, [])).toMatchObject({ kbRecords: 100_000, kbEmbedRecords: 1000, skipKnowledge: false });
+    expect(readBenchOptions({ BENCH_KB_RECORDS: "5000", BENCH_SKIP_KNOWLEDGE: "1" }, [])).toMatchObject({ kbRecords: 5000, skipKnowledge: true });
+    expect(readBenchOptions({ BENCH_KB_RECORDS: "5000" }, ["--kb-records=20000", "--skip-knowledge"])).toMatchObject({ kbRecords: 20_000, skipKnowledge: true });
+    expect(() => readBenchOptions({}, ["--kb-records=many"])).toThrow(/^BENCH_KB_RECORDS="many": expected a whole number ≥ 100$/);
+    expect(readBenchOptions({ BENCH_KB_EMBED_RECORDS: "0" }, []).kbEmbedRecords).toBe(0);
   });
 });
 
