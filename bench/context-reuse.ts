@@ -5,6 +5,7 @@ import { startBenchNode, type BenchNode } from "./bench-node.js";
 import type { BenchOptions } from "./options.js";
 import { median } from "./stats.js";
 import { closeSocket, openSocket, withTimeout } from "./stream-drivers.js";
+import { seededRandom } from "../test/helpers/seeded-random.js";
 
 /** A few dozen tokens, the same in every conversation (so a sequence that served another conversation still holds it). */
 export const reuseSystemPrompt = "You are a kind storyteller. You tell short, happy stories for small children.";
@@ -209,7 +210,7 @@ const verbs = ["saw", "found", "liked", "wanted", "made", "lost", "shared", "pai
 
 /** Simple TinyStories-style sentences from a seeded generator: as many as bring the message closest to `targetTokens`. */
 export function userMessage(seed: number, targetTokens: number, countTokens: (text: string) => number): string {
-  const random = seededRandom(seed);
+  const random = seededRandom((seed * 2654435761) >>> 0);
   const pick = (words: readonly string[]) => words[Math.floor(random() * words.length)] as string;
   let text = "";
   let tokens = 0;
@@ -223,15 +224,4 @@ export function userMessage(seed: number, targetTokens: number, countTokens: (te
     tokens = longerTokens;
   }
   return text;
-}
-
-function seededRandom(seed: number): () => number {
-  let state = (seed * 2654435761) >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as words from "./knowledge-vocabulary.js";
 import type { DepartmentWords } from "./knowledge-vocabulary.js";
+import { seededRandom } from "../test/helpers/seeded-random.js";
 
 export interface CorpusRecord {
   id: string;
@@ -45,17 +46,7 @@ export interface CorpusQuery {
   expectedId?: string;
 }
 
-/** mulberry32: a small, fast, seeded PRNG returning [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 const markerLetters = "ABCDEFGHJKLMNPQRSTUVWXYZ";
 const markerSpace = markerLetters.length ** 6;
