@@ -1,5 +1,6 @@
 // Vectors for the knowledge benchmark: seeded random unit vectors, the stored ones read back, exact top-k by brute-force cosine.
-import { vectorTable, type KnowledgeDatabase } from "../src/knowledge/knowledge-database.js";
+import type { KnowledgeDatabase } from "../src/knowledge/knowledge-database.js";
+import { embeddingTable, float32s } from "../src/knowledge/knowledge-vectors.js";
 import { seededRandom } from "./knowledge-corpus.js";
 
 /** A unit vector uniformly on the sphere (normal components by Box–Muller), the same for the same seed. */
@@ -38,14 +39,14 @@ export interface StoredVectors {
   norms: Float32Array;
 }
 
-/** Every vector in the knowledge base's sqlite-vec table, as stored (read back, not as written). */
+/** Every vector in the knowledge base's embedding table, as stored (read back, not as written). */
 export function readStoredVectors(database: KnowledgeDatabase, dimensions: number): StoredVectors {
-  const rows = database.sqlite.prepare<[], { id: number | bigint; embedding: Buffer }>(`SELECT rowid AS id, embedding FROM ${vectorTable}`).all();
+  const rows = database.sqlite.prepare<[], { id: number | bigint; embedding: Buffer }>(`SELECT chunk_id AS id, embedding FROM ${embeddingTable}`).all();
   const values = new Float32Array(rows.length * dimensions);
   const norms = new Float32Array(rows.length);
   const ids: number[] = [];
   for (const [row, { id, embedding }] of rows.entries()) {
-    const vector = new Float32Array(embedding.buffer, embedding.byteOffset, embedding.byteLength / 4);
+    const vector = float32s(embedding);
     if (vector.length !== dimensions) throw new Error(`stored vector ${id} has ${vector.length} dimensions, not ${dimensions}`);
     values.set(vector, row * dimensions);
     let norm = 0;
@@ -76,4 +77,17 @@ export function bruteForceTop(stored: StoredVectors, query: Float32Array, limit:
     }
   }
   return best.map((entry) => entry.id);
+}
+
+/** Mean and least recall@10 of `nearest` (chunk ids, best first) against brute-force cosine over `stored`, per query vector. */
+export function recallAt10(
+  stored: StoredVectors,
+  queries: readonly Float32Array[],
+  nearest: (vector: Float32Array) => number[],
+): { queries: number; meanRecallAt10: number; minRecallAt10: number } {
+  const recalls = queries.map((vector) => {
+    const exact = new Set(bruteForceTop(stored, vector, 10));
+    return nearest(vector).filter((chunkId) => exact.has(chunkId)).length / Math.max(1, exact.size);
+  });
+  return { queries: recalls.length, meanRecallAt10: recalls.reduce((sum, value) => sum + value, 0) / Math.max(1, recalls.length), minRecallAt10: Math.min(...recalls) };
 }

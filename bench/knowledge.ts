@@ -15,7 +15,7 @@ import type { KnowledgeEmbedder } from "../src/knowledge/knowledge-types.js";
 import { defaultRecordFields } from "../src/knowledge/record-document.js";
 import { TextSegmenter } from "../src/knowledge/text-segmenter.js";
 import { corpusQueries, writeCorpus, type CorpusQuery } from "./knowledge-corpus.js";
-import { bruteForceTop, randomUnitVector, readStoredVectors, vectorNear } from "./knowledge-vectors.js";
+import { randomUnitVector, readStoredVectors, recallAt10, vectorNear } from "./knowledge-vectors.js";
 import { BenchSetupError } from "./options.js";
 import { summarize, type LatencySummary } from "./stats.js";
 
@@ -63,8 +63,8 @@ export interface KnowledgeResult {
   /** Marker queries whose record came first in the BM25 ranking. */
   markerRankOne: { keyword: number; total: number };
   recall: { queries: number; meanRecallAt10: number; minRecallAt10: number };
-  /** With the test model as embedder (undefined when skipped). */
-  embedded?: IngestMeasure & { model: string; dimensions: number; queryEmbedding: LatencySummary };
+  /** With the test model as embedder (undefined when skipped); recall of the vector path for the model's query vectors. */
+  embedded?: IngestMeasure & { model: string; dimensions: number; queryEmbedding: LatencySummary; recall: KnowledgeResult["recall"] };
   /** The kernel's high-water mark of the child's RSS over the whole run. */
   maxRssMb: number;
   secondsTaken: number;
@@ -138,14 +138,9 @@ async function measureKnowledge(settings: KnowledgeSettings, log: (line: string)
     log(`  latency p50/p99 (ms): keyword ${fixed(keyword.p50)}/${fixed(keyword.p99)}, nearest ${fixed(nearest.p50)}/${fixed(nearest.p99)}, hybrid ${fixed(hybrid.p50)}/${fixed(hybrid.p99)}`);
 
     const stored = readStoredVectors(database, dimensions);
-    const recalls: number[] = [];
-    for (const query of queries.slice(0, settings.recallQueries)) {
-      const exact = new Set(bruteForceTop(stored, vectorOf(query), 10));
-      const found = search.nearest(vectorOf(query), "*", 10).map((chunk) => chunk.chunkId);
-      recalls.push(found.filter((chunkId) => exact.has(chunkId)).length / Math.max(1, exact.size));
-    }
-    const recall = { queries: recalls.length, meanRecallAt10: recalls.reduce((sum, value) => sum + value, 0) / Math.max(1, recalls.length), minRecallAt10: Math.min(...recalls) };
-    log(`  recall@10 against brute force over ${stored.ids.length} stored vectors: mean ${recall.meanRecallAt10.toFixed(4)} (${recall.queries} queries)`);
+    const recallVectors = queries.slice(0, settings.recallQueries).map(vectorOf);
+    const recall = recallAt10(stored, recallVectors, (vector) => search.nearest(vector, "*", 10).map((chunk) => chunk.chunkId));
+    log(`  recall@10 against brute force over ${stored.ids.length} stored vectors: mean ${recall.meanRecallAt10.toFixed(4)}, min ${recall.minRecallAt10.toFixed(2)} (${recall.queries} queries)`);
     database.close();
 
     const embedded = settings.embedRecords > 0 ? await measureEmbedded(settings, directory, queries, log) : undefined;
@@ -177,7 +172,13 @@ async function measureEmbedded(settings: KnowledgeSettings, directory: string, q
     const measure = await measureIngest(database, corpusFile, embedder, corpus.records, log);
     log(`  ingest with ${path.basename(settings.modelPath)} as embedder: ${measure.records} records, ${measure.vectors} vectors in ${measure.seconds.toFixed(1)} s (${measure.recordsPerSecond.toFixed(0)} records/s)`);
     const queryEmbedding = await timeEachAsync(queries, (query) => embedder.embed([query.text]));
-    return { ...measure, model: path.basename(settings.modelPath), dimensions: embedder.dimensions, queryEmbedding };
+    const stored = readStoredVectors(database, embedder.dimensions);
+    const search = new KnowledgeSearch(database, { fusion: knowledgeSchema.parse({}).fusion });
+    const queryVectors: Float32Array[] = [];
+    for (const query of queries.slice(0, settings.recallQueries)) queryVectors.push(((await embedder.embed([query.text])) as Float32Array[])[0] as Float32Array);
+    const recall = recallAt10(stored, queryVectors, (vector) => search.nearest(vector, "*", 10).map((chunk) => chunk.chunkId));
+    log(`  recall@10 of ${embedder.dimensions}-dimension model vectors against brute force over ${stored.ids.length}: mean ${recall.meanRecallAt10.toFixed(4)}, min ${recall.minRecallAt10.toFixed(2)} (${recall.queries} queries)`);
+    return { ...measure, model: path.basename(settings.modelPath), dimensions: embedder.dimensions, queryEmbedding, recall };
   } finally {
     database.close();
     await embedder.close();

@@ -172,11 +172,11 @@ describe("KnowledgeDatabase", () => {
     // Re-writing a vector replaces it; a chunk deleted meanwhile is skipped.
     database.writeVectors([{ chunkId: pending[0]!.chunkId, vector: axis(5) }, { chunkId: 999_999, vector: axis(1) }]);
     expect(database.stats().vectors).toBe(2);
-    const stored = database.sqlite.prepare("SELECT COUNT(*) AS count FROM kb_chunk_vectors").get() as { count: number };
-    expect(stored.count).toBe(2);
+    const stored = database.sqlite.prepare("SELECT (SELECT COUNT(*) FROM kb_chunk_embeddings) + (SELECT COUNT(*) FROM kb_chunk_bits) AS count").get() as { count: number };
+    expect(stored.count).toBe(4); // two float vectors and their two bit vectors
     // Deleting the document deletes its vectors.
     database.deleteDocument("a");
-    expect((database.sqlite.prepare("SELECT COUNT(*) AS count FROM kb_chunk_vectors").get() as { count: number }).count).toBe(0);
+    expect((database.sqlite.prepare("SELECT (SELECT COUNT(*) FROM kb_chunk_embeddings) + (SELECT COUNT(*) FROM kb_chunk_bits) AS count").get() as { count: number }).count).toBe(0);
   });
 
   it("keeps a failed batch out entirely (one transaction)", () => {

@@ -1,11 +1,11 @@
-// The knowledge base's SQLite file: documents, chunks, the FTS5 index of their segmented text, and sqlite-vec vectors.
+// The knowledge base's SQLite file: documents, chunks, the FTS5 index of their segmented text, and their vectors.
 import fs from "node:fs";
-import type { Statement } from "better-sqlite3";
 import { ClawError } from "../core/errors.js";
 import type { SqliteDatabase } from "../store/database.js";
 import { storageError } from "../store/storage-error.js";
 import type { DocumentWrite, KnowledgeStats } from "./knowledge-types.js";
 import { openKnowledgeSqlite } from "./knowledge-schema.js";
+import { KnowledgeVectors } from "./knowledge-vectors.js";
 import type { TextSegmenter } from "./text-segmenter.js";
 
 export interface KnowledgeDatabaseOptions {
@@ -21,9 +21,6 @@ export interface IngestedFile {
   file: string;
   hash: string;
 }
-
-/** The sqlite-vec table of chunk vectors (rowid = chunk id, partitioned by collection), created by `useEmbedding`. */
-export const vectorTable = "kb_chunk_vectors";
 
 /** The statements a write reuses (prepared once: a 100k-record ingest runs them millions of times). */
 function prepareStatements(sqlite: SqliteDatabase) {
@@ -45,14 +42,13 @@ function prepareStatements(sqlite: SqliteDatabase) {
     documentIdsOfFile: sqlite.prepare<[string, string], { id: number; doc_id: string; hash: string }>(
       "SELECT id, doc_id, hash FROM kb_documents WHERE collection = ? AND file = ?",
     ),
-    meta: sqlite.prepare<[string], { value: string }>("SELECT value FROM kb_meta WHERE key = ?"),
   };
 }
 
 export class KnowledgeDatabase {
   private readonly statements: ReturnType<typeof prepareStatements>;
-  /** Statements on the vector table, for the dimensions it was created with (reprepared when it changes). */
-  private vectorStatements: { insert: Statement<[bigint, string, Float32Array]>; delete: Statement<[bigint]> } | undefined;
+  /** The chunks' vectors: stored, deleted and searched (nearest neighbours) there. */
+  readonly vectors: KnowledgeVectors;
 
   private constructor(
     readonly file: string,
@@ -60,6 +56,7 @@ export class KnowledgeDatabase {
     readonly segmenter: TextSegmenter,
   ) {
     this.statements = prepareStatements(sqlite);
+    this.vectors = new KnowledgeVectors(sqlite);
   }
 
   /** Opens (creating and migrating unless readonly) the file, with sqlite-vec loaded; WAL, busy timeout, private mode. */
@@ -110,7 +107,7 @@ export class KnowledgeDatabase {
       const now = Date.now();
       const statements = this.statements;
       for (const document of documents) {
-        const vectors = document.vectors === undefined ? undefined : this.checkedVectors(document);
+        const vectors = document.vectors === undefined ? undefined : this.vectors.checked(document);
         const { id } = statements.upsertDocument.get(
           document.collection, document.docId, document.source, document.file, document.hash, JSON.stringify(document.metadata), now,
         ) as { id: number };
@@ -119,7 +116,7 @@ export class KnowledgeDatabase {
           const vector = vectors?.[position];
           const chunkId = statements.insertChunk.run(id, position, chunk.text, chunk.tokens, vector ? 1 : 0).lastInsertRowid;
           statements.insertTerms.run(chunkId, this.segmenter.indexText(chunk.text));
-          if (vector) this.insertVector(BigInt(chunkId), document.collection, vector);
+          if (vector) this.vectors.insert(chunkId, document.collection, vector);
         });
       }
     });
@@ -205,72 +202,36 @@ export class KnowledgeDatabase {
 
   /** The model and dimensions the stored vectors were made with; undefined before any. */
   embedding(): { model: string; dimensions: number } | undefined {
-    const model = this.statements.meta.get("embedding_model")?.value;
-    const dimensions = this.statements.meta.get("embedding_dimensions")?.value;
-    return model === undefined || dimensions === undefined ? undefined : { model, dimensions: Number(dimensions) };
+    return this.vectors.declared();
   }
 
-  /** Whether the vector table exists (after `useEmbedding`, until `resetEmbedding`). */
+  /** Whether the vector tables exist (after `useEmbedding`, until `resetEmbedding`). */
   hasVectors(): boolean {
-    return this.sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(vectorTable) !== undefined;
+    return this.vectors.exists();
   }
 
   /**
-   * Declares the embedding model (creating the vector table for its dimensions). Throws a ClawError (`bad_request`)
+   * Declares the embedding model (creating the vector tables for its dimensions). Throws a ClawError (`bad_request`)
    * naming both models when vectors of another model or size are stored: `clawbot kb embed --reset` re-embeds them.
    */
   useEmbedding(model: string, dimensions: number): void {
     if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > 8192) throw new Error(`Embedding dimensions must be an integer from 1 to 8192, not ${dimensions}`);
-    this.inTransaction(() => {
-      const current = this.embedding();
-      if (current && current.model === model && current.dimensions === dimensions && this.hasVectors()) return;
-      if (current && this.storedVectors() > 0) {
-        throw new ClawError(
-          "bad_request",
-          `The knowledge base ${this.file} holds vectors of ${current.model} (${current.dimensions} dimensions), not of ${model} (${dimensions} dimensions): ` +
-            "run `clawbot kb embed --reset` to re-embed them with the new model.",
-        );
-      }
-      this.dropVectors();
-      this.sqlite.exec(`CREATE VIRTUAL TABLE ${vectorTable} USING vec0(collection text partition key, embedding float[${dimensions}] distance_metric=cosine)`);
-      const setMeta = this.sqlite.prepare("INSERT INTO kb_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-      setMeta.run("embedding_model", model);
-      setMeta.run("embedding_dimensions", String(dimensions));
-    });
+    this.inTransaction(() => this.vectors.declare(model, dimensions, this.file));
   }
 
   /** Drops every vector and the declared model (`kb embed --reset`). */
   resetEmbedding(): void {
-    this.inTransaction(() => {
-      this.dropVectors();
-      this.sqlite.prepare("DELETE FROM kb_meta WHERE key IN ('embedding_model', 'embedding_dimensions')").run();
-    });
+    this.inTransaction(() => this.vectors.reset());
   }
 
   /** Up to `limit` chunks without a vector, oldest first (embedding resumes from them). */
   chunksWithoutVectors(limit: number): { chunkId: number; text: string }[] {
-    return this.sqlite
-      .prepare<[number], { chunkId: number; text: string }>("SELECT id AS chunkId, text FROM kb_chunks WHERE has_vector = 0 ORDER BY id LIMIT ?")
-      .all(limit);
+    return this.vectors.pending(limit);
   }
 
   /** Writes the vectors of stored chunks (replacing any they had); chunks deleted meanwhile are skipped. */
   writeVectors(rows: readonly { chunkId: number; vector: Float32Array }[]): void {
-    this.inTransaction(() => {
-      const dimensions = this.requireEmbedding().dimensions;
-      const chunk = this.sqlite.prepare<[number], { collection: string; has_vector: number }>(
-        "SELECT d.collection, c.has_vector FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id WHERE c.id = ?",
-      );
-      const mark = this.sqlite.prepare<[number]>("UPDATE kb_chunks SET has_vector = 1 WHERE id = ?");
-      for (const row of rows) {
-        if (row.vector.length !== dimensions) throw this.dimensionMismatch(row.vector.length, dimensions);
-        const stored = chunk.get(row.chunkId);
-        if (!stored) continue;
-        if (stored.has_vector) this.vectors().delete.run(BigInt(row.chunkId));
-        this.insertVector(BigInt(row.chunkId), stored.collection, row.vector);
-        mark.run(row.chunkId);
-      }
-    });
+    this.inTransaction(() => this.vectors.write(rows));
   }
 
   close(): void {
@@ -300,7 +261,7 @@ export class KnowledgeDatabase {
     if (chunks.length === 0) return 0;
     for (const chunk of chunks) {
       this.statements.deleteTerms.run(chunk.id);
-      if (chunk.has_vector) this.vectors().delete.run(BigInt(chunk.id));
+      if (chunk.has_vector) this.vectors.delete(chunk.id);
     }
     this.statements.deleteChunks.run(documentId);
     return chunks.length;
@@ -312,45 +273,4 @@ export class KnowledgeDatabase {
     return chunks;
   }
 
-  private storedVectors(): number {
-    return (this.sqlite.prepare<[], { count: number }>("SELECT COUNT(*) AS count FROM kb_chunks WHERE has_vector = 1").get() as { count: number }).count;
-  }
-
-  private dropVectors(): void {
-    this.vectorStatements = undefined;
-    this.sqlite.exec(`DROP TABLE IF EXISTS ${vectorTable}`);
-    this.sqlite.prepare("UPDATE kb_chunks SET has_vector = 0 WHERE has_vector = 1").run();
-  }
-
-  private requireEmbedding(): { model: string; dimensions: number } {
-    const embedding = this.embedding();
-    if (!embedding || !this.hasVectors()) throw new Error("Vectors written before useEmbedding declared the embedding model");
-    return embedding;
-  }
-
-  private checkedVectors(document: DocumentWrite): Float32Array[] {
-    const vectors = document.vectors as Float32Array[];
-    if (vectors.length !== document.chunks.length) {
-      throw new Error(`Document ${document.docId} has ${document.chunks.length} chunks but ${vectors.length} vectors`);
-    }
-    const { dimensions } = this.requireEmbedding();
-    for (const vector of vectors) if (vector.length !== dimensions) throw this.dimensionMismatch(vector.length, dimensions);
-    return vectors;
-  }
-
-  private dimensionMismatch(length: number, dimensions: number): ClawError {
-    return new ClawError("bad_request", `A vector of ${length} dimensions cannot join the knowledge base's ${dimensions}-dimension vectors.`);
-  }
-
-  private insertVector(chunkId: bigint, collection: string, vector: Float32Array): void {
-    this.vectors().insert.run(chunkId, collection, vector);
-  }
-
-  private vectors(): { insert: Statement<[bigint, string, Float32Array]>; delete: Statement<[bigint]> } {
-    this.vectorStatements ??= {
-      insert: this.sqlite.prepare<[bigint, string, Float32Array]>(`INSERT INTO ${vectorTable} (rowid, collection, embedding) VALUES (?, ?, ?)`),
-      delete: this.sqlite.prepare<[bigint]>(`DELETE FROM ${vectorTable} WHERE rowid = ?`),
-    };
-    return this.vectorStatements;
-  }
 }

@@ -10,9 +10,10 @@ import { storageError } from "../store/storage-error.js";
 
 const migrations: string[] = [
   // Documents (one per collection and id), their chunks, the FTS5 index of the chunks' segmented terms (contentless:
-  // the text lives in kb_chunks; rowid = chunk id), the files ingested whole (with their content hash) and settings
-  // such as the embedding model. AUTOINCREMENT: a chunk id is never reused, so a citation never names another text.
-  // The vector table (sqlite-vec, its size set by the model) is created by `useEmbedding`.
+  // the text lives in kb_chunks; rowid = chunk id), the chunks' vectors (little-endian float32 BLOBs, read by chunk id
+  // to rescore candidates), the files ingested whole (with their content hash) and settings such as the embedding
+  // model. AUTOINCREMENT: a chunk id is never reused, so a citation never names another text. The sqlite-vec bit table
+  // the candidates come from (its size set by the model) is created by `useEmbedding` (see knowledge-vectors.ts).
   `CREATE TABLE kb_documents (
      id INTEGER PRIMARY KEY,
      collection TEXT NOT NULL,
@@ -37,6 +38,10 @@ const migrations: string[] = [
    CREATE INDEX kb_chunks_without_vector ON kb_chunks (id) WHERE has_vector = 0;
    CREATE VIRTUAL TABLE kb_chunk_fts USING fts5(
      terms, content = '', contentless_delete = 1, tokenize = 'porter unicode61 remove_diacritics 2'
+   );
+   CREATE TABLE kb_chunk_embeddings (
+     chunk_id INTEGER PRIMARY KEY,
+     embedding BLOB NOT NULL
    );
    CREATE TABLE kb_files (
      collection TEXT NOT NULL,

@@ -1,8 +1,8 @@
-// Searches the knowledge base: BM25 over FTS5, nearest vectors (sqlite-vec), fused by reciprocal rank.
+// Searches the knowledge base: BM25 over FTS5, nearest vectors (sqlite-vec bit candidates, exact rescoring), fused by reciprocal rank.
 import type { KnowledgeConfig } from "../config/schema.js";
 import { ClawError } from "../core/errors.js";
 import { storageError } from "../store/storage-error.js";
-import { vectorTable, type KnowledgeDatabase } from "./knowledge-database.js";
+import type { KnowledgeDatabase } from "./knowledge-database.js";
 import type { CollectionScope, KnowledgeEmbedder, RetrievalQuery, RetrievedChunk, Retriever } from "./knowledge-types.js";
 import { fuseRankings } from "./rank-fusion.js";
 import { TermStatistics } from "./term-statistics.js";
@@ -88,20 +88,25 @@ export class KnowledgeSearch implements Retriever {
     }
   }
 
-  /** Nearest chunks by cosine distance alone (score: 1 − distance). */
+  /**
+   * Nearest chunks by cosine similarity alone (score: the cosine, 1 − cosine distance): candidates from the sign bits
+   * (Hamming distance), ranked exactly on their float vectors (see `KnowledgeVectors.nearest`); best first.
+   */
   nearest(vector: Float32Array, collections: CollectionScope, limit: number): RetrievedChunk[] {
     if (limit < 1 || (collections !== "*" && collections.length === 0)) return [];
     try {
-      if (!this.database.hasVectors()) return [];
-      const scoped = collections === "*" ? "" : `AND collection IN (${placeholders(collections.length)})`;
-      const statement = this.database.sqlite.prepare<unknown[], ChunkRow>(
-        `WITH knn AS (SELECT rowid, distance FROM ${vectorTable} WHERE embedding MATCH ? AND k = ? ${scoped})
-         SELECT ${chunkColumns}, 1 - knn.distance AS score
-         FROM knn JOIN kb_chunks c ON c.id = knn.rowid JOIN kb_documents d ON d.id = c.document_id
-         ORDER BY knn.distance, c.id`,
-      );
-      const rows = collections === "*" ? statement.all(vector, limit) : statement.all(vector, limit, ...collections);
-      return rows.map(toRetrievedChunk);
+      const scored = this.database.vectors.nearest(vector, collections, limit);
+      if (scored.length === 0) return [];
+      const rows = this.database.sqlite
+        .prepare<[string], Omit<ChunkRow, "score">>(
+          `SELECT ${chunkColumns} FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id WHERE c.id IN (SELECT value FROM json_each(?))`,
+        )
+        .all(JSON.stringify(scored.map((entry) => entry.chunkId)));
+      const byId = new Map(rows.map((row) => [row.chunkId, row]));
+      return scored.flatMap(({ chunkId, score }) => {
+        const row = byId.get(chunkId);
+        return row ? [toRetrievedChunk({ ...row, score })] : [];
+      });
     } catch (error) {
       throw storageError("Searching the knowledge base's vectors", error);
     }
