@@ -14,6 +14,7 @@ import { KnowledgeSearch } from "../src/knowledge/knowledge-search.js";
 import type { KnowledgeEmbedder } from "../src/knowledge/knowledge-types.js";
 import { defaultRecordFields } from "../src/knowledge/record-document.js";
 import { TextSegmenter } from "../src/knowledge/text-segmenter.js";
+import { syncVectorIndex, VectorIndex, vectorIndexFile } from "../src/knowledge/vector-index.js";
 import { corpusQueries, writeCorpus, type CorpusQuery } from "./knowledge-corpus.js";
 import { randomUnitVector, readStoredVectors, recallAt10, vectorNear } from "./knowledge-vectors.js";
 import { BenchSetupError } from "./options.js";
@@ -58,6 +59,8 @@ export interface KnowledgeResult {
   bm25Ingest: IngestMeasure;
   /** Writing random unit vectors for every chunk (useEmbedding + writeVectors): the vectors for the latency test. */
   randomVectors: { dimensions: number; count: number; seconds: number; bytesAfter: number };
+  /** Building the HNSW index of the random vectors (`syncVectorIndex`) and its file's size. */
+  vectorIndex?: { vectors: number; seconds: number; bytes: number };
   latency: { keyword: LatencySummary; nearest: LatencySummary; hybrid: LatencySummary };
   queries: { total: number; chinese: number; english: number; marker: number };
   /** Marker queries whose record came first in the BM25 ranking. */
@@ -127,19 +130,24 @@ async function measureKnowledge(settings: KnowledgeSettings, log: (line: string)
     }
     const randomVectors = { dimensions, count: vectorCount, seconds: (performance.now() - vectorStart) / 1000, bytesAfter: database.stats().bytes };
     log(`  ${vectorCount} random vectors written in ${randomVectors.seconds.toFixed(1)} s`);
+    const synced = syncVectorIndex(database, { threads: settings.threads });
+    const vectorIndex = { vectors: synced.vectors, seconds: synced.seconds, bytes: fs.statSync(vectorIndexFile(databaseFile)).size };
+    log(`  vector index: ${synced.vectors} vectors ${synced.action} in ${synced.seconds.toFixed(1)} s, ${megabytes(vectorIndex.bytes).toFixed(1)} MB`);
+    const indexed = new VectorIndex(database);
+    const vectorSearch = new KnowledgeSearch(database, { fusion: config.fusion, vectorIndex: indexed });
 
     // Each query gets a vector near a stored one (seeded), "given" to the hybrid search by an embedder that only looks it up.
     const queryVectors = new Map<string, Float32Array>();
     for (const [index, query] of queries.entries()) queryVectors.set(query.text, vectorNear(dimensions, 1 + ((index * 2_654_435_761) % vectorCount), settings.seed * 7_368_787, index));
     const vectorOf = (query: CorpusQuery) => queryVectors.get(query.text) as Float32Array;
-    const nearest = timeEach(queries, (query) => search.nearest(vectorOf(query), "*", 10));
-    const hybridSearch = new KnowledgeSearch(database, { fusion: config.fusion, embedder: givenVectors(queryVectors, dimensions) });
+    const nearest = timeEach(queries, (query) => vectorSearch.nearest(vectorOf(query), "*", 10));
+    const hybridSearch = new KnowledgeSearch(database, { fusion: config.fusion, embedder: givenVectors(queryVectors, dimensions), vectorIndex: indexed });
     const hybrid = await timeEachAsync(queries, (query) => hybridSearch.search({ text: query.text, collections: "*", topK: 10 }));
     log(`  latency p50/p99 (ms): keyword ${fixed(keyword.p50)}/${fixed(keyword.p99)}, nearest ${fixed(nearest.p50)}/${fixed(nearest.p99)}, hybrid ${fixed(hybrid.p50)}/${fixed(hybrid.p99)}`);
 
     const stored = readStoredVectors(database, dimensions);
     const recallVectors = queries.slice(0, settings.recallQueries).map(vectorOf);
-    const recall = recallAt10(stored, recallVectors, (vector) => search.nearest(vector, "*", 10).map((chunk) => chunk.chunkId));
+    const recall = recallAt10(stored, recallVectors, (vector) => vectorSearch.nearest(vector, "*", 10).map((chunk) => chunk.chunkId));
     log(`  recall@10 against brute force over ${stored.ids.length} stored vectors: mean ${recall.meanRecallAt10.toFixed(4)}, min ${recall.minRecallAt10.toFixed(2)} (${recall.queries} queries)`);
     database.close();
 
@@ -149,6 +157,7 @@ async function measureKnowledge(settings: KnowledgeSettings, log: (line: string)
       corpus: { records: corpus.records, english: corpus.english, markers: corpus.markers.length, bytes: corpus.bytes, seconds: corpusSeconds, notesLength: corpus.notesLength },
       bm25Ingest,
       randomVectors,
+      vectorIndex,
       latency: { keyword, nearest, hybrid },
       queries: { total: queries.length, chinese: queries.filter((query) => query.language === "zh").length, english: queries.filter((query) => query.language === "en").length, marker: markerQueries.length },
       markerRankOne: { keyword: markerHits, total: markerQueries.length },
@@ -173,7 +182,9 @@ async function measureEmbedded(settings: KnowledgeSettings, directory: string, q
     log(`  ingest with ${path.basename(settings.modelPath)} as embedder: ${measure.records} records, ${measure.vectors} vectors in ${measure.seconds.toFixed(1)} s (${measure.recordsPerSecond.toFixed(0)} records/s)`);
     const queryEmbedding = await timeEachAsync(queries, (query) => embedder.embed([query.text]));
     const stored = readStoredVectors(database, embedder.dimensions);
-    const search = new KnowledgeSearch(database, { fusion: knowledgeSchema.parse({}).fusion });
+    const synced = syncVectorIndex(database, { threads: settings.threads });
+    log(`  vector index of the model vectors: ${synced.vectors} vectors ${synced.action} in ${synced.seconds.toFixed(1)} s`);
+    const search = new KnowledgeSearch(database, { fusion: knowledgeSchema.parse({}).fusion, vectorIndex: new VectorIndex(database) });
     const queryVectors: Float32Array[] = [];
     for (const query of queries.slice(0, settings.recallQueries)) queryVectors.push(((await embedder.embed([query.text])) as Float32Array[])[0] as Float32Array);
     const recall = recallAt10(stored, queryVectors, (vector) => search.nearest(vector, "*", 10).map((chunk) => chunk.chunkId));

@@ -4,6 +4,7 @@ import type { KnowledgeEmbedder } from "../knowledge/knowledge-types.js";
 import { kbContext, openKb, openKbEmbedder, type KbCommonOptions } from "./kb-context.js";
 import { embedProgressView } from "./kb-progress.js";
 import { formatBytes } from "./progress-bar.js";
+import { syncVectorIndexReport } from "./kb-vector-index.js";
 
 export interface KbSearchOptions extends KbCommonOptions {
   collection?: string[];
@@ -33,7 +34,9 @@ export async function runKbSearch(query: string, options: KbSearchOptions): Prom
     // Hybrid only when a model is configured and the stored vectors are there to compare with.
     if (context.embeddingModelPath && database.embedding()) embedder = await openKbEmbedder(context);
     const { KnowledgeSearch } = await import("../knowledge/knowledge-search.js");
-    const search = new KnowledgeSearch(database, { embedder, fusion: context.knowledge.fusion });
+    const { VectorIndex } = await import("../knowledge/vector-index.js");
+    const vectorIndex = embedder ? new VectorIndex(database) : undefined;
+    const search = new KnowledgeSearch(database, { embedder, fusion: context.knowledge.fusion, ...(vectorIndex ? { vectorIndex } : {}) });
     const results = await search.search({ text: query, collections: collections ?? "*", topK: options.topK });
     if (options.json) {
       const output = {
@@ -108,12 +111,13 @@ export async function runKbDelete(options: KbDeleteOptions): Promise<number> {
     } else {
       result = database.deleteCollection(options.collection as string);
     }
+    const index = syncVectorIndexReport(database);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ database: context.databaseFile, collection: options.collection ?? null, doc: options.doc ?? null, deleted: result })}\n`);
+      process.stdout.write(`${JSON.stringify({ database: context.databaseFile, collection: options.collection ?? null, doc: options.doc ?? null, deleted: result, vector_index: index.sync })}\n`);
     } else {
       const what = options.doc !== undefined ? `document ${JSON.stringify(options.doc)}` : `collection "${options.collection}"`;
       const chunks = result.chunks !== undefined ? ` and ${result.chunks} chunks` : "";
-      process.stdout.write(`Deleted ${what}: ${result.documents} document${result.documents === 1 ? "" : "s"}${chunks}.\n`);
+      process.stdout.write(`Deleted ${what}: ${result.documents} document${result.documents === 1 ? "" : "s"}${chunks}.\n${index.line}`);
     }
     return 0;
   } finally {
@@ -138,10 +142,13 @@ export async function runKbEmbed(options: KbEmbedOptions): Promise<number> {
       } finally {
         view.stop();
       }
+      const index = syncVectorIndexReport(database);
       if (options.json) {
-        process.stdout.write(`${JSON.stringify({ database: context.databaseFile, model: embedder.id, dimensions: embedder.dimensions, vectors, reset: options.reset ?? false })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ database: context.databaseFile, model: embedder.id, dimensions: embedder.dimensions, vectors, reset: options.reset ?? false, vector_index: index.sync })}\n`,
+        );
       } else {
-        process.stdout.write(`Computed ${vectors} vectors with ${embedder.id} (${embedder.dimensions} dimensions) into ${context.databaseFile}.\n`);
+        process.stdout.write(`Computed ${vectors} vectors with ${embedder.id} (${embedder.dimensions} dimensions) into ${context.databaseFile}.\n${index.line}`);
       }
       return 0;
     } finally {

@@ -3,6 +3,7 @@ import { ingest, embedMissing, type IngestReport } from "../knowledge/ingest.js"
 import type { FormatChoice } from "../knowledge/ingest-files.js";
 import { kbContext, openKb, openKbEmbedder, type KbCommonOptions } from "./kb-context.js";
 import { ingestProgressView } from "./kb-progress.js";
+import { syncVectorIndexReport } from "./kb-vector-index.js";
 
 export interface KbIngestOptions extends KbCommonOptions {
   collection: string;
@@ -49,11 +50,13 @@ export async function runKbIngest(paths: string[], options: KbIngestOptions): Pr
       } finally {
         view.stop();
       }
+      // With vectors (now or from earlier runs), the HNSW index catches up; a BM25-only knowledge base has none.
+      const index = database.embedding() ? syncVectorIndexReport(database) : undefined;
       const mode = embedder ? `hybrid (vectors of ${embedder.id}, ${embedder.dimensions} dimensions)` : "BM25 only (no knowledge.embedding_model_path)";
       if (options.json) {
-        process.stdout.write(`${JSON.stringify({ database: context.databaseFile, collection, mode: embedder ? "hybrid" : "bm25", ...report })}\n`);
+        process.stdout.write(`${JSON.stringify({ database: context.databaseFile, collection, mode: embedder ? "hybrid" : "bm25", ...report, ...(index ? { vector_index: index.sync } : {}) })}\n`);
       } else {
-        process.stdout.write(summary(report, collection, context.databaseFile, mode, options.verbose ?? false));
+        process.stdout.write(summary(report, collection, context.databaseFile, mode, options.verbose ?? false) + (index?.line ?? ""));
       }
       return report.files.failed.length > 0 ? 1 : 0;
     } finally {

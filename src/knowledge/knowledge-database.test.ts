@@ -172,11 +172,17 @@ describe("KnowledgeDatabase", () => {
     // Re-writing a vector replaces it; a chunk deleted meanwhile is skipped.
     database.writeVectors([{ chunkId: pending[0]!.chunkId, vector: axis(5) }, { chunkId: 999_999, vector: axis(1) }]);
     expect(database.stats().vectors).toBe(2);
-    const stored = database.sqlite.prepare("SELECT (SELECT COUNT(*) FROM kb_chunk_embeddings) + (SELECT COUNT(*) FROM kb_chunk_bits) AS count").get() as { count: number };
-    expect(stored.count).toBe(4); // two float vectors and their two bit vectors
-    // Deleting the document deletes its vectors.
+    const count = (table: string) => (database.sqlite.prepare(`SELECT COUNT(*) AS count FROM ${table}`).get() as { count: number }).count;
+    expect(count("kb_chunk_embeddings")).toBe(2);
+    // Each vector written for a stored chunk is logged for the vector index (three writes); the skipped one is not.
+    expect(count("kb_vector_changes")).toBe(3);
+    // Deleting the document deletes its vectors and logs both deletions.
     database.deleteDocument("a");
-    expect((database.sqlite.prepare("SELECT (SELECT COUNT(*) FROM kb_chunk_embeddings) + (SELECT COUNT(*) FROM kb_chunk_bits) AS count").get() as { count: number }).count).toBe(0);
+    expect(count("kb_chunk_embeddings")).toBe(0);
+    expect(count("kb_vector_changes")).toBe(5);
+    // A reset clears the log too.
+    database.resetEmbedding();
+    expect(count("kb_vector_changes")).toBe(0);
   });
 
   it("keeps a failed batch out entirely (one transaction)", () => {

@@ -6,6 +6,7 @@ import { storageError } from "../store/storage-error.js";
 import type { DocumentWrite, KnowledgeStats } from "./knowledge-types.js";
 import { openKnowledgeSqlite } from "./knowledge-schema.js";
 import { KnowledgeVectors } from "./knowledge-vectors.js";
+import { removeVectorIndexFiles } from "./vector-index.js";
 import type { TextSegmenter } from "./text-segmenter.js";
 
 export interface KnowledgeDatabaseOptions {
@@ -116,7 +117,7 @@ export class KnowledgeDatabase {
           const vector = vectors?.[position];
           const chunkId = statements.insertChunk.run(id, position, chunk.text, chunk.tokens, vector ? 1 : 0).lastInsertRowid;
           statements.insertTerms.run(chunkId, this.segmenter.indexText(chunk.text));
-          if (vector) this.vectors.insert(chunkId, document.collection, vector);
+          if (vector) this.vectors.insert(chunkId, vector);
         });
       }
     });
@@ -219,9 +220,10 @@ export class KnowledgeDatabase {
     this.inTransaction(() => this.vectors.declare(model, dimensions, this.file));
   }
 
-  /** Drops every vector and the declared model (`kb embed --reset`). */
+  /** Drops every vector, the change log, the declared model and the HNSW index files (`kb embed --reset`). */
   resetEmbedding(): void {
     this.inTransaction(() => this.vectors.reset());
+    removeVectorIndexFiles(this.file);
   }
 
   /** Up to `limit` chunks without a vector, oldest first (embedding resumes from them). */

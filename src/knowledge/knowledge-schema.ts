@@ -12,8 +12,9 @@ const migrations: string[] = [
   // Documents (one per collection and id), their chunks, the FTS5 index of the chunks' segmented terms (contentless:
   // the text lives in kb_chunks; rowid = chunk id), the chunks' vectors (little-endian float32 BLOBs, read by chunk id
   // to rescore candidates), the files ingested whole (with their content hash) and settings such as the embedding
-  // model. AUTOINCREMENT: a chunk id is never reused, so a citation never names another text. The sqlite-vec bit table
-  // the candidates come from (its size set by the model) is created by `useEmbedding` (see knowledge-vectors.ts).
+  // model. AUTOINCREMENT: a chunk id is never reused, so a citation never names another text. kb_vector_changes logs the
+  // chunks whose vector was removed, replaced or written after newer ones, so the HNSW index file (vector-index.ts)
+  // catches up incrementally: new chunk ids beyond the index's last one, plus the logged ones.
   `CREATE TABLE kb_documents (
      id INTEGER PRIMARY KEY,
      collection TEXT NOT NULL,
@@ -42,6 +43,10 @@ const migrations: string[] = [
    CREATE TABLE kb_chunk_embeddings (
      chunk_id INTEGER PRIMARY KEY,
      embedding BLOB NOT NULL
+   );
+   CREATE TABLE kb_vector_changes (
+     sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+     chunk_id INTEGER NOT NULL
    );
    CREATE TABLE kb_files (
      collection TEXT NOT NULL,

@@ -1,4 +1,4 @@
-// Searches the knowledge base: BM25 over FTS5, nearest vectors (sqlite-vec bit candidates, exact rescoring), fused by reciprocal rank.
+// Searches the knowledge base: BM25 over FTS5, nearest vectors (the HNSW index, else an exact scan), fused by reciprocal rank.
 import type { KnowledgeConfig } from "../config/schema.js";
 import { ClawError } from "../core/errors.js";
 import { storageError } from "../store/storage-error.js";
@@ -6,11 +6,14 @@ import type { KnowledgeDatabase } from "./knowledge-database.js";
 import type { CollectionScope, KnowledgeEmbedder, RetrievalQuery, RetrievedChunk, Retriever } from "./knowledge-types.js";
 import { fuseRankings } from "./rank-fusion.js";
 import { TermStatistics } from "./term-statistics.js";
+import type { VectorIndex } from "./vector-index.js";
 
 export interface KnowledgeSearchOptions {
   /** Query vectors come from it; without one, search is BM25 only. */
   embedder?: KnowledgeEmbedder;
   fusion: KnowledgeConfig["fusion"];
+  /** The HNSW index answering `nearest` while it is current; without one (or when stale), vectors are scanned exactly. */
+  vectorIndex?: VectorIndex;
 }
 
 /** Candidates each ranking contributes to the fusion: max(4·topK, this). */
@@ -89,13 +92,13 @@ export class KnowledgeSearch implements Retriever {
   }
 
   /**
-   * Nearest chunks by cosine similarity alone (score: the cosine, 1 − cosine distance): candidates from the sign bits
-   * (Hamming distance), ranked exactly on their float vectors (see `KnowledgeVectors.nearest`); best first.
+   * Nearest chunks by cosine similarity alone (score: the cosine, 1 − cosine distance), best first: from the HNSW index
+   * when it is current (`VectorIndex.nearest`), else by an exact scan of the stored vectors (`KnowledgeVectors.nearest`).
    */
   nearest(vector: Float32Array, collections: CollectionScope, limit: number): RetrievedChunk[] {
     if (limit < 1 || (collections !== "*" && collections.length === 0)) return [];
     try {
-      const scored = this.database.vectors.nearest(vector, collections, limit);
+      const scored = this.options.vectorIndex?.nearest(vector, collections, limit) ?? this.database.vectors.nearest(vector, collections, limit);
       if (scored.length === 0) return [];
       const rows = this.database.sqlite
         .prepare<[string], Omit<ChunkRow, "score">>(

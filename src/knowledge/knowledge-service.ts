@@ -11,6 +11,7 @@ import { embedMissing } from "./ingest.js";
 import { KnowledgeSearch } from "./knowledge-search.js";
 import type { KnowledgeEmbedder, RetrievalQuery, RetrievedChunk, Retriever } from "./knowledge-types.js";
 import { TextSegmenter } from "./text-segmenter.js";
+import { syncVectorIndex, VectorIndex } from "./vector-index.js";
 
 export interface KnowledgeServiceOptions {
   /** The node's data directory: the default file is `<dataDir>/knowledge.db`. */
@@ -59,11 +60,13 @@ export async function openKnowledge(config: KnowledgeConfig, options: KnowledgeS
   const backfill = new AbortController();
   let backfilling: Promise<void> | undefined;
   try {
+    // The HNSW index file the CLI wrote (`kb ingest`/`kb embed`); searches scan exactly while it is missing or stale.
+    const vectorIndex = new VectorIndex(database, logger);
     const retriever = new SwitchableRetriever(options.onSearch);
     if (config.embedding_model_path) {
       embedder = await openModelEmbedder(path.resolve(options.baseDir, config.embedding_model_path), { threads: options.threads, logger });
       declareEmbedding(database, embedder);
-      retriever.use(new KnowledgeSearch(database, { embedder, fusion: config.fusion }));
+      retriever.use(new KnowledgeSearch(database, { embedder, fusion: config.fusion, vectorIndex }));
     } else if (!config.embed_with_engine) {
       retriever.use(new KnowledgeSearch(database, { fusion: config.fusion }));
     }
@@ -80,11 +83,17 @@ export async function openKnowledge(config: KnowledgeConfig, options: KnowledgeS
         if (!config.embed_with_engine || config.embedding_model_path || retriever.ready) return;
         const fromEngine = engineEmbedder(options.engine);
         declareEmbedding(database, fromEngine);
-        retriever.use(new KnowledgeSearch(database, { embedder: fromEngine, fusion: config.fusion }));
+        retriever.use(new KnowledgeSearch(database, { embedder: fromEngine, fusion: config.fusion, vectorIndex }));
         logMode(logger, database, file, fromEngine, "they are being embedded in the background, with the chat model");
-        // `clawbot kb ingest` has no engine: the chunks it wrote get their vectors here, while the node serves.
+        // `clawbot kb ingest` has no engine: the chunks it wrote get their vectors here, while the node serves; then this
+        // node (the only writer of vectors) syncs the HNSW index, on its event loop, once.
         backfilling = embedMissing(database, fromEngine, { signal: backfill.signal }).then(
-          (written) => void (written > 0 && logger.info({ vectors: written }, "knowledge base: embedded the chunks that had no vector")),
+          (written) => {
+            if (written > 0) logger.info({ vectors: written }, "knowledge base: embedded the chunks that had no vector");
+            if (backfill.signal.aborted) return;
+            const synced = syncVectorIndex(database);
+            if (synced.action !== "current") logger.info({ vectors: synced.vectors, seconds: synced.seconds }, `knowledge base: vector index ${synced.action}`);
+          },
           (error: unknown) => void (!backfill.signal.aborted && logger.warn({ err: error }, "knowledge base: embedding the chunks without a vector failed; restart to retry")),
         );
       },
