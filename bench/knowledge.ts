@@ -16,14 +16,11 @@ import { defaultRecordFields } from "../src/knowledge/record-document.js";
 import { TextSegmenter } from "../src/knowledge/text-segmenter.js";
 import { syncVectorIndex, VectorIndex, vectorIndexFile } from "../src/knowledge/vector-index.js";
 import { corpusQueries, writeCorpus, type CorpusQuery } from "./knowledge-corpus.js";
-import { randomUnitVector, readStoredVectors, recallAt10, vectorNear } from "./knowledge-vectors.js";
+import { readStoredVectors, recallAt10, TermHashVectors, termHashModel, writeTermHashVectors, type RecallMeasure } from "./knowledge-vectors.js";
 import { BenchSetupError } from "./options.js";
 import { summarize, type LatencySummary } from "./stats.js";
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-/** The "model" the random vectors are declared as; the hybrid search's embedder carries the same id, as search requires. */
-const randomVectorModel = "bench:random-unit-384";
 
 export interface KnowledgeSettings {
   records: number;
@@ -57,15 +54,17 @@ export interface KnowledgeResult {
   settings: KnowledgeSettings;
   corpus: { records: number; english: number; markers: number; bytes: number; seconds: number; notesLength: { min: number; mean: number; max: number } };
   bm25Ingest: IngestMeasure;
-  /** Writing random unit vectors for every chunk (useEmbedding + writeVectors): the vectors for the latency test. */
-  randomVectors: { dimensions: number; count: number; seconds: number; bytesAfter: number };
-  /** Building the HNSW index of the random vectors (`syncVectorIndex`) and its file's size. */
+  /** Writing term-hash vectors (bench/knowledge-vectors.ts) for every chunk (useEmbedding + writeVectors): the vectors for the latency test. */
+  termVectors: { model: string; dimensions: number; count: number; vocabulary: number; seconds: number; bytesAfter: number };
+  /** Building the HNSW index of the term-hash vectors (`syncVectorIndex`) and its file's size. */
   vectorIndex?: { vectors: number; seconds: number; bytes: number };
   latency: { keyword: LatencySummary; nearest: LatencySummary; hybrid: LatencySummary };
   queries: { total: number; chinese: number; english: number; marker: number };
   /** Marker queries whose record came first in the BM25 ranking. */
   markerRankOne: { keyword: number; total: number };
-  recall: { queries: number; meanRecallAt10: number; minRecallAt10: number };
+  recall: RecallMeasure;
+  /** The same recall split: queries for a marker code (one rare term) and topic queries (diagnoses, drugs, symptoms). */
+  recallByKind: { marker: RecallMeasure; topic: RecallMeasure };
   /** With the test model as embedder (undefined when skipped); recall of the vector path for the model's query vectors. */
   embedded?: IngestMeasure & { model: string; dimensions: number; queryEmbedding: LatencySummary; recall: KnowledgeResult["recall"] };
   /** The kernel's high-water mark of the child's RSS over the whole run. */
@@ -119,26 +118,24 @@ async function measureKnowledge(settings: KnowledgeSettings, log: (line: string)
     const markerQueries = queries.filter((query) => query.expectedId !== undefined);
     const markerHits = markerQueries.filter((query) => search.keyword(query.text, "*", 10)[0]?.docId === query.expectedId).length;
 
-    // Vectors for the latency test: random unit vectors (the test model's carry no meaning and take long for 100k chunks).
+    // Vectors for the latency test: term-hash vectors of the chunks' texts, embedding-like (texts sharing terms lie near)
+    // and cheap; the test model's would take long for 100k chunks.
     const dimensions = 384;
     const vectorStart = performance.now();
-    database.useEmbedding(randomVectorModel, dimensions);
-    let vectorCount = 0;
-    for (let rows = database.chunksWithoutVectors(2000); rows.length > 0; rows = database.chunksWithoutVectors(2000)) {
-      database.writeVectors(rows.map((row) => ({ chunkId: row.chunkId, vector: randomUnitVector(dimensions, settings.seed * 7_368_787 + row.chunkId) })));
-      vectorCount += rows.length;
-    }
-    const randomVectors = { dimensions, count: vectorCount, seconds: (performance.now() - vectorStart) / 1000, bytesAfter: database.stats().bytes };
-    log(`  ${vectorCount} random vectors written in ${randomVectors.seconds.toFixed(1)} s`);
+    database.useEmbedding(termHashModel, dimensions);
+    const termHash = new TermHashVectors(segmenter, dimensions, settings.seed);
+    const vectorCount = writeTermHashVectors(database, termHash);
+    const termVectors = { model: termHashModel, dimensions, count: vectorCount, vocabulary: termHash.vocabulary, seconds: (performance.now() - vectorStart) / 1000, bytesAfter: database.stats().bytes };
+    log(`  ${vectorCount} term-hash vectors (${termHash.vocabulary} distinct terms) written in ${termVectors.seconds.toFixed(1)} s`);
     const synced = syncVectorIndex(database, { threads: settings.threads });
     const vectorIndex = { vectors: synced.vectors, seconds: synced.seconds, bytes: fs.statSync(vectorIndexFile(databaseFile)).size };
     log(`  vector index: ${synced.vectors} vectors ${synced.action} in ${synced.seconds.toFixed(1)} s, ${megabytes(vectorIndex.bytes).toFixed(1)} MB`);
     const indexed = new VectorIndex(database);
     const vectorSearch = new KnowledgeSearch(database, { fusion: config.fusion, vectorIndex: indexed });
 
-    // Each query gets a vector near a stored one (seeded), "given" to the hybrid search by an embedder that only looks it up.
+    // Each query's vector is its text's term-hash vector, computed beforehand and "given" to the hybrid search by an embedder that only looks it up.
     const queryVectors = new Map<string, Float32Array>();
-    for (const [index, query] of queries.entries()) queryVectors.set(query.text, vectorNear(dimensions, 1 + ((index * 2_654_435_761) % vectorCount), settings.seed * 7_368_787, index));
+    for (const query of queries) queryVectors.set(query.text, termHash.vector(query.text));
     const vectorOf = (query: CorpusQuery) => queryVectors.get(query.text) as Float32Array;
     const nearest = timeEach(queries, (query) => vectorSearch.nearest(vectorOf(query), "*", 10));
     const hybridSearch = new KnowledgeSearch(database, { fusion: config.fusion, embedder: givenVectors(queryVectors, dimensions), vectorIndex: indexed });
@@ -146,9 +143,12 @@ async function measureKnowledge(settings: KnowledgeSettings, log: (line: string)
     log(`  latency p50/p99 (ms): keyword ${fixed(keyword.p50)}/${fixed(keyword.p99)}, nearest ${fixed(nearest.p50)}/${fixed(nearest.p99)}, hybrid ${fixed(hybrid.p50)}/${fixed(hybrid.p99)}`);
 
     const stored = readStoredVectors(database, dimensions);
-    const recallVectors = queries.slice(0, settings.recallQueries).map(vectorOf);
-    const recall = recallAt10(stored, recallVectors, (vector) => vectorSearch.nearest(vector, "*", 10).map((chunk) => chunk.chunkId));
-    log(`  recall@10 against brute force over ${stored.ids.length} stored vectors: mean ${recall.meanRecallAt10.toFixed(4)}, min ${recall.minRecallAt10.toFixed(2)} (${recall.queries} queries)`);
+    const recallOf = (checked: CorpusQuery[]) => recallAt10(stored, checked.map(vectorOf), (vector) => vectorSearch.nearest(vector, "*", 10).map((chunk) => chunk.chunkId));
+    const recallQueries = queries.slice(0, settings.recallQueries);
+    const recall = recallOf(recallQueries);
+    const recallByKind = { marker: recallOf(recallQueries.filter((query) => query.expectedId !== undefined)), topic: recallOf(recallQueries.filter((query) => query.expectedId === undefined)) };
+    log(`  recall@10 against brute force over ${stored.ids.length} stored vectors: mean ${recall.meanRecallAt10.toFixed(4)} (within ε = 0.01 of the 10th distance ${recall.meanEpsilonRecallAt10.toFixed(4)}), min ${recall.minRecallAt10.toFixed(2)} (${recall.queries} queries)`);
+    log(`  recall@10 by kind: marker queries ${recallByKind.marker.meanRecallAt10.toFixed(4)} (ε ${recallByKind.marker.meanEpsilonRecallAt10.toFixed(4)}, ${recallByKind.marker.queries}), topic queries ${recallByKind.topic.meanRecallAt10.toFixed(4)} (ε ${recallByKind.topic.meanEpsilonRecallAt10.toFixed(4)}, ${recallByKind.topic.queries})`);
     database.close();
 
     const embedded = settings.embedRecords > 0 ? await measureEmbedded(settings, directory, queries, log) : undefined;
@@ -156,12 +156,13 @@ async function measureKnowledge(settings: KnowledgeSettings, log: (line: string)
       settings,
       corpus: { records: corpus.records, english: corpus.english, markers: corpus.markers.length, bytes: corpus.bytes, seconds: corpusSeconds, notesLength: corpus.notesLength },
       bm25Ingest,
-      randomVectors,
+      termVectors,
       vectorIndex,
       latency: { keyword, nearest, hybrid },
       queries: { total: queries.length, chinese: queries.filter((query) => query.language === "zh").length, english: queries.filter((query) => query.language === "en").length, marker: markerQueries.length },
       markerRankOne: { keyword: markerHits, total: markerQueries.length },
       recall,
+      recallByKind,
       embedded,
       maxRssMb: process.resourceUsage().maxRSS / 1024,
       secondsTaken: (performance.now() - startedAt) / 1000,
@@ -188,7 +189,7 @@ async function measureEmbedded(settings: KnowledgeSettings, directory: string, q
     const queryVectors: Float32Array[] = [];
     for (const query of queries.slice(0, settings.recallQueries)) queryVectors.push(((await embedder.embed([query.text])) as Float32Array[])[0] as Float32Array);
     const recall = recallAt10(stored, queryVectors, (vector) => search.nearest(vector, "*", 10).map((chunk) => chunk.chunkId));
-    log(`  recall@10 of ${embedder.dimensions}-dimension model vectors against brute force over ${stored.ids.length}: mean ${recall.meanRecallAt10.toFixed(4)}, min ${recall.minRecallAt10.toFixed(2)} (${recall.queries} queries)`);
+    log(`  recall@10 of ${embedder.dimensions}-dimension model vectors against brute force over ${stored.ids.length}: mean ${recall.meanRecallAt10.toFixed(4)} (within ε = 0.01 of the 10th distance ${recall.meanEpsilonRecallAt10.toFixed(4)}), min ${recall.minRecallAt10.toFixed(2)} (${recall.queries} queries)`);
     return { ...measure, model: path.basename(settings.modelPath), dimensions: embedder.dimensions, queryEmbedding, recall };
   } finally {
     database.close();
@@ -249,7 +250,7 @@ async function ingestCorpus(database: KnowledgeDatabase, file: string, embedder:
 /** An embedder that returns the vector prepared for each query text: hybrid search timed without computing query vectors. */
 function givenVectors(vectors: ReadonlyMap<string, Float32Array>, dimensions: number): KnowledgeEmbedder {
   return {
-    id: randomVectorModel,
+    id: termHashModel,
     dimensions,
     maxTokens: 512,
     embed: (texts) => Promise.resolve(texts.map((text) => vectors.get(text) ?? new Float32Array(dimensions).fill(1 / Math.sqrt(dimensions)))),
