@@ -57,7 +57,8 @@ export function renderKnowledge(result: KnowledgeResult): string {
   ];
   const sizes = [
     `Index size on disk: ${mb(bm25Ingest.bytesAfterIngest)} MB right after the BM25 ingest (database and WAL), ${mb(bm25Ingest.bytesCheckpointed)} MB after a checkpoint;`,
-    `${mb(termVectors.bytesAfter)} MB with the ${count(termVectors.count)} vectors (segmented and written in ${termVectors.seconds.toFixed(1)} s).`,
+    `${mb(termVectors.bytesAfter)} MB with the ${count(termVectors.count)} vectors (segmented and written in ${termVectors.seconds.toFixed(1)} s);`,
+    result.vectorIndex ? `the HNSW index of them (\`syncVectorIndex\`, usearch): ${mb(result.vectorIndex.bytes)} MB, built in ${result.vectorIndex.seconds.toFixed(1)} s.` : "",
     `Memory (RSS of the child): ${bm25Ingest.rssBeforeMb.toFixed(0)} MB before the ingest, peak ${bm25Ingest.rssPeakMb.toFixed(0)} MB during it, ${bm25Ingest.rssAfterMb.toFixed(0)} MB after;`,
     `high-water mark over the whole run ${result.maxRssMb.toFixed(0)} MB (it includes reading back every stored vector for the recall check and the test model).`,
   ];
