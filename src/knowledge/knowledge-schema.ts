@@ -1,11 +1,9 @@
 // The knowledge base file's tables (migrated by PRAGMA user_version) and opening it with sqlite-vec loaded.
 import fs from "node:fs";
-import path from "node:path";
 import Database from "better-sqlite3";
 import * as sqliteVec from "sqlite-vec";
 import { ClawError } from "../core/errors.js";
-import { ensurePrivateDirectory, privateFileMode, restrictFile } from "../core/private-files.js";
-import type { SqliteDatabase } from "../store/database.js";
+import { openPrivateSqliteFile, type SqliteDatabase } from "../store/database.js";
 import { storageError } from "../store/storage-error.js";
 
 const migrations: string[] = [
@@ -85,18 +83,11 @@ export function openKnowledgeSqlite(file: string, readonly: boolean): SqliteData
   try {
     if (readonly) {
       database = new Database(file, { readonly: true, fileMustExist: true });
+      database.pragma(`busy_timeout = ${knowledgeBusyTimeoutMs}`);
     } else {
-      ensurePrivateDirectory(path.dirname(file));
-      // Created here, mode 0600, so SQLite (which gives its -wal and -shm files the database's mode) never makes it wider.
-      if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, "a", privateFileMode));
-      restrictFile(file);
-      database = new Database(file);
-      database.pragma("journal_mode = WAL");
-      database.pragma("synchronous = NORMAL");
+      database = openPrivateSqliteFile(file, knowledgeBusyTimeoutMs);
     }
-    database.pragma(`busy_timeout = ${knowledgeBusyTimeoutMs}`);
     sqliteVec.load(database);
-    if (!readonly) for (const suffix of ["-wal", "-shm"]) restrictFile(file + suffix);
     const version = database.pragma("user_version", { simple: true }) as number;
     if (version > knowledgeSchemaVersion) {
       throw new ClawError("storage_error", `The knowledge base ${file} was written by a newer Clawbot (schema ${version}; this one knows ${knowledgeSchemaVersion}).`);

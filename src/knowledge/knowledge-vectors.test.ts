@@ -8,25 +8,10 @@ import { KnowledgeSearch } from "./knowledge-search.js";
 import type { CollectionScope } from "./knowledge-types.js";
 import { changeTable, embeddingTable } from "./knowledge-vectors.js";
 import { TextSegmenter } from "./text-segmenter.js";
+import { cosine, unitVector } from "../../test/helpers/unit-vectors.js";
 
 const dimensions = 48;
 const stored = 600;
-
-/** A unit vector uniformly on the sphere (Box–Muller normals, normalized). */
-function unitVector(random: () => number): Float32Array {
-  const vector = new Float32Array(dimensions);
-  for (let index = 0; index < dimensions; index += 1) {
-    vector[index] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  }
-  const norm = Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
-  return vector.map((value) => value / norm);
-}
-
-function cosine(left: Float32Array, right: Float32Array): number {
-  let dot = 0;
-  for (let index = 0; index < left.length; index += 1) dot += (left[index] as number) * (right[index] as number);
-  return dot;
-}
 
 describe("nearest vectors without an index: the exact scan", () => {
   let directory: string;
@@ -39,7 +24,7 @@ describe("nearest vectors without an index: the exact scan", () => {
     directory = fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-kb-vectors-"));
     database = KnowledgeDatabase.open(path.join(directory, "knowledge.db"), { segmenter: TextSegmenter.create() });
     database.useEmbedding("random-48", dimensions);
-    const written = Array.from({ length: stored }, () => unitVector(random));
+    const written = Array.from({ length: stored }, () => unitVector(random, dimensions));
     database.writeDocuments(
       written.map((vector, index) => ({
         collection: index % 3 === 0 ? "small" : "large",
@@ -73,7 +58,7 @@ describe("nearest vectors without an index: the exact scan", () => {
 
   it.each([["*"], [["small"]], [["large", "small"]]] as [CollectionScope][])("answers exactly like brute-force cosine in scope %j", (collections) => {
     for (let query = 0; query < 20; query += 1) {
-      const vector = unitVector(random);
+      const vector = unitVector(random, dimensions);
       const found = search.nearest(vector, collections, 10);
       const exact = bruteForce(vector, collections, 10);
       expect(found.map((chunk) => chunk.chunkId)).toEqual(exact.map((entry) => entry.chunkId));
@@ -83,8 +68,8 @@ describe("nearest vectors without an index: the exact scan", () => {
   });
 
   it("finds nothing in an empty scope or a collection that does not exist", () => {
-    expect(search.nearest(unitVector(random), [], 10)).toEqual([]);
-    expect(search.nearest(unitVector(random), ["nowhere"], 10)).toEqual([]);
+    expect(search.nearest(unitVector(random, dimensions), [], 10)).toEqual([]);
+    expect(search.nearest(unitVector(random, dimensions), ["nowhere"], 10)).toEqual([]);
   });
 
   it("logs a deleted chunk's vector for the index, and leaves no vector behind", () => {

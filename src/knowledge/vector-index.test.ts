@@ -9,25 +9,11 @@ import { KnowledgeSearch } from "./knowledge-search.js";
 import type { CollectionScope, DocumentWrite } from "./knowledge-types.js";
 import { TextSegmenter } from "./text-segmenter.js";
 import { readVectorIndexSidecar, syncVectorIndex, VectorIndex, vectorIndexFile, vectorIndexSidecarFile } from "./vector-index.js";
+import { cosine, unitVector } from "../../test/helpers/unit-vectors.js";
 
 const dimensions = 64;
 const stored = 3000;
 const fusion = { bm25_weight: 1, vector_weight: 1, rrf_k: 60 };
-
-function unitVector(random: () => number): Float32Array {
-  const vector = new Float32Array(dimensions);
-  for (let index = 0; index < dimensions; index += 1) {
-    vector[index] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  }
-  const norm = Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
-  return vector.map((value) => value / norm);
-}
-
-function cosine(left: Float32Array, right: Float32Array): number {
-  let dot = 0;
-  for (let index = 0; index < left.length; index += 1) dot += (left[index] as number) * (right[index] as number);
-  return dot;
-}
 
 function documentOf(docId: string, collection: string, vector: Float32Array): DocumentWrite {
   return { collection, docId, source: docId, file: "/data/vectors", hash: docId, metadata: {}, chunks: [{ text: `chunk ${docId}`, tokens: 2 }], vectors: [vector] };
@@ -71,7 +57,7 @@ describe("the HNSW vector index", () => {
     file = path.join(directory, "knowledge.db");
     database = KnowledgeDatabase.open(file, { segmenter: TextSegmenter.create() });
     database.useEmbedding("random-64", dimensions);
-    const documents = Array.from({ length: stored }, (_, index) => documentOf(`d${index}`, index % 3 === 0 ? "small" : "large", unitVector(random)));
+    const documents = Array.from({ length: stored }, (_, index) => documentOf(`d${index}`, index % 3 === 0 ? "small" : "large", unitVector(random, dimensions)));
     database.writeDocuments(documents);
     for (const document of documents) vectors.set(chunkIdOf(document.docId), { collection: document.collection, vector: document.vectors![0] as Float32Array });
   });
@@ -94,7 +80,7 @@ describe("the HNSW vector index", () => {
     let recall = 0;
     const queries = 100;
     for (let query = 0; query < queries; query += 1) {
-      const vector = unitVector(random);
+      const vector = unitVector(random, dimensions);
       const found = index.nearest(vector, collections, 10);
       expect(found).toHaveLength(10);
       for (const chunk of found!) {
@@ -108,12 +94,12 @@ describe("the HNSW vector index", () => {
   });
 
   it("falls back to the exact scan when a narrow scope leaves too few of the index's results", () => {
-    const tiny = Array.from({ length: 5 }, (_, index) => write(`tiny${index}`, "tiny", unitVector(random)));
+    const tiny = Array.from({ length: 5 }, (_, index) => write(`tiny${index}`, "tiny", unitVector(random, dimensions)));
     syncVectorIndex(database, { threads: 2 });
     const index = new VectorIndex(database);
-    expect(index.nearest(unitVector(random), ["tiny"], 10)).toBeUndefined();
+    expect(index.nearest(unitVector(random, dimensions), ["tiny"], 10)).toBeUndefined();
     const search = new KnowledgeSearch(database, { fusion, vectorIndex: index });
-    expect(search.nearest(unitVector(random), ["tiny"], 10).map((chunk) => chunk.chunkId).sort((a, b) => a - b)).toEqual(tiny);
+    expect(search.nearest(unitVector(random, dimensions), ["tiny"], 10).map((chunk) => chunk.chunkId).sort((a, b) => a - b)).toEqual(tiny);
   });
 
   it("syncs incrementally: a deleted chunk never comes back, new and re-embedded ones are found", () => {
@@ -122,11 +108,11 @@ describe("the HNSW vector index", () => {
     const deleted = vectors.get(deletedId)!.vector;
     database.deleteDocument("d7");
     vectors.delete(deletedId);
-    const added = unitVector(random);
+    const added = unitVector(random, dimensions);
     const addedId = write("new", "large", added);
     // An old chunk's vector replaced (as the embedding backfill writes vectors of chunks older than the newest).
     const replacedId = chunkIdOf("d10");
-    const replacement = unitVector(random);
+    const replacement = unitVector(random, dimensions);
     database.writeVectors([{ chunkId: replacedId, vector: replacement }]);
     vectors.set(replacedId, { collection: vectors.get(replacedId)!.collection, vector: replacement });
 
@@ -145,7 +131,7 @@ describe("the HNSW vector index", () => {
     const { logger, warn } = warnings();
     const index = new VectorIndex(database, logger);
     const search = new KnowledgeSearch(database, { fusion, vectorIndex: index });
-    const added = unitVector(random);
+    const added = unitVector(random, dimensions);
     const addedId = write("late", "small", added);
     expect(index.current()).toBe(false);
     expect(index.nearest(added, "*", 5)).toBeUndefined();
@@ -163,7 +149,7 @@ describe("the HNSW vector index", () => {
     const other = KnowledgeDatabase.open(path.join(directory, "other.db"), { segmenter: TextSegmenter.create() });
     try {
       other.useEmbedding("random-64", dimensions);
-      other.writeDocuments([documentOf("only", "c", unitVector(random))]);
+      other.writeDocuments([documentOf("only", "c", unitVector(random, dimensions))]);
       expect(syncVectorIndex(other)).toMatchObject({ action: "built", vectors: 1 });
       other.deleteDocument("only");
       expect(syncVectorIndex(other)).toMatchObject({ action: "removed", vectors: 0 });
@@ -176,6 +162,6 @@ describe("the HNSW vector index", () => {
     database.resetEmbedding();
     expect(fs.existsSync(vectorIndexFile(file))).toBe(false);
     expect(fs.existsSync(vectorIndexSidecarFile(file))).toBe(false);
-    expect(new VectorIndex(database).nearest(unitVector(random), "*", 5)).toBeUndefined();
+    expect(new VectorIndex(database).nearest(unitVector(random, dimensions), "*", 5)).toBeUndefined();
   });
 });

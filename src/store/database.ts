@@ -107,19 +107,33 @@ export const busyTimeoutMs = 50;
  * created 0700 and the database files are set to 0600. Throws a `storage_error` naming the file, the cause and
  * the way back when it cannot be opened, is not a database or is damaged.
  */
+/**
+ * Opens (creating) an SQLite file only its owner may read: the directory 0700, the file and its -wal/-shm 0600, WAL
+ * journal, synchronous NORMAL, the given busy timeout. The node's database and the knowledge base open this way.
+ */
+export function openPrivateSqliteFile(file: string, busyTimeout: number): SqliteDatabase {
+  ensurePrivateDirectory(path.dirname(file));
+  // Created here, mode 0600, so SQLite (which gives its -wal and -shm files the database's mode) never makes it wider.
+  if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, "a", privateFileMode));
+  restrictFile(file);
+  const database = new Database(file);
+  try {
+    database.pragma("journal_mode = WAL");
+    database.pragma("synchronous = NORMAL");
+    database.pragma(`busy_timeout = ${busyTimeout}`);
+    for (const suffix of ["-wal", "-shm"]) restrictFile(file + suffix);
+    return database;
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+}
+
 export function openDatabase(dataDir: string): SqliteDatabase {
   const file = path.join(dataDir, databaseFileName);
   let database: SqliteDatabase | undefined;
   try {
-    ensurePrivateDirectory(dataDir);
-    // Created here, mode 0600, so SQLite (which gives its -wal and -shm files the database's mode) never makes it wider.
-    if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, "a", privateFileMode));
-    restrictFile(file);
-    database = new Database(file);
-    database.pragma("journal_mode = WAL");
-    database.pragma("synchronous = NORMAL");
-    database.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    for (const suffix of ["-wal", "-shm"]) restrictFile(file + suffix);
+    database = openPrivateSqliteFile(file, busyTimeoutMs);
     // A damaged file would otherwise start, report ready, and fail every session request.
     const check = database.pragma("quick_check", { simple: true });
     if (check !== "ok") throw new DamagedDatabase(String(check));
