@@ -10,6 +10,7 @@ import { KnowledgeDatabase } from "../src/knowledge/knowledge-database.js";
 import { TextSegmenter } from "../src/knowledge/text-segmenter.js";
 import { issueToken } from "../src/security/jwt-issuer.js";
 import { mqttAvailable } from "./helpers/chat-transports.js";
+import { runCli } from "./helpers/cli-process.js";
 import { MosquittoBroker } from "./helpers/mosquitto.js";
 import { MqttTestClient } from "./helpers/mqtt-test-client.js";
 import { startTestNode, testSecret, type TestNode } from "./helpers/test-node.js";
@@ -87,6 +88,13 @@ describe("knowledge in chat (echo engine: the answer is the prompt)", () => {
     expect(citations?.[0]).toMatchObject({ index: 1, doc_id: "MR-0001", collection: "cases", source: expect.stringContaining("cases.jsonl"), chunk: 0, score: expect.any(Number) });
     expect(answer).toContain(`[1] ${citations?.[0]?.source} (MR-0001)`);
     expect(citations?.map((citation) => citation.index)).toEqual(citations?.map((_, index) => index + 1));
+  });
+
+  it("clawbot chat prints the answer's sources under it", async () => {
+    const result = await runCli(["chat", "--url", node.wsUrl, "--token", await node.token()], { cwd: os.tmpdir(), stdin: "How much quintaprine for zorblax?\n" });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(zorblax);
+    expect(result.stderr).toMatch(/^\[1\] \S*cases\.jsonl:1 \(MR-0001\)$/m);
   });
 
   it("params.knowledge false: no sources, no citations", async () => {
