@@ -127,6 +127,17 @@ describe("the HNSW vector index", () => {
     expect(syncVectorIndex(database, { threads: 2 })).toMatchObject({ action: "built", vectors: vectors.size });
   });
 
+  it("syncs an index file newer than its sidecar (a crash between their renames) without adding a key twice", () => {
+    syncVectorIndex(database, { threads: 2 });
+    const olderSidecar = fs.readFileSync(vectorIndexSidecarFile(file));
+    const added = unitVector(random, dimensions);
+    const addedId = write("after-crash", "large", added);
+    syncVectorIndex(database, { threads: 2 });
+    fs.writeFileSync(vectorIndexSidecarFile(file), olderSidecar);
+    expect(syncVectorIndex(database, { threads: 2 })).toMatchObject({ action: "updated", vectors: vectors.size });
+    expect(new VectorIndex(database).nearest(added, "*", 1)![0]).toMatchObject({ chunkId: addedId });
+  });
+
   it("a stale index answers undefined (the search scans exactly, one warning), then reloads the file a later sync wrote", () => {
     const { logger, warn } = warnings();
     const index = new VectorIndex(database, logger);

@@ -95,6 +95,8 @@ export function syncVectorIndex(database: KnowledgeDatabase, options: { threads?
          WHERE chunk_id <= ? AND (chunk_id > ? OR chunk_id IN (SELECT chunk_id FROM ${changeTable} WHERE sequence > ? AND sequence <= ?))`,
         [state.maxChunkId, sidecar.maxChunkId, sidecar.changeSequence, state.changeSequence],
         threads,
+        // The file may be newer than its sidecar (a crash between their renames): a key already there is replaced.
+        true,
       );
     }
     const action = index ? "updated" : "built";
@@ -194,7 +196,7 @@ function newIndex(dimensions: number): Index {
 }
 
 /** Streams the rows of `sql` (chunkId, embedding) into the index, `batchSize` at a time. */
-function addRows(index: Index, database: KnowledgeDatabase, sql: string, parameters: number[], threads: number): void {
+function addRows(index: Index, database: KnowledgeDatabase, sql: string, parameters: number[], threads: number, replace = false): void {
   const dimensions = index.dimensions();
   let keys: bigint[] = [];
   let vectors = new Float32Array(batchSize * dimensions);
@@ -207,8 +209,10 @@ function addRows(index: Index, database: KnowledgeDatabase, sql: string, paramet
   for (const row of database.sqlite.prepare<number[], { chunkId: number; embedding: Buffer }>(sql).iterate(...parameters)) {
     const vector = float32s(row.embedding);
     if (vector.length !== dimensions) continue;
+    const key = BigInt(row.chunkId);
+    if (replace && index.contains(key)) index.remove(key);
     vectors.set(vector, keys.length * dimensions);
-    keys.push(BigInt(row.chunkId));
+    keys.push(key);
     if (keys.length === batchSize) flush();
   }
   flush();
