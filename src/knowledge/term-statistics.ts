@@ -32,7 +32,11 @@ interface TermCost {
 export class TermStatistics {
   private statements: ReturnType<typeof prepareStemmer> | undefined;
 
-  constructor(private readonly sqlite: SqliteDatabase) {}
+  constructor(
+    private readonly sqlite: SqliteDatabase,
+    /** Postings one ranked query may read (a smaller one in tests). */
+    private readonly maxPostings = maxRankedPostings,
+  ) {}
 
   plan(terms: readonly string[]): KeywordPlan | undefined {
     if (terms.length === 0) return undefined;
@@ -41,13 +45,13 @@ export class TermStatistics {
     const matching = costs.filter((cost) => cost.frequency > 0).sort((a, b) => a.postings - b.postings || a.term.localeCompare(b.term));
     if (matching.length === 0) return undefined;
     const total = matching.reduce((sum, cost) => sum + cost.postings, 0);
-    if (total <= maxRankedPostings) return { expression: quoteTerms(matching.map((cost) => cost.term)), ranked: true };
+    if (total <= this.maxPostings) return { expression: quoteTerms(matching.map((cost) => cost.term)), ranked: true };
     const informative = matching.filter((cost) => cost.frequency < chunks / 2);
     if (informative.length === 0) return { expression: quoteTerms([(matching[0] as TermCost).term]), ranked: false };
     const kept: string[] = [];
     let postings = 0;
     for (const cost of informative) {
-      if (kept.length > 0 && postings + cost.postings > maxRankedPostings) break;
+      if (kept.length > 0 && postings + cost.postings > this.maxPostings) break;
       kept.push(cost.term);
       postings += cost.postings;
     }
