@@ -3,7 +3,7 @@ import fs from "node:fs";
 import Database from "better-sqlite3";
 import * as sqliteVec from "sqlite-vec";
 import { ClawError } from "../core/errors.js";
-import { openPrivateSqliteFile, type SqliteDatabase } from "../store/database.js";
+import { applyMigrations, openPrivateSqliteFile, type SqliteDatabase } from "../store/database.js";
 import { storageError } from "../store/storage-error.js";
 
 const migrations: string[] = [
@@ -98,21 +98,11 @@ export function openKnowledgeSqlite(file: string, readonly: boolean): SqliteData
         `The knowledge base ${file} is ${version === 0 ? "empty or not a knowledge base" : "of an older schema"}: run \`clawbot kb ingest\` on it to create or upgrade it.`,
       );
     }
-    if (!readonly) migrate(database);
+    if (!readonly) applyMigrations(database, migrations);
     return database;
   } catch (error) {
     database?.close();
     if (error instanceof ClawError) throw error;
     throw storageError(`Opening the knowledge base ${file}`, error);
-  }
-}
-
-function migrate(database: SqliteDatabase): void {
-  const current = database.pragma("user_version", { simple: true }) as number;
-  for (let version = current; version < migrations.length; version += 1) {
-    database.transaction(() => {
-      database.exec(migrations[version] as string);
-      database.pragma(`user_version = ${version + 1}`);
-    })();
   }
 }

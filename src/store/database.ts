@@ -191,6 +191,11 @@ export function openMemoryDatabase(): SqliteDatabase {
 }
 
 function migrate(database: SqliteDatabase): void {
+  applyMigrations(database, migrations);
+}
+
+/** Applies the migrations after the database's `user_version`, each in its own transaction that advances it. */
+export function applyMigrations(database: SqliteDatabase, migrations: readonly string[]): void {
   const current = database.pragma("user_version", { simple: true }) as number;
   for (let version = current; version < migrations.length; version += 1) {
     database.transaction(() => {
