@@ -18,7 +18,7 @@ for (let repetition = 0; repetition < repetitions; repetition += 1) {
     let completionTokens = 0;
     for await (const part of engine.stream({ messages: [{ role: "user", content: prompt }], params: { maxTokens: 32, temperature: 0 } })) {
       if (part.type === "text-delta") firstTokenMs ||= performance.now() - startedAt;
-      else ({ promptTokens, completionTokens } = part.usage);
+      else if (part.type === "finish") ({ promptTokens, completionTokens } = part.usage);
     }
     const totalMs = performance.now() - startedAt;
     results.get(flashAttention)?.push([promptTokens, Math.round(firstTokenMs), Math.round(((totalMs - firstTokenMs) / Math.max(1, completionTokens - 1)) * 10) / 10]);

@@ -47,7 +47,7 @@ export function engineDriver(engine: LanguageModel, settings: GenerationSettings
         if (part.type === "text-delta") {
           if (part.text.length > 0) firstAt ??= performance.now();
           text += part.text;
-        } else {
+        } else if (part.type === "finish") {
           const finishedAt = performance.now();
           return {
             text,

@@ -43,7 +43,7 @@ async function collect(engine: LanguageModel, maxTokens: number): Promise<{ delt
   const deltas: string[] = [];
   for await (const part of engine.stream({ messages, params: { maxTokens, temperature: 0 } })) {
     if (part.type === "text-delta") deltas.push(part.text);
-    else return { deltas, finish: part };
+    else if (part.type === "finish") return { deltas, finish: part };
   }
   throw new Error("The stream ended without a finish part");
 }

@@ -162,7 +162,7 @@ describe("llama engine batching", () => {
         let text = "";
         for await (const part of engine.stream({ messages: user(prompt), params: params(96) })) {
           if (part.type === "text-delta") text += part.text;
-          else completionTokens = part.usage.completionTokens;
+          else if (part.type === "finish") completionTokens = part.usage.completionTokens;
         }
         return { text, completionTokens };
       });

@@ -23,7 +23,7 @@ async function generateAndHold(engine: LanguageModel, messages: ChatMessage[], c
     if (step.done) throw new Error("the generation ended without a finish part");
     const part = step.value as EnginePart;
     if (part.type === "text-delta") text += part.text;
-    else return { text, end: part, finish: async () => void (await stream.next()) };
+    else if (part.type === "finish") return { text, end: part, finish: async () => void (await stream.next()) };
   }
 }
 

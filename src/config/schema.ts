@@ -3,8 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { gatewaySchema } from "./gateway-schema.js";
+import { toolsSchema } from "./tools-schema.js";
 
 export * from "./gateway-schema.js";
+export * from "./tools-schema.js";
 
 export const defaultThreads = (): number => Math.max(1, os.availableParallelism() - 1);
 
@@ -257,6 +259,7 @@ export const configSchema = z.strictObject({
   watermark: watermarkSchema.default({}),
   security: securitySchema.default({}),
   knowledge: knowledgeSchema.default({}),
+  tools: toolsSchema.default({}),
 });
 
 export type ClawbotConfig = z.infer<typeof configSchema>;

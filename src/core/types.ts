@@ -1,12 +1,43 @@
 // The shapes every layer shares: messages, generation parameters, principals and stream parts.
 import type { ClawError } from "./errors.js";
 
-export type Role = "system" | "user" | "assistant";
+export type Role = "system" | "user" | "assistant" | "tool";
 
 export interface ChatMessage {
   role: Role;
   content: string;
+  /** An assistant turn's tool calls (its `content` is any text written before them, often ""). */
+  toolCalls?: ToolCall[];
+  /** A `tool` message: the call it answers. */
+  toolCallId?: string;
+  /** A `tool` message: the tool's name. */
+  name?: string;
 }
+
+/** A tool the model may call: its name, what it does, and its arguments' JSON Schema (an object schema). */
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
+/** One call the model made: the OpenAI shape, with the arguments as the JSON text the model wrote. */
+export interface ToolCall {
+  /** Unique within the conversation ("call_" + random). */
+  id: string;
+  name: string;
+  /** A JSON object's text; validated against the tool's schema before the tool runs. */
+  arguments: string;
+}
+
+/**
+ * Whether the model may, must or must not call tools (the OpenAI API's values): `auto` it decides, `none` it answers,
+ * `required` it calls one, `{name}` it calls that one.
+ */
+export type ToolChoice = "auto" | "none" | "required" | { name: string };
+
+/** How a node-side tool call ended (a `tool-result` part, the audit record). */
+export type ToolOutcome = "ok" | "error" | "invalid_arguments" | "forbidden" | "denied" | "timeout";
 
 /**
  * The answer's form: free text, any JSON object, or JSON valid against a schema. The JSON forms are enforced by
@@ -47,7 +78,8 @@ export interface GenerationParams {
   watermark?: boolean;
 }
 
-export type FinishReason = "stop" | "length" | "cancelled";
+/** `tool_calls`: the answer is calls of client-side tools (OpenAI API), which the client runs and sends back. */
+export type FinishReason = "stop" | "length" | "cancelled" | "tool_calls";
 
 export interface Usage {
   promptTokens: number;
@@ -98,7 +130,15 @@ export type StreamPart =
       logprobs?: TokenLogprob[];
       /** The knowledge-base chunks put into the prompt, when any were (set by the pipeline, never by an engine). */
       citations?: Citation[];
+      /** The calls the client must run (finishReason `tool_calls`): client-side tools only. */
+      toolCalls?: ToolCall[];
     }
+  /** The model called a tool the node runs (plugin, MCP, built-in); its `tool-result` follows. */
+  | { type: "tool-call"; call: ToolCall }
+  /** A node-side tool call's result, as it goes back to the model (`content`, truncated to `tools.max_result_chars`). */
+  | { type: "tool-result"; callId: string; name: string; outcome: ToolOutcome; content: string; durationMs: number }
+  /** A `confirm: true` tool waits for the client's approval of this call (WebSocket `tool.approve`). */
+  | { type: "tool-approval"; call: ToolCall; timeoutMs: number }
   | { type: "error"; error: ClawError };
 
 export type FinishPart = Extract<StreamPart, { type: "finish" }>;

@@ -1,6 +1,6 @@
 // Stands in for the engine while the model loads, so gateways can listen (and /readyz say 503) before it is ready.
 import { ClawError } from "../core/errors.js";
-import type { ChatMessage } from "../core/types.js";
+import type { ChatMessage, ToolDefinition } from "../core/types.js";
 import type { DecodeBatch, DecodeStats, EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel, VramUsage } from "./language-model.js";
 
 export class DeferredEngine implements LanguageModel {
@@ -27,8 +27,8 @@ export class DeferredEngine implements LanguageModel {
     return this.engine?.load() ?? { active: 0, queued: 0 };
   }
 
-  countPromptTokens(messages: ChatMessage[]): number {
-    return this.loaded().countPromptTokens(messages);
+  countPromptTokens(messages: ChatMessage[], tools?: ToolDefinition[]): number {
+    return this.loaded().countPromptTokens(messages, tools);
   }
 
   stream(request: EngineRequest, options?: { signal?: AbortSignal }): AsyncGenerator<EnginePart> {

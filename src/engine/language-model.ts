@@ -1,5 +1,5 @@
 // The small interface every engine implements: render and count a prompt, stream a generation, close.
-import type { ChatMessage, FinishPart, GenerationParams, TokenLogprob } from "../core/types.js";
+import type { ChatMessage, FinishPart, GenerationParams, TokenLogprob, ToolCall, ToolChoice, ToolDefinition } from "../core/types.js";
 import type { QueueOwner } from "./admission-queue.js";
 
 export interface EngineRequest {
@@ -14,6 +14,23 @@ export interface EngineRequest {
   conversation?: string;
   /** Whose request it is (the token subject) and how many of theirs may wait for a sequence (limits.queue_share_per_subject). */
   owner?: QueueOwner;
+  /** Tools the model may call in this generation (one step of the agent loop); none when absent. */
+  tools?: EngineTools;
+}
+
+/**
+ * The tools of one generation. Their catalog is rendered at the start of the prompt (src/engine/tool-prompt.ts), so a
+ * sequence's kept state holds it across turns. A call is written `<tool_call>{"name": …, "arguments": …}</tool_call>`.
+ */
+export interface EngineTools {
+  definitions: ToolDefinition[];
+  /** `none`: catalogued, never called (the last step); `required`/`{name}`: the generation is one call, nothing else. */
+  choice: ToolChoice;
+  /**
+   * Fill each call under a JSON-schema grammar, so its name is one of the tools and its arguments validate (config
+   * `tools.constrained`; always, on engines that can). Otherwise the model writes the call freely and it is parsed.
+   */
+  constrained: boolean;
 }
 
 export interface EngineInfo {
@@ -78,15 +95,18 @@ export interface VramUsage {
   totalBytes: number;
 }
 
-/** What `stream` yields: text deltas, then one finish. Failures are thrown as ClawError. */
-export type EnginePart = { type: "text-delta"; text: string; logprobs?: TokenLogprob[] } | FinishPart;
+/**
+ * What `stream` yields: text deltas and tool calls (requests with `tools`), then one finish (`tool_calls` when it
+ * called). Failures are thrown as ClawError.
+ */
+export type EnginePart = { type: "text-delta"; text: string; logprobs?: TokenLogprob[] } | { type: "tool-call"; call: ToolCall } | FinishPart;
 
 export interface LanguageModel {
   readonly info: EngineInfo;
   /** Requests decoding now and waiting for a sequence. */
   load(): EngineLoad;
-  /** Number of tokens the rendered prompt takes, including the beginning-of-sequence token. */
-  countPromptTokens(messages: ChatMessage[]): number;
+  /** Number of tokens the rendered prompt takes (with the tools' catalog when given), including the beginning-of-sequence token. */
+  countPromptTokens(messages: ChatMessage[], tools?: ToolDefinition[]): number;
   /**
    * Generates an answer. Throws `overloaded` at once when the queue is full and
    * `context_length_exceeded` when the prompt does not fit; an aborted signal ends with finishReason "cancelled".

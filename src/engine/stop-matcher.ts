@@ -2,6 +2,8 @@
 export class StopMatcher {
   private held = "";
   private readonly stops: readonly string[];
+  /** The stop string that ended the text, once one did. */
+  matched: string | undefined;
 
   constructor(stops: readonly string[]) {
     this.stops = stops.filter((stop) => stop.length > 0);
@@ -14,7 +16,10 @@ export class StopMatcher {
     let stopAt = -1;
     for (const stop of this.stops) {
       const index = candidate.indexOf(stop);
-      if (index >= 0 && (stopAt < 0 || index < stopAt)) stopAt = index;
+      if (index >= 0 && (stopAt < 0 || index < stopAt)) {
+        stopAt = index;
+        this.matched = stop;
+      }
     }
     if (stopAt >= 0) {
       this.held = "";

@@ -1,7 +1,7 @@
 // The JSON frames of the Clawbot protocol (WebSocket, MQTT, custom adapters): parse in, serialise out.
 import { z } from "zod";
 import { ClawError } from "../core/errors.js";
-import type { GenerationParams, StreamPart } from "../core/types.js";
+import type { GenerationParams, StreamPart, ToolCall } from "../core/types.js";
 import { citationEntries, knowledgeFieldSchema } from "./knowledge-field.js";
 import { logprobEntries, logprobsSchema, toLogprobsParam, topLogprobsSchema } from "./logprobs-fields.js";
 import { responseFormatSchema, toResponseFormat } from "./response-format.js";
@@ -142,10 +142,22 @@ export function serverFrame(id: string | null, part: StreamPart): Record<string,
         timings: { queue_ms: round(part.timings.queueMs), ttft_ms: round(part.timings.ttftMs), total_ms: round(part.timings.totalMs) },
         ...(part.logprobs ? { logprobs: logprobEntries(part.logprobs) } : {}),
         ...(part.citations && part.citations.length > 0 ? { citations: citationEntries(part.citations) } : {}),
+        ...(part.toolCalls && part.toolCalls.length > 0 ? { tool_calls: part.toolCalls.map(toolCallEntry) } : {}),
       };
+    case "tool-call":
+      return { type: "tool-call", id, call: toolCallEntry(part.call) };
+    case "tool-result":
+      return { type: "tool-result", id, call_id: part.callId, name: part.name, outcome: part.outcome, content: part.content, duration_ms: round(part.durationMs) };
+    case "tool-approval":
+      return { type: "tool-approval", id, call: toolCallEntry(part.call), timeout_ms: part.timeoutMs };
     case "error":
       return errorFrame(id, part.error);
   }
+}
+
+/** A tool call in the protocol's (and the OpenAI API's) shape: arguments as JSON text. */
+export function toolCallEntry(call: ToolCall): Record<string, unknown> {
+  return { id: call.id, name: call.name, arguments: call.arguments };
 }
 
 export function errorFrame(id: string | null, error: ClawError): Record<string, unknown> {

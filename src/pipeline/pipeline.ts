@@ -1,12 +1,16 @@
 // The one request path every gateway uses: authenticate → authorize → session → preProcess → retrieve → build prompt → generate →
 // postProcess → record.
 import { randomUUID } from "node:crypto";
-import { limitsSchema, type AgentConfig, type LimitsConfig } from "../config/schema.js";
+import { limitsSchema, toolsSchema, type AgentConfig, type LimitsConfig, type ToolsConfig } from "../config/schema.js";
 import { ClawError, toClawError } from "../core/errors.js";
-import type { ChatMessage, Citation, FinishPart, GenerationParams, Principal, StreamPart, TokenLogprob } from "../core/types.js";
+import type { ChatMessage, Citation, FinishPart, GenerationParams, Principal, StreamPart, TokenLogprob, ToolCall, ToolChoice, ToolDefinition, Usage } from "../core/types.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { Logger } from "../logging/logger.js";
 import type { Authorization, AuthorizeRequest } from "../security/policy/authorizer.js";
+import { grants } from "../security/policy/role-grant.js";
+import type { ToolRegistry } from "../tools/tool-registry.js";
+import { type ApproveCall, ToolRunner } from "../tools/tool-runner.js";
+import { type AgentDirectory, type ResolvedAgent, singleAgentDirectory } from "./agent-directory.js";
 import { createPluginContext } from "../plugins/plugin-context.js";
 import { PluginHost } from "../plugins/plugin-host.js";
 import { storageError } from "../store/storage-error.js";
@@ -16,6 +20,7 @@ import type { KnowledgeChoice, KnowledgeStage } from "./knowledge-stage.js";
 import type { RequestEnd, RequestObserver, RequestStart, RequestTexts } from "./request-observer.js";
 import { buildPrompt, messageTokens, promptBudget, tokenCountKey, tokenizerId } from "./prompt-builder.js";
 import { SubjectLimits } from "./subject-limits.js";
+import { planTools, stepChoice, type ToolPlan } from "./tool-plan.js";
 
 export interface PipelineRequest {
   /** Client-chosen id, echoed in every part of the reply. */
@@ -41,6 +46,17 @@ export interface PipelineRequest {
   knowledge?: KnowledgeChoice;
   /** The gateway it came through ("websocket", "http", "mqtt", a custom protocol's name): for the policy, plugins and logs. */
   gateway: string;
+  /** The agent to run as (params.agent, the OpenAI `model` naming one); the gateway's default, else the default agent, when absent. */
+  agent?: string;
+  /** Whether the model may, must or must not call tools (params.tool_choice, OpenAI `tool_choice`); `auto` when absent. */
+  toolChoice?: ToolChoice;
+  /**
+   * Tools the client runs itself (OpenAI `tools`): offered with the node's; a call of one ends the request with
+   * finishReason `tool_calls` and the calls in the finish. One with a node tool's name hides the node's for this request.
+   */
+  clientTools?: ToolDefinition[];
+  /** Asks the client to approve a `confirm: true` tool call (WebSocket); absent: such calls are denied. */
+  approve?: ApproveCall;
   /**
    * Optional wrapper of stage 8, record: called with the function that stores the exchange (it must call it) and
    * the finish the client will receive. MQTT runs both in one transaction with its request ledger, so a crash can
@@ -87,6 +103,12 @@ export interface PipelineOptions {
   authorize?(request: AuthorizeRequest): Authorization;
   /** Stage 4b, retrieve (config `knowledge.enabled`): the knowledge base's chunks put into each new turn. None when absent. */
   knowledge?: KnowledgeStage;
+  /** The agents (config `agents`); the `agent` and `engine` above alone as "default" when absent. */
+  agents?: AgentDirectory;
+  /** Node-side tools (plugins, MCP servers, built-ins); none when absent. */
+  tools?: ToolRegistry;
+  /** Config `tools` (the agent loop's limits); the defaults when absent. */
+  toolsConfig?: ToolsConfig;
 }
 
 export class Pipeline {
@@ -95,10 +117,16 @@ export class Pipeline {
   readonly plugins: PluginHost;
   /** Requests running or queued per token subject, over every gateway. */
   readonly subjectLimits: SubjectLimits;
+  readonly agents: AgentDirectory;
+  private readonly toolsConfig: ToolsConfig;
+  private readonly toolRunner: ToolRunner;
 
   constructor(private readonly options: PipelineOptions) {
     this.plugins = options.plugins ?? PluginHost.empty(options.logger);
     this.subjectLimits = new SubjectLimits(options.limits ?? limitsSchema.parse({}));
+    this.toolsConfig = options.toolsConfig ?? toolsSchema.parse({});
+    this.agents = options.agents ?? singleAgentDirectory(options.agent, options.engine, this.toolsConfig.allow.includes("*") ? "*" : this.toolsConfig.allow);
+    this.toolRunner = new ToolRunner({ timeoutMs: this.toolsConfig.timeout * 1000, maxResultChars: this.toolsConfig.max_result_chars });
   }
 
   /** Runs one request to its end. Never throws: every failure is written to the reply as a coded error. */
@@ -109,7 +137,17 @@ export class Pipeline {
     signal?.addEventListener("abort", forwardAbort, { once: true });
     if (signal?.aborted) controller.abort();
     this.inFlight.add(controller);
-    const { agent, engine, sessions } = this.options;
+    const { sessions } = this.options;
+    // An unknown agent name fails the request below, like any refusal (it still gets its start and failure records).
+    let resolved: ResolvedAgent;
+    let agentError: unknown;
+    try {
+      resolved = this.agents.resolve(request.agent, request.gateway);
+    } catch (error) {
+      resolved = this.agents.list()[0] as ResolvedAgent;
+      agentError = error;
+    }
+    const { config: agent, engine } = resolved;
     const params = resolveParams(agent, request.params);
     const start: RequestStart = {
       requestId: randomUUID(),
@@ -133,11 +171,22 @@ export class Pipeline {
     let finished = false;
     try {
       if (!this.accepting) throw new ClawError("unavailable", "The node is shutting down.");
+      if (agentError) throw agentError;
       // Stage 2, authorize: the policy in force now decides on this request, which keeps that policy to its end.
       authorization = this.authorize({ principal: request.principal, gateway: start.gateway, requested: request.params ?? {}, defaultMaxTokens: params.maxTokens });
       if (authorization) params.maxTokens = authorization.maxTokens;
       // The roles decide the output watermark; clients cannot (resolveParams never takes it from a request).
       if (authorization?.watermark !== undefined) params.watermark = authorization.watermark;
+      if (authorization && !grants(authorization.agents, resolved.name)) throw new ClawError("forbidden", `Your roles may not use the agent "${resolved.name}".`, { param: "agent" });
+      // The tools this request may call: the agent's and the roles' grants, and the client's own (OpenAI API).
+      const toolPlan = request.prompt !== undefined ? undefined : planTools({
+        registry: this.options.tools,
+        config: this.toolsConfig,
+        agentAllow: resolved.tools,
+        roleGrant: authorization?.tools ?? "*",
+        clientTools: request.clientTools,
+        choice: request.toolChoice,
+      });
       // Per-subject fairness: one user's requests cannot take every sequence or fill the queue for everyone.
       releaseSubject = this.subjectLimits.admit(request.principal.subject);
       // Stage 3, session: the stored history of this principal's session.
@@ -174,7 +223,7 @@ export class Pipeline {
         const system: ChatMessage[] = agent.system_prompt ? [{ role: "system", content: agent.system_prompt }] : [];
         const retrieved = await this.options.knowledge.retrieve({
           turn,
-          choice: request.knowledge,
+          choice: request.knowledge ?? (resolved.collections ? { collections: [...resolved.collections] } : undefined),
           granted: authorization?.collections,
           engine,
           fixedMessages: conversation.whole ? [...(context.messages.some((message) => message.role === "system") ? [] : system), ...context.messages] : system,
@@ -193,6 +242,7 @@ export class Pipeline {
         turn,
         whole: conversation.whole,
         maxTokens: params.maxTokens,
+        tools: toolPlan?.definitions,
         tokenCounts,
         firstPosition: tail?.firstPosition,
       });
@@ -214,17 +264,56 @@ export class Pipeline {
       const conversationKey = request.session && !raw ? JSON.stringify([request.principal.subject, request.session]) : undefined;
       const owner = this.subjectLimits.queueOwner(request.principal.subject, engine.info.maxQueue);
       const prompt = raw ? context.input : undefined;
-      for await (const part of engine.stream({ messages, prompt, params, conversation: conversationKey, owner }, { signal: controller.signal })) {
-        if (part.type === "text-delta") {
-          if (firstTokenMs === undefined) {
-            firstTokenMs = performance.now() - startedAt;
-            this.notify("firstToken", start, firstTokenMs);
-          }
-          texts.generatedOutput += part.text;
-          // Backpressure: a client that does not read holds its own generation, not the node's memory.
-          if (!deliver(await output.push(part.text), part.logprobs) && reply.drained) await reply.drained();
-          continue;
+      // The agent loop: generate; when the model called node-side tools, run them, add the calls and their results to
+      // the conversation, and generate again, up to `tools.max_steps` generations (the last one cannot call).
+      const toolSteps: ChatMessage[] = [];
+      const usage: Usage = { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0 };
+      let clientCalls: ToolCall[] | undefined;
+      let stepFinish: FinishPart | undefined;
+      let firstStep: FinishPart | undefined;
+      const generationStartedAt = performance.now();
+      for (let step = 1; ; step += 1) {
+        const tools = toolPlan && { definitions: toolPlan.definitions, choice: stepChoice(toolPlan, step), constrained: toolPlan.constrained };
+        const calls: ToolCall[] = [];
+        let stepText = "";
+        stepFinish = undefined;
+        const stepMessages = toolSteps.length > 0 ? [...messages, ...toolSteps] : messages;
+        for await (const piece of engine.stream({ messages: stepMessages, prompt, params, conversation: conversationKey, owner, ...(tools ? { tools } : {}) }, { signal: controller.signal })) {
+          if (piece.type === "text-delta") {
+            if (firstTokenMs === undefined) {
+              firstTokenMs = performance.now() - startedAt;
+              this.notify("firstToken", start, firstTokenMs);
+            }
+            texts.generatedOutput += piece.text;
+            stepText += piece.text;
+            // Backpressure: a client that does not read holds its own generation, not the node's memory.
+            if (!deliver(await output.push(piece.text), piece.logprobs) && reply.drained) await reply.drained();
+          } else if (piece.type === "tool-call") calls.push(piece.call);
+          else stepFinish = piece;
         }
+        if (!stepFinish) throw new ClawError("internal", "The engine ended a generation without a finish.");
+        firstStep ??= stepFinish;
+        usage.promptTokens += stepFinish.usage.promptTokens;
+        usage.completionTokens += stepFinish.usage.completionTokens;
+        usage.cachedPromptTokens = (usage.cachedPromptTokens ?? 0) + (stepFinish.usage.cachedPromptTokens ?? 0);
+        if (stepFinish.finishReason !== "tool_calls" || calls.length === 0 || !toolPlan) break;
+        // A call of a client tool (OpenAI API) ends the request: the client runs it and sends the result back.
+        if (calls.some((call) => toolPlan.client.has(call.name))) {
+          clientCalls = calls;
+          break;
+        }
+        toolSteps.push({ role: "assistant", content: stepText, toolCalls: calls });
+        for (const call of calls) toolSteps.push(await this.callTool(call, toolPlan, { request, start, agent: resolved.name, reply, signal: controller.signal }));
+      }
+      {
+        // One finish for the whole loop: the usage of every generation, the first one's queue time and first token.
+        const part: FinishPart = {
+          ...stepFinish,
+          finishReason: clientCalls ? "tool_calls" : stepFinish.finishReason === "tool_calls" ? "stop" : stepFinish.finishReason,
+          usage: toolSteps.length > 0 || clientCalls ? usage : stepFinish.usage,
+          timings: toolSteps.length > 0 ? { ...(firstStep as FinishPart).timings, totalMs: (firstStep as FinishPart).timings.queueMs + performance.now() - generationStartedAt } : stepFinish.timings,
+          ...(clientCalls ? { toolCalls: clientCalls } : {}),
+        };
         authorization?.finished(part.usage);
         deliver(await output.finish());
         const delivered = texts.deliveredOutput;
@@ -240,7 +329,7 @@ export class Pipeline {
               const tokens = exchangeTokens(engine, countedBy, context.input, delivered);
               const { subject } = request.principal;
               const session = request.session;
-              const store = () => sessions.appendExchange(subject, session, context.input, delivered, tokens);
+              const store = () => sessions.appendExchange(subject, session, context.input, delivered, tokens, toolSteps);
               // A gateway's own record (the MQTT ledger) fails like the session store: a coded storage_error.
               if (request.recordExchange) request.recordExchange(store, finishPart);
               else store();
@@ -294,6 +383,47 @@ export class Pipeline {
     return this.options.authorize?.(request);
   }
 
+  /**
+   * Runs one node-side call and tells the client and the observers: the `tool-call` part, an approval request for a
+   * `confirm: true` tool, the `tool-result` part. Returns the tool message for the conversation.
+   */
+  private async callTool(call: ToolCall, plan: ToolPlan, step: { request: PipelineRequest; start: RequestStart; agent: string; reply: Reply; signal: AbortSignal }): Promise<ChatMessage> {
+    const { request, start, reply } = step;
+    reply.write({ type: "tool-call", call });
+    const timeoutMs = this.toolsConfig.approval_timeout * 1000;
+    const approve = request.approve
+      ? async (asked: ToolCall): Promise<boolean> => {
+          reply.write({ type: "tool-approval", call: asked, timeoutMs });
+          let timer: NodeJS.Timeout | undefined;
+          const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+          const cancelled = new Promise<boolean>((resolve) => step.signal.addEventListener("abort", () => resolve(false), { once: true }));
+          try {
+            return await Promise.race([(request.approve as ApproveCall)(asked), expired, cancelled]);
+          } finally {
+            clearTimeout(timer);
+          }
+        }
+      : undefined;
+    const result = await this.toolRunner.run(
+      call,
+      plan.node,
+      { principal: request.principal, requestId: request.id, gateway: start.gateway, session: request.session, agent: step.agent, signal: step.signal },
+      { known: (name) => this.options.tools?.find(name) !== undefined, approve },
+    );
+    reply.write({ type: "tool-result", callId: call.id, name: call.name, outcome: result.outcome, content: result.content, durationMs: result.durationMs });
+    this.notify("toolCalled", start, {
+      callId: call.id,
+      tool: call.name,
+      source: result.source,
+      agent: step.agent,
+      arguments: call.arguments,
+      outcome: result.outcome,
+      resultChars: result.resultChars,
+      durationMs: result.durationMs,
+    });
+    return { role: "tool", toolCallId: call.id, name: call.name, content: result.content };
+  }
+
   private get observers(): RequestObserver[] {
     return this.options.observers ?? [];
   }
@@ -313,7 +443,7 @@ export class Pipeline {
   }
 
   /** Tells every observer; one that throws is logged and skipped (only `finished` may fail a request). */
-  private notify<Event extends "accepted" | "firstToken" | "failed">(event: Event, ...values: Parameters<NonNullable<RequestObserver[Event]>>): void {
+  private notify<Event extends "accepted" | "firstToken" | "failed" | "toolCalled">(event: Event, ...values: Parameters<NonNullable<RequestObserver[Event]>>): void {
     for (const observer of this.observers) {
       try {
         (observer[event] as ((...args: typeof values) => void) | undefined)?.(...values);

@@ -1,7 +1,7 @@
 // Builds the message list for the engine: system prompt, history trimmed oldest-first to fit, and the new turn.
 import type { AgentConfig } from "../config/schema.js";
 import { ClawError } from "../core/errors.js";
-import type { ChatMessage } from "../core/types.js";
+import type { ChatMessage, ToolDefinition } from "../core/types.js";
 import type { LanguageModel } from "../engine/language-model.js";
 
 export interface BuildPromptInput {
@@ -14,6 +14,8 @@ export interface BuildPromptInput {
   /** The client sent the whole conversation (OpenAI API): used as given, with the configured system prompt when it has none. */
   whole: boolean;
   maxTokens: number;
+  /** The tools whose catalog opens the prompt (it takes room, like the system prompt). */
+  tools?: ToolDefinition[];
   /**
    * Token counts already known for history messages (stored with them), by `tokenCountKey`; a message whose
    * content a plugin changed is not found and is counted here.
@@ -40,7 +42,7 @@ export function buildPrompt(input: BuildPromptInput): ChatMessage[] {
   if (earlier.length === 0) return [...system, ...newTurn];
   const budget = promptBudget(engine.info.contextSize, maxTokens);
   const promptFrom = (start: number) => [...system, ...earlier.slice(start), ...newTurn];
-  const fits = (start: number) => engine.countPromptTokens(promptFrom(start)) <= budget;
+  const fits = (start: number) => engine.countPromptTokens(promptFrom(start), input.tools) <= budget;
   // Drop the oldest exchanges a block at a time: the kept history then starts at the same message for several
   // turns, so the state the engine holds for it stays reusable instead of being read again each turn. Blocks
   // follow stored positions, so they stay put while the session cap deletes the oldest messages.
@@ -51,7 +53,7 @@ export function buildPrompt(input: BuildPromptInput): ChatMessage[] {
   // Which blocks to drop is decided from per-message counts (stored with the history), not by tokenizing the
   // whole prompt again for every block: that made each turn of a long session cost its whole history.
   const counts = earlier.map((message) => input.tokenCounts?.get(tokenCountKey(message)) ?? messageTokens(engine, message));
-  const fixed = engine.countPromptTokens([...system, ...newTurn]);
+  const fixed = engine.countPromptTokens([...system, ...newTurn], input.tools);
   /** after[start]: tokens of the history from `start` to its end. */
   const after = new Array<number>(earlier.length + 1).fill(0);
   for (let index = earlier.length - 1; index >= 0; index -= 1) after[index] = (after[index + 1] as number) + (counts[index] as number);

@@ -1,6 +1,6 @@
 // The pipeline's one observer seam: what happened to each request, for the metrics, the audit ledger and the request log.
 import type { ClawError, ErrorCode } from "../core/errors.js";
-import type { Citation, FinishReason, GenerationParams, Principal, Timings, TokenLogprob, Usage } from "../core/types.js";
+import type { Citation, FinishReason, GenerationParams, Principal, Timings, TokenLogprob, ToolOutcome, Usage } from "../core/types.js";
 
 /** A request the pipeline took; every one ends in exactly one `finished` or `failed`. */
 export interface RequestStart {
@@ -48,6 +48,21 @@ export interface RequestEnd extends RequestStart, RequestTexts {
   logprobs?: TokenLogprob[];
 }
 
+/** One node-side tool call of a request (an audit record of its own: who, which tool, arguments, result size, time, outcome). */
+export interface ToolCallRecord {
+  callId: string;
+  tool: string;
+  /** `plugin:<name>`, `mcp:<server>`, `builtin`; undefined when the call named no known tool. */
+  source: string | undefined;
+  agent: string;
+  /** The arguments' JSON text as the model wrote it. */
+  arguments: string;
+  outcome: ToolOutcome;
+  /** Characters of the result (before it was cut for the model). */
+  resultChars: number;
+  durationMs: number;
+}
+
 /**
  * Subscribes to the pipeline. `accepted` and `firstToken` must not throw (their errors are logged and ignored).
  * `finished` runs before the finish is written to the client: when it throws (the audit ledger cannot be written), the
@@ -57,6 +72,8 @@ export interface RequestEnd extends RequestStart, RequestTexts {
 export interface RequestObserver {
   accepted?(request: RequestStart): void;
   firstToken?(request: RequestStart, ttftMs: number): void;
+  /** A node-side tool call ended (however it ended); must not throw. */
+  toolCalled?(request: RequestStart, call: ToolCallRecord): void;
   finished?(request: RequestEnd): void;
   failed?(request: RequestEnd): void;
 }

@@ -155,7 +155,12 @@ export class SessionRepository {
    * Stores a question and its answer together, so a history never holds half an exchange, and deletes the
    * oldest messages beyond the session's cap in the same transaction. Throws a `storage_error` when it fails.
    */
-  appendExchange(owner: string, session: string, user: string, assistant: string, tokens?: ExchangeTokens): void {
+  /**
+   * Stores a question and its answer; `steps` (the agent loop's assistant tool calls and tool results, in order) go
+   * between them.
+   */
+  appendExchange(owner: string, session: string, user: string, assistant: string, tokens?: ExchangeTokens, steps: ChatMessage[] = []): void {
+    void steps;
     this.write("Storing the exchange", () => this.storeExchange(owner, session, user, assistant, tokens));
   }
 

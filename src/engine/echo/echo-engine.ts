@@ -1,12 +1,14 @@
 // A deterministic engine without a model: streams back the prompt it would have sent, word by word.
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { ClawError } from "../../core/errors.js";
-import type { ChatMessage, FinishReason, TokenLogprob } from "../../core/types.js";
+import type { ChatMessage, FinishReason, TokenLogprob, ToolDefinition } from "../../core/types.js";
 import { AdmissionQueue } from "../admission-queue.js";
 import { checkEmbeddingInputs } from "../embedding-vector.js";
 import type { EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel } from "../language-model.js";
 import { renderPlainPrompt } from "../plain-prompt.js";
 import { StopMatcher } from "../stop-matcher.js";
+import { toTextMessages } from "../tool-prompt.js";
+import { echoToolCall } from "./echo-tool-call.js";
 import { echoEmbedding, echoEmbeddingDimensions } from "./echo-embedding.js";
 
 export interface EchoEngineOptions {
@@ -58,8 +60,8 @@ export class EchoEngine implements LanguageModel {
     return this.cellsInUse / (this.info.contextSize * this.info.parallel);
   }
 
-  countPromptTokens(messages: ChatMessage[]): number {
-    return splitEchoTokens(renderPlainPrompt(messages)).length + 1;
+  countPromptTokens(messages: ChatMessage[], tools?: ToolDefinition[]): number {
+    return splitEchoTokens(renderPlainPrompt(toTextMessages(messages, tools))).length + 1;
   }
 
   async *stream(request: EngineRequest, options: { signal?: AbortSignal } = {}): AsyncGenerator<EnginePart> {
@@ -72,7 +74,8 @@ export class EchoEngine implements LanguageModel {
       });
     }
     // A raw prompt (legacy completions) is echoed as it is.
-    const prompt = request.prompt ?? renderPlainPrompt(request.messages);
+    const tools = request.prompt === undefined ? request.tools : undefined;
+    const prompt = request.prompt ?? renderPlainPrompt(toTextMessages(request.messages, tools?.definitions));
     const tokens = splitEchoTokens(prompt);
     const promptTokens = tokens.length + 1;
     if (promptTokens >= this.info.contextSize) {
@@ -88,6 +91,19 @@ export class EchoEngine implements LanguageModel {
     let completionTokens = 0;
     const maxTokens = Math.min(request.params.maxTokens, this.info.contextSize - promptTokens);
     try {
+      const call = tools ? echoToolCall(request.messages, tools) : undefined;
+      if (call) {
+        yield { type: "tool-call", call };
+        const finishedAt = performance.now();
+        yield {
+          type: "finish",
+          text: "",
+          finishReason: "tool_calls",
+          usage: { promptTokens, completionTokens: 1 },
+          timings: { queueMs: admittedAt - startedAt, ttftMs: finishedAt - startedAt, totalMs: finishedAt - startedAt },
+        };
+        return;
+      }
       const matcher = new StopMatcher(request.params.stop ?? []);
       // Echoed words are certain: each one's logprob is 0 and it is its own only alternative.
       let pending: TokenLogprob[] | undefined = logprobsAsked ? [] : undefined;

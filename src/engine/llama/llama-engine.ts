@@ -2,9 +2,10 @@
 import path from "node:path";
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { ClawError } from "../../core/errors.js";
-import type { ChatMessage } from "../../core/types.js";
+import type { ChatMessage, FinishReason, ToolDefinition } from "../../core/types.js";
 import type { Logger } from "../../logging/logger.js";
 import { AdmissionQueue } from "../admission-queue.js";
+import { callableTools, newToolCallId, parseToolCall, toolCallClose, toolCallOpen, toolCallSchema, toolCallStart } from "../tool-prompt.js";
 import type { DecodeBatch, DecodeStats, EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel, VramUsage } from "../language-model.js";
 import { BatchBarrier, dispatchAfterMicrotasks } from "./batch-barrier.js";
 import { queuedSequenceLookup } from "./queued-sequence-lookup.js";
@@ -56,6 +57,8 @@ const defaultContextCeiling = 4096;
  * takes to read an answer and send the next turn over a local network; far less than reading a long history again.
  */
 const returnHoldMs = 20;
+/** Most tokens one tool call may take (its JSON); a call cut off there cannot be read and is answered with an error. */
+const maxCallTokens = 1024;
 
 export async function createLlamaEngine(options: LlamaEngineOptions): Promise<LanguageModel> {
   assertGgufFile(options.modelPath, "Model file");
@@ -195,14 +198,21 @@ class LlamaEngine implements LanguageModel {
     return { usedBytes: state.used, totalBytes: state.total };
   }
 
-  countPromptTokens(messages: ChatMessage[]): number {
-    return this.renderer.count(messages);
+  countPromptTokens(messages: ChatMessage[], tools?: ToolDefinition[]): number {
+    return this.renderer.count(messages, tools);
   }
 
   async *stream(request: EngineRequest, options: { signal?: AbortSignal } = {}): AsyncGenerator<EnginePart> {
     const startedAt = performance.now();
     checkRequestedAdapter(request.params.adapter, this.adapters);
-    const prompt = request.prompt !== undefined ? this.renderer.renderRaw(request.prompt) : this.renderer.render(request.messages);
+    const tools = request.prompt === undefined ? request.tools : undefined;
+    const prompt = request.prompt !== undefined ? this.renderer.renderRaw(request.prompt) : this.renderer.render(request.messages, tools?.definitions);
+    /** The tools this generation may call; with `required` or a named tool, the generation is one call and nothing else. */
+    const callable = tools ? callableTools(tools.definitions, tools.choice) : [];
+    if (tools && typeof tools.choice === "object" && callable.length === 0) {
+      throw new ClawError("bad_request", `tool_choice names "${tools.choice.name}", which is not one of the tools offered.`, { param: "tool_choice" });
+    }
+    const forcedCall = callable.length > 0 && tools?.choice !== "auto";
     const promptTokens = prompt.tokens.length;
     if (promptTokens >= this.info.contextSize) {
       throw new ClawError(
@@ -211,7 +221,10 @@ class LlamaEngine implements LanguageModel {
       );
     }
     // Before queueing: a schema the grammar cannot enforce is refused at once.
-    const grammar = request.params.responseFormat ? await this.grammars.evaluationState(request.params.responseFormat) : undefined;
+    const grammar = request.params.responseFormat && !forcedCall ? await this.grammars.evaluationState(request.params.responseFormat) : undefined;
+    const callFormat = { type: "json_schema" as const, schema: toolCallSchema(callable) };
+    // Checked (and its grammar built and kept) before queueing too: a tool schema the grammar cannot enforce is refused at once.
+    if (callable.length > 0 && tools?.constrained) await this.grammars.evaluationState(callFormat, "tools");
     const logprobs = request.params.logprobs ? new LogprobCollector((this.pieces ??= new TokenPieces(this.model)), request.params.logprobs.top) : undefined;
     const watermark = this.watermarkFor(request.params.watermark);
     const lease = await this.queue.acquire(options.signal, {
@@ -239,38 +252,80 @@ class LlamaEngine implements LanguageModel {
     let text = "";
     let generation: ReturnType<typeof generateOnSequence> | undefined;
     try {
-      generation = generateOnSequence({
-        model: this.model,
-        sequence,
-        gate: this.gate,
-        barrier: this.barrier,
-        promptTokens: prompt.tokens,
-        reuse: this.contextReuse,
-        // Only within a conversation: the kept tokens' cache still carries what the dropped ones said.
-        shift: this.shift && ownState,
-        params: request.params,
-        maxTokens: Math.min(request.params.maxTokens, this.info.contextSize - promptTokens),
-        stopStrings: [...prompt.stopStrings, ...(request.params.stop ?? [])],
-        stopTokens: prompt.stopTokens,
-        signal: abort.signal,
-        onFirstToken: () => (firstTokenAt = performance.now()),
-        grammar,
-        logprobs,
-        watermark,
-      });
-      let step = await generation.next();
-      for (; !step.done; step = await generation.next()) {
-        text += step.value;
-        // The logprobs of the tokens whose text this delta completes (a stop string's tokens are never reported).
-        yield logprobs ? { type: "text-delta", text: step.value, logprobs: logprobs.take() } : { type: "text-delta", text: step.value };
+      const room = (tokens: number) => this.info.contextSize - tokens;
+      let finishReason: FinishReason = "stop";
+      let completionTokens = 0;
+      let reusedPromptTokens = 0;
+      let calling = forcedCall;
+      if (!forcedCall) {
+        generation = generateOnSequence({
+          model: this.model,
+          sequence,
+          gate: this.gate,
+          barrier: this.barrier,
+          promptTokens: prompt.tokens,
+          reuse: this.contextReuse,
+          // Only within a conversation: the kept tokens' cache still carries what the dropped ones said.
+          shift: this.shift && ownState,
+          params: request.params,
+          maxTokens: Math.min(request.params.maxTokens, room(promptTokens)),
+          // With tools, the call marker ends the free text; the call itself is then generated below.
+          stopStrings: [...prompt.stopStrings, ...(request.params.stop ?? []), ...(callable.length > 0 ? [toolCallOpen] : [])],
+          stopTokens: prompt.stopTokens,
+          signal: abort.signal,
+          onFirstToken: () => (firstTokenAt = performance.now()),
+          grammar,
+          logprobs,
+          watermark,
+        });
+        let step = await generation.next();
+        for (; !step.done; step = await generation.next()) {
+          text += step.value;
+          // The logprobs of the tokens whose text this delta completes (a stop string's tokens are never reported).
+          yield logprobs ? { type: "text-delta", text: step.value, logprobs: logprobs.take() } : { type: "text-delta", text: step.value };
+        }
+        ({ finishReason, completionTokens, reusedPromptTokens } = step.value);
+        calling = callable.length > 0 && step.value.stopString === toolCallOpen;
       }
-      const outcome = step.value;
+      if (calling && tools) {
+        // The call: the prompt, the text so far and the call marker, continued on the same sequence (only the new
+        // tokens are evaluated), under the call grammar when constrained (a tool's name, then arguments that validate).
+        const callPrompt = [...prompt.tokens, ...this.model.tokenize(text, false), ...this.model.tokenize(toolCallStart, true)];
+        if (room(callPrompt.length) <= 0) throw new ClawError("context_length_exceeded", `The tool call does not fit in the context (${this.info.contextSize} tokens).`);
+        generation = generateOnSequence({
+          model: this.model,
+          sequence,
+          gate: this.gate,
+          barrier: this.barrier,
+          promptTokens: callPrompt,
+          reuse: true,
+          shift: false,
+          params: { ...request.params, responseFormat: undefined, stop: undefined, logprobs: undefined },
+          maxTokens: Math.min(maxCallTokens, room(callPrompt.length)),
+          stopStrings: tools.constrained ? [] : [toolCallClose],
+          stopTokens: prompt.stopTokens,
+          signal: abort.signal,
+          onFirstToken: () => (firstTokenAt ??= performance.now()),
+          grammar: tools.constrained ? await this.grammars.evaluationState(callFormat, "tools") : undefined,
+        });
+        let callText = "";
+        let callStep = await generation.next();
+        for (; !callStep.done; callStep = await generation.next()) callText += callStep.value;
+        completionTokens += callStep.value.completionTokens;
+        if (forcedCall) reusedPromptTokens = callStep.value.reusedPromptTokens;
+        finishReason = callStep.value.finishReason === "cancelled" ? "cancelled" : "tool_calls";
+        if (finishReason === "tool_calls") {
+          const parsed = parseToolCall(callText);
+          // A call that cannot be read still goes to the pipeline, which answers it with an error and never runs it.
+          yield { type: "tool-call", call: { id: newToolCallId(), ...("problem" in parsed ? { name: "", arguments: callText } : parsed) } };
+        }
+      }
       const finishedAt = performance.now();
       yield {
         type: "finish",
         text,
-        finishReason: outcome.finishReason,
-        usage: { promptTokens, completionTokens: outcome.completionTokens, cachedPromptTokens: outcome.reusedPromptTokens },
+        finishReason,
+        usage: { promptTokens, completionTokens, cachedPromptTokens: reusedPromptTokens },
         timings: { queueMs: admittedAt - startedAt, ttftMs: (firstTokenAt ?? finishedAt) - startedAt, totalMs: finishedAt - startedAt },
       };
     } catch (error) {

@@ -1,8 +1,9 @@
 // Renders chat messages into prompt tokens: the model's own chat template when it has one, plain text otherwise.
 import { type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token, resolveChatWrapper } from "node-llama-cpp";
 import { ClawError } from "../../core/errors.js";
-import type { ChatMessage } from "../../core/types.js";
+import type { ChatMessage, ToolDefinition } from "../../core/types.js";
 import { renderPlainPrompt } from "../plain-prompt.js";
+import { toTextMessages } from "../tool-prompt.js";
 
 export interface RenderedPrompt {
   /** The prompt as the context holds it, beginning-of-sequence token included when the model wants one. */
@@ -25,12 +26,14 @@ export class PromptRenderer {
     return this.chatWrapper !== undefined;
   }
 
-  render(messages: ChatMessage[]): RenderedPrompt {
+  /** The messages (with the tools' catalog at the start when given), as the model's template or plain text renders them. */
+  render(conversation: ChatMessage[], tools?: ToolDefinition[]): RenderedPrompt {
+    const messages = toTextMessages(conversation, tools);
     if (!this.chatWrapper) {
       return { tokens: this.withBos(this.model.tokenize(renderPlainPrompt(messages))), stopStrings: [], stopTokens: new Set() };
     }
     const chatHistory: ChatHistoryItem[] = messages.map((message) =>
-      message.role === "assistant" ? { type: "model", response: [message.content] } : { type: message.role, text: message.content },
+      message.role === "assistant" ? { type: "model", response: [message.content] } : { type: message.role === "system" ? "system" : "user", text: message.content },
     );
     chatHistory.push({ type: "model", response: [] });
     const state = this.chatWrapper.generateContextState({ chatHistory });
@@ -54,8 +57,8 @@ export class PromptRenderer {
     return { tokens, stopStrings: [], stopTokens: new Set() };
   }
 
-  count(messages: ChatMessage[]): number {
-    return this.render(messages).tokens.length;
+  count(messages: ChatMessage[], tools?: ToolDefinition[]): number {
+    return this.render(messages, tools).tokens.length;
   }
 
   /** Adds the beginning-of-sequence token when the model asks for it and the template did not already. */

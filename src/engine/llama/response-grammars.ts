@@ -20,13 +20,13 @@ export class ResponseGrammars {
    * A fresh grammar state for one answer in this format; undefined for free text. Throws bad_request (naming the
    * keyword) for a schema the grammar cannot enforce.
    */
-  async evaluationState(format: ResponseFormat | undefined): Promise<LlamaGrammarEvaluationState | undefined> {
+  async evaluationState(format: ResponseFormat | undefined, param = "response_format"): Promise<LlamaGrammarEvaluationState | undefined> {
     if (format === undefined || format.type === "text") return undefined;
-    const grammar = await this.grammarFor(format);
+    const grammar = await this.grammarFor(format, param);
     return new LlamaGrammarEvaluationState({ model: this.model, grammar });
   }
 
-  private grammarFor(format: Exclude<ResponseFormat, { type: "text" }>): Promise<LlamaGrammar> {
+  private grammarFor(format: Exclude<ResponseFormat, { type: "text" }>, param: string): Promise<LlamaGrammar> {
     const key = format.type === "json_object" ? "json_object" : JSON.stringify(format.schema);
     const cached = this.grammars.get(key);
     if (cached) {
@@ -36,13 +36,13 @@ export class ResponseGrammars {
     }
     // Checked before anything is cached: a refused schema is refused again, at no cost.
     // (Its type is node-llama-cpp's schema union, which its generic signature does not take as it is.)
-    const schema = format.type === "json_schema" ? toGrammarSchema(format.schema) : undefined;
+    const schema = format.type === "json_schema" ? toGrammarSchema(format.schema, param === "response_format" ? undefined : param) : undefined;
     const grammar = (schema ? this.schemaGrammar(schema) : this.llama.getGrammarFor("json")).catch((error: unknown) => {
       this.grammars.delete(key);
       if (error instanceof ClawError) throw error;
-      throw new ClawError("bad_request", `The response_format schema could not be turned into a grammar (are its lengths or item counts too large?): ${(error as Error).message}`, {
+      throw new ClawError("bad_request", `The ${param} schema could not be turned into a grammar (are its lengths or item counts too large?): ${(error as Error).message}`, {
         cause: error,
-        param: "response_format",
+        param,
       });
     });
     this.grammars.set(key, grammar);

@@ -44,6 +44,8 @@ export interface GenerationOutcome {
   completionTokens: number;
   /** Prompt tokens already in the sequence's state from an earlier request, not evaluated again. */
   reusedPromptTokens: number;
+  /** The stop string that ended it (finishReason "stop" by a stop string, not an end-of-generation token). */
+  stopString?: string;
 }
 
 /** What evaluateWithMetadata yields when probabilities are asked for. */
@@ -131,7 +133,7 @@ export async function* generateOnSequence(options: SequenceGenerationOptions): A
         // The next token's decode starts before this text goes to the consumer, so the two overlap.
         const following = more ? await queueNextDecode() : undefined;
         if (text) yield text;
-        if (stopped) return { finishReason: "stop", completionTokens, reusedPromptTokens };
+        if (stopped) return { finishReason: "stop", completionTokens, reusedPromptTokens, stopString: matcher.matched };
         if (!following) {
           if (more) finishReason = "cancelled";
           break;

@@ -173,8 +173,8 @@ export class HttpGateway implements Gateway {
       return;
     }
     let result: StreamPart | undefined;
-    await this.context.pipeline.handle(pipelineRequest, { write: (part) => void (part.type !== "text-delta" && (result = part)) }, signal);
-    if (!result || result.type === "text-delta") throw new ClawError("internal", "The pipeline ended without an answer.");
+    await this.context.pipeline.handle(pipelineRequest, { write: (part) => void ((part.type === "finish" || part.type === "error") && (result = part)) }, signal);
+    if (!result || (result.type !== "finish" && result.type !== "error")) throw new ClawError("internal", "The pipeline ended without an answer.");
     // The request observers saw this error: it is not a refused request.
     if (result.type === "error") throw alreadyReported(result.error);
     replyJson(reply, 200, {

@@ -47,6 +47,9 @@ export class SseAnswerWriter implements Reply {
       case "error":
         this.stream.fail(part.error);
         return true;
+      default:
+        // Node-side tool steps (tool-call, tool-result) are not part of the OpenAI stream.
+        return true;
     }
   }
 

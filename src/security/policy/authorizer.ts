@@ -30,6 +30,8 @@ export interface Authorization {
   /** Knowledge collections and tools the request may use (later stages); `"*"`: all. */
   readonly collections: Grant;
   readonly tools: Grant;
+  /** Agents the request may run as. */
+  readonly agents: Grant;
   /** Whether the answer carries the output watermark (the roles' `watermark`); undefined: the node's `watermark.enabled`. */
   readonly watermark: boolean | undefined;
   /** Counts the answer's prompt and completion tokens against the role's tokens per minute. */
@@ -67,7 +69,7 @@ export class Authorizer {
     const rollout: RolloutConfig | undefined = policy?.document.rollout[request.gateway] ?? this.options.security.rollout[request.gateway];
     if (rollout && !rolloutAdmits(rollout, request.principal.subject, roles)) throw new ClawError("forbidden", rolloutRefusal(request.gateway, rollout));
     if (!policy) {
-      return { policy, roles, maxTokens: requestedMax ?? request.defaultMaxTokens, collections: "*", tools: "*", watermark: undefined, finished: () => {}, release: () => {} };
+      return { policy, roles, maxTokens: requestedMax ?? request.defaultMaxTokens, collections: "*", tools: "*", agents: "*", watermark: undefined, finished: () => {}, release: () => {} };
     }
     const grant = roleGrant(policy, roles);
     if (!grant) {
@@ -101,6 +103,7 @@ export class Authorizer {
       maxTokens,
       collections: grant.collections,
       tools: grant.tools,
+      agents: grant.agents,
       watermark: grant.watermark,
       finished: (usage) => lease.debitTokens(usage.promptTokens + usage.completionTokens),
       release: () => lease.release(),

@@ -12,10 +12,10 @@ export const policyParams = ["adapter", "response_format", "logprobs"] as const;
 export type PolicyParam = (typeof policyParams)[number];
 
 /** `"*"` alone: everything; a list: exactly those; absent or empty: nothing (default deny). */
-const grantList = (allowed?: readonly string[]) =>
+const grantList = (allowed?: readonly string[], fallback: string[] = []) =>
   z
     .array(z.string().min(1))
-    .default([])
+    .default(fallback)
     .superRefine((list, context) => {
       if (list.includes("*") && list.length > 1) context.addIssue({ code: "custom", message: `"*" (everything) must be the only entry` });
       list.forEach((item, index) => {
@@ -34,8 +34,10 @@ export const roleSchema = z.strictObject({
   params: grantList(policyParams),
   /** Knowledge collections the role may read (retrieval, later issues); `"*"` for all. */
   collections: grantList(),
-  /** Tools the role may call (later issues); `"*"` for all. */
+  /** Node-side tools the role may have the model call (plugins, MCP `server.tool` or `server.*`, built-ins); `"*"` for all. */
   tools: grantList(),
+  /** Agents (config `agents`) the role may talk to; all by default. */
+  agents: grantList(undefined, ["*"]),
   /** Plugins that must run on this role's requests: the policy is refused unless the node has each loaded. */
   plugins: z.array(z.string().min(1)).default([]),
   /** Per subject and role: requests and tokens (prompt + completion) per minute; absent: only the node-wide caps. */

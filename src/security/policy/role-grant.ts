@@ -12,6 +12,7 @@ export interface RoleGrant {
   params: Grant;
   collections: Grant;
   tools: Grant;
+  agents: Grant;
   /** Undefined: no cap beyond the agent's. */
   maxTokens: number | undefined;
   requestsPerMinute: number | undefined;
@@ -35,6 +36,7 @@ export function roleGrant(policy: Policy, roles: readonly string[]): RoleGrant |
     params: unite(entries.map((entry) => entry.params)),
     collections: unite(entries.map((entry) => entry.collections)),
     tools: unite(entries.map((entry) => entry.tools)),
+    agents: unite(entries.map((entry) => entry.agents)),
     maxTokens: highest(entries.map((entry) => entry.max_tokens)),
     requestsPerMinute: highest(entries.map((entry) => entry.rate.requests_per_minute)),
     tokensPerMinute: highest(entries.map((entry) => entry.rate.tokens_per_minute)),
