@@ -3,6 +3,8 @@
 // Plugins.
 export { BasePlugin } from "./plugins/base-plugin.js";
 export { definePlugin, type PluginApi, type PluginDefinition } from "./plugins/define-plugin.js";
+export type { PluginToolDefinition } from "./plugins/plugin-tools.js";
+export type { ToolRunContext } from "./tools/tool-types.js";
 export { createPluginContext, rejectCodes, type PluginContext, type PluginContextFields, type RejectCode } from "./plugins/plugin-context.js";
 export { hookNames, type HookName, type PluginHooks, type StreamTransform } from "./plugins/plugin-hooks.js";
 export { RedactPlugin, type RedactOptions, type RedactionTotals } from "./plugins/builtin/redact.js";

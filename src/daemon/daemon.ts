@@ -12,6 +12,8 @@ import type { Logger } from "../logging/logger.js";
 import { Pipeline } from "../pipeline/pipeline.js";
 import type { RequestObserver } from "../pipeline/request-observer.js";
 import { loadPlugins } from "../plugins/plugin-loader.js";
+import type { ToolRegistry } from "../tools/tool-registry.js";
+import { openNodeTools } from "./node-tools.js";
 import { PluginHost, type HookTiming } from "../plugins/plugin-host.js";
 import { createPolicyEnforcement, policyChangeRecord } from "../security/policy/policy-enforcement.js";
 import type { PolicyStore } from "../security/policy/policy-store.js";
@@ -71,6 +73,8 @@ export interface Daemon {
   readonly policy: PolicyStore;
   /** The knowledge base the retrieve stage searches; undefined without `knowledge.enabled`. */
   readonly knowledge: KnowledgeService | undefined;
+  /** The tools the agent may call (built-ins, plugins, MCP servers). */
+  readonly tools: ToolRegistry;
   /** Drains in-flight requests (up to shutdown_grace seconds), then stops gateways, engine and store. */
   close(): Promise<void>;
 }
@@ -93,6 +97,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   let pidFile: PidFile | undefined;
   let policy: PolicyStore | undefined;
   let knowledge: KnowledgeService | undefined;
+  let tools: ToolRegistry | undefined;
   /** Set once the node started: a stop is recorded only after a recorded start. */
   let auditedStart = false;
   const storeHealth = new StoreHealth();
@@ -116,6 +121,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ["pause gateways", () => Promise.all(stopping.map((gateway) => gateway.pause?.()))],
       ["drain", () => pipeline?.drain(config.shutdown_grace * 1000)],
       ...stopping.map((gateway): [string, () => Promise<void>] => [gateway.name, () => gateway.stop()]),
+      ["tools", () => tools?.close()],
       ["knowledge base", () => knowledge?.close()],
       ["engine", () => engine.close()],
       ["session expiry", () => sessionExpiry?.stop()],
@@ -162,6 +168,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       const onSearch = (mode: string, seconds: number, outcome: string) => metrics.knowledgeSearched(mode, seconds, outcome);
       knowledge = await openKnowledge(config.knowledge, { dataDir, baseDir, engine, logger, threads: config.agent.threads, onSearch });
     }
+    tools = await openNodeTools(config, { plugins, baseDir, logger });
     if (config.audit.enabled) audit = openAuditTrail(config.audit, { database, nodeId: config.node_id, logger, baseDir, config });
     // The security policy: a broken file stops the start; edits are watched, and every change is audited (config_reload).
     const enforcement = createPolicyEnforcement(config.security, {
@@ -183,6 +190,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       limits: config.limits,
       observers,
       transaction: (work) => store.transaction(work)(),
+      tools,
+      toolsConfig: config.tools,
       ...(knowledge ? { knowledge: knowledge.stage } : {}),
       ...(authorizer ? { authorize: (request: AuthorizeRequest) => authorizer.authorize(request) } : {}),
     });
@@ -242,7 +251,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     logger.info({ ...loaded.info }, "model ready");
     audit?.recordLifecycle("start", { model: loaded.info.model, engine: loaded.info.engine, gateways: gateways.map((gateway) => gateway.name) });
     auditedStart = true;
-    return { gateways, pipeline, plugins, engine, sessions, database, metrics, audit, revocations, policy: enforcement.store, knowledge, close };
+    return { gateways, pipeline, plugins, engine, sessions, database, metrics, audit, revocations, policy: enforcement.store, knowledge, tools, close };
   } catch (error) {
     await close();
     throw error;

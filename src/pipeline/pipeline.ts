@@ -303,7 +303,8 @@ export class Pipeline {
           break;
         }
         toolSteps.push({ role: "assistant", content: stepText, toolCalls: calls });
-        for (const call of calls) toolSteps.push(await this.callTool(call, toolPlan, { request, start, agent: resolved.name, reply, signal: controller.signal }));
+        const collections = readableCollections(authorization?.collections ?? "*", resolved.collections);
+        for (const call of calls) toolSteps.push(await this.callTool(call, toolPlan, { request, start, agent: resolved, collections, reply, signal: controller.signal }));
       }
       {
         // One finish for the whole loop: the usage of every generation, the first one's queue time and first token.
@@ -387,7 +388,11 @@ export class Pipeline {
    * Runs one node-side call and tells the client and the observers: the `tool-call` part, an approval request for a
    * `confirm: true` tool, the `tool-result` part. Returns the tool message for the conversation.
    */
-  private async callTool(call: ToolCall, plan: ToolPlan, step: { request: PipelineRequest; start: RequestStart; agent: string; reply: Reply; signal: AbortSignal }): Promise<ChatMessage> {
+  private async callTool(
+    call: ToolCall,
+    plan: ToolPlan,
+    step: { request: PipelineRequest; start: RequestStart; agent: ResolvedAgent; collections: readonly string[] | "*"; reply: Reply; signal: AbortSignal },
+  ): Promise<ChatMessage> {
     const { request, start, reply } = step;
     reply.write({ type: "tool-call", call });
     const timeoutMs = this.toolsConfig.approval_timeout * 1000;
@@ -407,7 +412,7 @@ export class Pipeline {
     const result = await this.toolRunner.run(
       call,
       plan.node,
-      { principal: request.principal, requestId: request.id, gateway: start.gateway, session: request.session, agent: step.agent, signal: step.signal },
+      { principal: request.principal, requestId: request.id, gateway: start.gateway, session: request.session, agent: step.agent.name, collections: step.collections, signal: step.signal },
       { known: (name) => this.options.tools?.find(name) !== undefined, approve },
     );
     reply.write({ type: "tool-result", callId: call.id, name: call.name, outcome: result.outcome, content: result.content, durationMs: result.durationMs });
@@ -415,7 +420,7 @@ export class Pipeline {
       callId: call.id,
       tool: call.name,
       source: result.source,
-      agent: step.agent,
+      agent: step.agent.name,
       arguments: call.arguments,
       outcome: result.outcome,
       resultChars: result.resultChars,
@@ -486,4 +491,10 @@ function exchangeTokens(engine: LanguageModel, countedBy: string, user: string, 
   } catch {
     return undefined;
   }
+}
+
+/** The collections a request's tools may read: the roles' grant, narrowed to the agent's collections when it names some. */
+function readableCollections(grant: "*" | ReadonlySet<string>, agentCollections: readonly string[] | undefined): readonly string[] | "*" {
+  if (agentCollections === undefined) return grant === "*" ? "*" : [...grant];
+  return grant === "*" ? [...agentCollections] : agentCollections.filter((collection) => grant.has(collection));
 }

@@ -1,5 +1,7 @@
 // The functional form of a plugin: definePlugin({name, setup(api)}) where setup registers hooks with api.on.
+import type { NodeTool } from "../tools/tool-types.js";
 import { hookNames, isHookName, pluginMarker, type HookName, type LoadedPlugin, type PluginHooks } from "./plugin-hooks.js";
+import { addPluginTool, type PluginToolDefinition } from "./plugin-tools.js";
 
 export interface PluginApi<Options extends object = Record<string, unknown>> {
   readonly name: string;
@@ -7,6 +9,8 @@ export interface PluginApi<Options extends object = Record<string, unknown>> {
   readonly options: Options;
   /** Registers a hook; each hook at most once. An unknown hook name throws, so the plugin fails to load. */
   on<Name extends HookName>(hook: Name, handler: NonNullable<PluginHooks[Name]>): void;
+  /** Offers a tool the agent may call (docs/tools.md). A bad definition or a repeated name throws, so the plugin fails to load. */
+  addTool(tool: PluginToolDefinition): void;
 }
 
 export interface PluginDefinition<Options extends object = Record<string, unknown>> {
@@ -31,6 +35,7 @@ export function isPluginDefinition(value: unknown): value is PluginDefinition {
 /** Runs a definition's setup with its options and returns the hooks it registered. */
 export async function instantiateDefinition(definition: PluginDefinition, options: Record<string, unknown>): Promise<LoadedPlugin> {
   const hooks: Partial<Record<HookName, unknown>> = {};
+  const tools: NodeTool[] = [];
   const api: PluginApi = {
     name: definition.name,
     options,
@@ -42,8 +47,11 @@ export async function instantiateDefinition(definition: PluginDefinition, option
       if (hooks[hook] !== undefined) throw new TypeError(`${hook} is registered twice`);
       hooks[hook] = handler;
     },
+    addTool(tool) {
+      addPluginTool(tools, definition.name, tool);
+    },
   };
   await definition.setup(api);
-  if (Object.keys(hooks).length === 0) throw new TypeError(`setup registered no hook; register one of ${hookNames.join(", ")}`);
-  return { name: definition.name, hooks: hooks as PluginHooks };
+  if (Object.keys(hooks).length === 0 && tools.length === 0) throw new TypeError(`setup registered no hook and no tool; register one of ${hookNames.join(", ")}, or add a tool`);
+  return { name: definition.name, hooks: hooks as PluginHooks, tools };
 }

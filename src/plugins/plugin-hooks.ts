@@ -1,4 +1,5 @@
 // The closed list of plugin hooks, their signatures, and the shape every loaded plugin is reduced to.
+import type { NodeTool } from "../tools/tool-types.js";
 import type { PluginContext } from "./plugin-context.js";
 
 /** Every hook a plugin may implement; anything else is refused when the plugin loads. */
@@ -35,6 +36,8 @@ export interface LoadedPlugin {
   readonly hooks: PluginHooks;
   /** The instance of a class plugin, for whoever reads its state (metrics read RedactPlugin's counts). */
   readonly instance?: object;
+  /** Tools it offers the agent (`api.addTool`, a class plugin's `tools()`). */
+  readonly tools?: readonly NodeTool[];
 }
 
 /** Marks plugin classes and definitions across module copies (a plugin may import a different copy of "clawbot"). */

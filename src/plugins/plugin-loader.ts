@@ -7,7 +7,9 @@ import { importDefaultExport } from "../extensions/import-user-module.js";
 import { isPluginClass } from "./base-plugin.js";
 import { builtinPlugins } from "./builtin/builtin-plugins.js";
 import { instantiateDefinition, isPluginDefinition } from "./define-plugin.js";
+import type { NodeTool } from "../tools/tool-types.js";
 import { hookNames, type HookName, type LoadedPlugin, type PluginHooks } from "./plugin-hooks.js";
+import { addPluginTool } from "./plugin-tools.js";
 
 /** Hook names of the original Python design (and other near misses), refused with a hint instead of being ignored. */
 const misnamedHooks: Readonly<Record<string, HookName>> = {
@@ -68,9 +70,17 @@ async function instantiate(exported: unknown, options: Record<string, unknown>, 
     if (typeof method !== "function") throw new TypeError(`${hook} is not a method`);
     hooks[hook] = method.bind(instance);
   }
-  if (Object.keys(hooks).length === 0) throw new TypeError(`it implements none of the hooks ${hookNames.join(", ")}`);
   const name = typeof instance.name === "string" && instance.name.length > 0 ? instance.name : fallbackName;
-  return { name, hooks: hooks as PluginHooks, instance };
+  // A class offers tools with a `tools()` method returning their definitions.
+  const tools: NodeTool[] = [];
+  if (instance.tools !== undefined) {
+    if (typeof instance.tools !== "function") throw new TypeError("tools is not a method (it returns the plugin's tool definitions)");
+    const listed: unknown = await (instance.tools as () => unknown)();
+    if (!Array.isArray(listed)) throw new TypeError("tools() must return an array of tool definitions");
+    for (const definition of listed) addPluginTool(tools, name, definition);
+  }
+  if (Object.keys(hooks).length === 0 && tools.length === 0) throw new TypeError(`it implements none of the hooks ${hookNames.join(", ")} and offers no tools`);
+  return { name, hooks: hooks as PluginHooks, instance, tools };
 }
 
 async function describeFailure<Value>(label: string, run: () => Promise<Value>, what = "is invalid"): Promise<Value> {

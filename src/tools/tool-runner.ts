@@ -59,7 +59,7 @@ export class ToolRunner {
       const problems = validate.errors?.map((error) => `${error.instancePath || "arguments"} ${error.message ?? "is invalid"}`).join("; ") ?? "arguments must be a JSON object";
       return end("invalid_arguments", `Error: the arguments do not match the tool's schema: ${problems}.`, tool);
     }
-    if (tool.confirm) {
+    if (typeof tool.confirm === "function" ? tool.confirm(args as Record<string, unknown>) : tool.confirm) {
       if (!options.approve) return end("denied", `Error: "${tool.name}" needs the user's approval, which this channel cannot ask for; it did not run.`, tool);
       if (!(await options.approve(call))) return end("denied", `The user did not approve this call of "${tool.name}"; it did not run.`, tool);
     }

@@ -10,6 +10,8 @@ export interface ToolRunContext {
   session: string | undefined;
   /** The agent the request runs as. */
   agent: string;
+  /** Knowledge collections the request may read (the roles' grant and the agent's collections): `*` all. */
+  collections: readonly string[] | "*";
   signal: AbortSignal;
 }
 
@@ -17,8 +19,11 @@ export interface ToolRunContext {
 export interface NodeTool extends ToolDefinition {
   /** Where it comes from, for the audit and `/v1/tools`-style listings: `plugin:<name>`, `mcp:<server>`, `builtin`. */
   source: string;
-  /** It writes or sends something: each call needs the client's explicit approval first (WebSocket `tool.approve`). */
-  confirm: boolean;
+  /**
+   * It writes or sends something: each call needs the client's explicit approval first (WebSocket `tool.approve`).
+   * A function decides per call from its validated arguments (e.g. only an HTTP POST).
+   */
+  confirm: boolean | ((args: Record<string, unknown>) => boolean);
   /**
    * Runs one call with arguments already validated against `parameters`. Returns the result (a string as it is,
    * anything else as JSON); throws to report a failure (its message goes back to the model).
