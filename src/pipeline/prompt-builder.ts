@@ -3,6 +3,7 @@ import type { AgentConfig } from "../config/schema.js";
 import { ClawError } from "../core/errors.js";
 import type { ChatMessage, ToolDefinition } from "../core/types.js";
 import type { LanguageModel } from "../engine/language-model.js";
+import { isToolStep } from "../core/tool-messages.js";
 
 export interface BuildPromptInput {
   agent: AgentConfig;
@@ -46,10 +47,7 @@ export function buildPrompt(input: BuildPromptInput): ChatMessage[] {
   // Drop the oldest exchanges a block at a time: the kept history then starts at the same message for several
   // turns, so the state the engine holds for it stays reusable instead of being read again each turn. Blocks
   // follow stored positions, so they stay put while the session cap deletes the oldest messages.
-  const firstPosition = input.firstPosition ?? 0;
-  const starts = [0];
-  for (let index = 1; index < earlier.length; index += 1) if ((firstPosition + index) % trimBlockMessages === 0) starts.push(index);
-  starts.push(earlier.length);
+  const starts = trimStarts(earlier, input.firstPosition ?? 0);
   // Which blocks to drop is decided from per-message counts (stored with the history), not by tokenizing the
   // whole prompt again for every block: that made each turn of a long session cost its whole history.
   const counts = earlier.map((message) => input.tokenCounts?.get(tokenCountKey(message)) ?? messageTokens(engine, message));
@@ -71,6 +69,27 @@ export function buildPrompt(input: BuildPromptInput): ChatMessage[] {
   return promptFrom(starts[chosen] as number);
 }
 
+/**
+ * Where a kept history may start, ascending, ending with `earlier.length` (none kept): its first message, then the
+ * first question at or after each block boundary. Never at an agent-loop tool step: a tool result without the call it
+ * answers, or calls without their question, cannot begin a prompt.
+ */
+function trimStarts(earlier: readonly ChatMessage[], firstPosition: number): number[] {
+  let first = 0;
+  while (first < earlier.length && isToolStep(earlier[first] as ChatMessage)) first += 1;
+  const starts = [first];
+  let question = first;
+  for (let index = first + 1; index < earlier.length; index += 1) {
+    if ((firstPosition + index) % trimBlockMessages !== 0 || index < question) continue;
+    question = index;
+    while (question < earlier.length && earlier[question]?.role !== "user") question += 1;
+    if (question > (starts[starts.length - 1] as number)) starts.push(question);
+  }
+  if (starts[starts.length - 1] !== earlier.length) starts.push(earlier.length);
+  return starts;
+}
+
+
 /** Tokens a prompt may take: the context, less room for the answer (up to max_tokens, never more than half the context). */
 export function promptBudget(contextSize: number, maxTokens: number): number {
   return contextSize - Math.min(maxTokens, Math.floor(contextSize / 2));
@@ -83,7 +102,9 @@ export function messageTokens(engine: LanguageModel, message: ChatMessage): numb
 
 /** The key of a message in `BuildPromptInput.tokenCounts`. */
 export function tokenCountKey(message: ChatMessage): string {
-  return `${message.role}\u0000${message.content}`;
+  // Tool steps differ by their calls or the call they answer (a call's assistant text is often "").
+  const tool = message.toolCalls && message.toolCalls.length > 0 ? JSON.stringify(message.toolCalls) : (message.toolCallId ?? "");
+  return `${message.role}\u0000${message.content}\u0000${tool}`;
 }
 
 /** Names the tokenizer stored token counts were made with: another engine or model counts differently. */

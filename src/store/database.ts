@@ -91,6 +91,30 @@ const migrations: string[] = [
      expires_at INTEGER NULL,
      PRIMARY KEY (kind, value)
    ) WITHOUT ROWID`,
+  // The agent loop's tool steps in the history: role 'tool' (a result, with the call it answers and the tool's name),
+  // and an assistant turn's calls (tool_calls: a JSON array of {id, name, arguments}). SQLite cannot change a CHECK,
+  // so the table is rebuilt under another name, every row copied, the old one dropped and the new one renamed; it has
+  // no indexes, triggers or foreign keys besides its primary key.
+  `CREATE TABLE session_turns_with_tools (
+     owner TEXT NOT NULL,
+     session TEXT NOT NULL,
+     position INTEGER NOT NULL,
+     role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'tool')),
+     content TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     token_count INTEGER NULL,
+     counted_by TEXT NULL,
+     tool_calls TEXT NULL CHECK (tool_calls IS NULL OR (role = 'assistant' AND json_valid(tool_calls))),
+     tool_call_id TEXT NULL,
+     tool_name TEXT NULL,
+     CHECK ((role = 'tool') = (tool_call_id IS NOT NULL AND tool_name IS NOT NULL)),
+     CHECK (role = 'tool' OR (tool_call_id IS NULL AND tool_name IS NULL)),
+     PRIMARY KEY (owner, session, position)
+   ) WITHOUT ROWID;
+   INSERT INTO session_turns_with_tools (owner, session, position, role, content, created_at, token_count, counted_by)
+     SELECT owner, session, position, role, content, created_at, token_count, counted_by FROM session_turns;
+   DROP TABLE session_turns;
+   ALTER TABLE session_turns_with_tools RENAME TO session_turns`,
 ];
 
 /**

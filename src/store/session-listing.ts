@@ -18,7 +18,7 @@ export interface SessionSummary {
   last_activity: string;
   /** Questions stored (each with its answer). */
   turns: number;
-  /** Stored messages. */
+  /** Stored messages (with the agent loop's tool calls and results between a question and its answer). */
   messages: number;
 }
 

@@ -58,6 +58,8 @@ export class McpConnection {
   private readonly kind: "stdio" | "http";
   private readonly confirm: Set<string>;
   private client: Client | undefined;
+  /** The client of the attempt in progress (closed too when the connection is closed mid-handshake). */
+  private connecting: Client | undefined;
   private current: NodeTool[] = [];
   /** Bumped on every attempt and every loss: callbacks of an older client see a different number and do nothing. */
   private generation = 0;
@@ -71,6 +73,8 @@ export class McpConnection {
   private listing: Promise<void> | undefined;
   private listAgain = false;
   private stderrTail = "";
+  /** Tools skipped for their names, warned about once. */
+  private readonly skippedNames = new Set<string>();
   private closed = false;
 
   constructor(
@@ -102,12 +106,13 @@ export class McpConnection {
     this.generation += 1;
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
-    const client = this.client;
+    const clients = new Set([this.client, this.connecting].filter((client) => client !== undefined));
     this.client = undefined;
+    this.connecting = undefined;
     const hadTools = this.current.length > 0;
     this.current = [];
     if (hadTools) this.options.onChange();
-    await client?.close().catch(() => undefined);
+    await Promise.all([...clients].map((client) => client.close().catch(() => undefined)));
   }
 
   private async connect(): Promise<void> {
@@ -121,19 +126,26 @@ export class McpConnection {
       this.options.logger.debug({ mcpServer: this.name, stderr: text.trimEnd() }, "MCP server stderr");
     });
     const client = new Client({ name: "clawbot", version: "1.0.0" }, { capabilities: {} });
-    client.onclose = () => this.lost(generation, client, this.kind === "stdio" ? this.exitReason() : "the connection closed");
+    // Until the handshake is done a failure surfaces as connect()'s error, which says more than "closed".
+    let established = false;
+    client.onclose = () => {
+      if (established) this.lost(generation, client, this.kind === "stdio" ? this.exitReason() : "the connection closed");
+    };
     client.onerror = (error) => {
       if (generation === this.generation) this.options.logger.debug({ mcpServer: this.name, err: describe(error) }, "MCP transport error");
     };
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       if (generation === this.generation && this.client === client) void this.refresh(generation, client);
     });
+    this.connecting = client;
     try {
       await client.connect(transport, { timeout: this.options.requestTimeoutMs });
+      if (this.connecting === client) this.connecting = undefined;
       if (generation !== this.generation) {
         await client.close().catch(() => undefined);
         return;
       }
+      established = true;
       this.client = client;
       this.connectedAt = Date.now();
       await this.refresh(generation, client, true);
@@ -141,6 +153,11 @@ export class McpConnection {
       this.options.logger.info({ mcpServer: this.name, tools: this.current.map((tool) => tool.name) }, `MCP server "${this.name}" connected with ${this.current.length} tools`);
       if (this.kind === "http" && this.options.pingIntervalMs > 0) this.watch(generation, client);
     } catch (error) {
+      if (this.connecting === client) this.connecting = undefined;
+      if (generation !== this.generation) {
+        void client.close().catch(() => undefined);
+        return;
+      }
       this.lost(generation, client, this.kind === "stdio" && this.stderrTail ? `${describe(error)}; ${this.exitReason()}` : describe(error));
     }
   }
@@ -200,7 +217,8 @@ export class McpConnection {
       this.listAgain = true;
       return this.listing;
     }
-    const listing = (async () => {
+    let listing: Promise<void> | undefined;
+    listing = (async () => {
       try {
         do {
           this.listAgain = false;
@@ -240,6 +258,8 @@ export class McpConnection {
   private nodeTool(tool: Tool, generation: number): NodeTool[] {
     const name = `${this.name}.${tool.name}`;
     if (!toolNamePattern.test(name)) {
+      if (this.skippedNames.has(tool.name)) return [];
+      this.skippedNames.add(tool.name);
       this.options.logger.warn({ mcpServer: this.name, tool: tool.name }, `MCP server "${this.name}": tool "${tool.name}" skipped (its name is not a valid tool name)`);
       return [];
     }
