@@ -17,13 +17,14 @@ export const mcpServerSchema = z.union([
     env: environment.default({}),
     /** Working directory; relative to the config file. */
     cwd: z.string().min(1).optional(),
-    /** Tools of this server that need the client's approval before each call. */
+    /** Its tools that need the client's approval before each call: `tool` or `server.tool`; `*` for all of them. */
     confirm: z.array(z.string()).default([]),
   }),
   z.strictObject({
     name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
     url: z.string().url(),
     headers: z.record(z.string()).default({}),
+    /** Its tools that need the client's approval before each call: `tool` or `server.tool`; `*` for all of them. */
     confirm: z.array(z.string()).default([]),
   }),
 ]);
