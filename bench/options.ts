@@ -76,6 +76,9 @@ export interface BenchOptions {
   kbRecallQueries: number;
   kbSeed: number;
   skipKnowledge: boolean;
+  /** Tool catalog cost (bench/tool-prompt-cost.ts): two-turn conversations per variant (10 tools, none). */
+  toolsRepetitions: number;
+  skipTools: boolean;
 }
 
 /**
@@ -84,15 +87,16 @@ export interface BenchOptions {
  */
 export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): BenchOptions {
   let writeReport = false;
-  // The knowledge flags are shorthands for their BENCH_* variables (the flag wins).
+  // The knowledge and tools flags are shorthands for their BENCH_* variables (the flag wins).
   const flags: NodeJS.ProcessEnv = {};
   for (const argument of argv) {
     if (argument === "--write-report") writeReport = true;
     else if (argument === "--skip-knowledge") flags.BENCH_SKIP_KNOWLEDGE = "1";
+    else if (argument === "--skip-tools") flags.BENCH_SKIP_TOOLS = "1";
     else if (argument.startsWith("--kb-records=")) flags.BENCH_KB_RECORDS = argument.slice("--kb-records=".length);
     else {
       throw new BenchSetupError(
-        `unknown argument "${argument}"; the flags are --write-report, --skip-knowledge and --kb-records=N (settings are BENCH_* variables, see docs/benchmarks.md)`,
+        `unknown argument "${argument}"; the flags are --write-report, --skip-knowledge, --kb-records=N and --skip-tools (settings are BENCH_* variables, see docs/benchmarks.md)`,
       );
     }
   }
@@ -150,6 +154,8 @@ export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env, a
     kbRecallQueries: integerOption(environment, "BENCH_KB_RECALL_QUERIES", 100, 1),
     kbSeed: integerOption(environment, "BENCH_KB_SEED", 12, 0),
     skipKnowledge: environment.BENCH_SKIP_KNOWLEDGE === "1",
+    toolsRepetitions: integerOption(environment, "BENCH_TOOLS_REPETITIONS", 5, 1),
+    skipTools: environment.BENCH_SKIP_TOOLS === "1",
   };
 }
 

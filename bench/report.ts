@@ -14,6 +14,7 @@ import { renderReuseLoad, type ReuseLoadResult } from "./reuse-load.js";
 import type { BenchOptions } from "./options.js";
 import { renderScale, type ScaleResult } from "./scale.js";
 import { findCell, lateStartFraction, modeLabels, type ThroughputResult } from "./throughput.js";
+import { renderToolPromptCost, type ToolPromptCostResult } from "./tool-prompt-cost.js";
 import { renderWatermark, type WatermarkResult } from "./watermark.js";
 import { median } from "./stats.js";
 import type { ModeName } from "./stream-drivers.js";
@@ -50,6 +51,7 @@ export interface BenchResults {
   overhead?: ObservabilityOverheadResult;
   watermark?: WatermarkResult;
   knowledge?: KnowledgeResult;
+  tools?: ToolPromptCostResult;
 }
 
 export function renderResults(results: BenchResults): string {
@@ -64,6 +66,7 @@ export function renderResults(results: BenchResults): string {
   if (results.overhead) parts.push(renderObservabilityOverhead(results.overhead));
   if (results.watermark) parts.push(renderWatermark(results.watermark));
   if (results.knowledge) parts.push(renderKnowledge(results.knowledge));
+  if (results.tools) parts.push(renderToolPromptCost(results.tools));
   return parts.join("\n\n");
 }
 

@@ -16,6 +16,7 @@ import { benchTestModelPath, resolveBenchModel } from "./realistic-model.js";
 import { runScale } from "./scale.js";
 import { renderResults, writeReport, type BenchResults } from "./report.js";
 import { runThroughput } from "./throughput.js";
+import { runToolPromptCost, toolPromptCostOptions } from "./tool-prompt-cost.js";
 import { runWatermark, watermarkOptions } from "./watermark.js";
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   const results: BenchResults = { options, startedAt: new Date(), loadAverageAtStart: os.loadavg() };
   const log = (line: string) => process.stderr.write(`${line}\n`);
   // The model is found (or its absence reported) before anything runs, not after minutes of other measurements.
-  const needsModel = !options.skipThroughput || !options.skipLateJoin || !options.skipContextReuse || !options.skipWatermark;
+  const needsModel = !options.skipThroughput || !options.skipLateJoin || !options.skipContextReuse || !options.skipWatermark || !options.skipTools;
   const modelPath = needsModel ? await resolveBenchModel(options.modelPath, log) : "";
   // The knowledge base's embedding run always uses the test model (whatever BENCH_MODEL says): issue 12 names it.
   const embeddingModelPath = !options.skipKnowledge && options.kbEmbedRecords > 0 ? await benchTestModelPath() : "";
@@ -72,6 +73,10 @@ async function main(): Promise<void> {
     const settings = watermarkOptions(options);
     log(`watermark: ${settings.answers} prompts, a plain and a watermarked answer of ${settings.maxTokens} tokens each at temperature ${settings.temperature}`);
     results.watermark = await runWatermark(settings, modelPath, log);
+  }
+  if (!options.skipTools) {
+    log(`tool catalog cost: ${options.toolsRepetitions} two-turn conversations with 10 tools and with none`);
+    results.tools = await runToolPromptCost(toolPromptCostOptions(options), modelPath, log);
   }
   if (!options.skipKnowledge) {
     log(`knowledge base: ${options.kbRecords} records BM25-only, ${options.kbEmbedRecords} with the test model as embedder, ${options.kbQueries} queries (child process)`);

@@ -21,7 +21,7 @@ describe("bench options", () => {
 
   it("refuses an unknown argument and a bad setting with a message naming it", () => {
     expect(() => readBenchOptions({}, ["--write"])).toThrow(BenchSetupError);
-    expect(() => readBenchOptions({}, ["--write"])).toThrow(/unknown argument "--write"; the flags are --write-report, --skip-knowledge and --kb-records=N/);
+    expect(() => readBenchOptions({}, ["--write"])).toThrow(/unknown argument "--write"; the flags are --write-report, --skip-knowledge, --kb-records=N and --skip-tools/);
     expect(() => readBenchOptions({ BENCH_REPETITIONS: "two" }, [])).toThrow(/^BENCH_REPETITIONS="two": expected a whole number ≥ 1$/);
     expect(() => readBenchOptions({ BENCH_ECHO_SECONDS: "0.01" }, [])).toThrow(/^BENCH_ECHO_SECONDS="0.01": expected a number ≥ 0.1$/);
     expect(() => readBenchOptions({ BENCH_CONCURRENCIES: "1,,4" }, [])).toThrow(/^BENCH_CONCURRENCIES="": expected a whole number ≥ 1$/);
@@ -34,6 +34,13 @@ describe("bench options", () => {
     expect(readBenchOptions({ BENCH_KB_RECORDS: "5000" }, ["--kb-records=20000", "--skip-knowledge"])).toMatchObject({ kbRecords: 20_000, skipKnowledge: true });
     expect(() => readBenchOptions({}, ["--kb-records=many"])).toThrow(/^BENCH_KB_RECORDS="many": expected a whole number ≥ 100$/);
     expect(readBenchOptions({ BENCH_KB_EMBED_RECORDS: "0" }, []).kbEmbedRecords).toBe(0);
+  });
+
+  it("takes the tool catalog settings from BENCH_TOOLS_REPETITIONS, BENCH_SKIP_TOOLS and --skip-tools", () => {
+    expect(readBenchOptions({}, [])).toMatchObject({ toolsRepetitions: 5, skipTools: false });
+    expect(readBenchOptions({ BENCH_TOOLS_REPETITIONS: "3", BENCH_SKIP_TOOLS: "1" }, [])).toMatchObject({ toolsRepetitions: 3, skipTools: true });
+    expect(readBenchOptions({}, ["--skip-tools"]).skipTools).toBe(true);
+    expect(() => readBenchOptions({ BENCH_TOOLS_REPETITIONS: "0" }, [])).toThrow(/^BENCH_TOOLS_REPETITIONS="0": expected a whole number ≥ 1$/);
   });
 });
 

@@ -10,11 +10,9 @@ const weatherTool = { type: "function", function: { name: "weather", description
 
 /** Each field a client may send that asks for something not supported yet, and the `param` the 400 must name. */
 const refused: { name: string; body: Body; param: string }[] = [
-  { name: "tools", body: { tools: [weatherTool] }, param: "tools" },
-  { name: "tool_choice required", body: { tool_choice: "required" }, param: "tool_choice" },
-  { name: "tool_choice naming a function", body: { tool_choice: { type: "function", function: { name: "weather" } } }, param: "tool_choice" },
   { name: "functions (deprecated)", body: { functions: [weatherTool.function] }, param: "functions" },
   { name: "function_call naming a function", body: { function_call: { name: "weather" } }, param: "function_call" },
+  { name: "a function message (deprecated)", body: { messages: [...question, { role: "function", name: "weather", content: "sunny" }] }, param: "messages[1].role" },
   { name: "n > 1", body: { n: 3 }, param: "n" },
   { name: "audio output", body: { audio: { voice: "alloy", format: "wav" }, modalities: ["text", "audio"] }, param: "audio" },
   { name: "audio modality", body: { modalities: ["text", "audio"] }, param: "modalities" },
@@ -34,12 +32,6 @@ const refused: { name: string; body: Body; param: string }[] = [
     param: "messages[1].content[0]",
   },
   { name: "a file content part", body: { messages: [{ role: "user", content: [{ type: "file", file: { file_id: "file-1" } }] }] }, param: "messages[0].content[0]" },
-  {
-    name: "a tool message",
-    body: { messages: [...question, { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "weather", arguments: "{}" } }] }] },
-    param: "messages[1].tool_calls",
-  },
-  { name: "a tool result", body: { messages: [...question, { role: "tool", tool_call_id: "c1", content: "sunny" }] }, param: "messages[1].role" },
 ];
 
 /** Fields accepted with the answer unchanged: defaults a client sends, and fields about OpenAI's platform that mean nothing here. */

@@ -19,6 +19,7 @@ export const textFields: readonly string[] = Object.freeze([
   "reason",
   "remote",
   "by",
+  "arguments",
 ]);
 
 /** A text field's erased form: its SM3 digest. */

@@ -1,7 +1,7 @@
 // The shapes of the audit ledger: a record as stored (numbered, hash-chained) and what sinks read it through.
 
 /** What a record is about. */
-export type AuditKind = "request" | "auth_failure" | "start" | "stop" | "config_reload" | "token_revocation" | "erasure";
+export type AuditKind = "request" | "tool_call" | "auth_failure" | "start" | "stop" | "config_reload" | "token_revocation" | "erasure";
 
 /** The kinds other parts of the node record through `AuditTrail.recordEvent`. */
 export type AuditEventKind = Extract<AuditKind, "config_reload" | "token_revocation" | "erasure">;

@@ -1,4 +1,4 @@
-// The audit trail of a node: records every request, refused credential, start and stop in the hash-chained ledger, and ships it.
+// The audit trail of a node: records every request, tool call, refused credential, start and stop in the hash-chained ledger, and ships it.
 import fs from "node:fs";
 import type { AuditConfig } from "../config/schema.js";
 import { ignoredGatewayEvents, type GatewayEvents } from "../gateways/gateway-events.js";
@@ -8,12 +8,16 @@ import type { SqliteDatabase } from "../store/database.js";
 import { AuditLedger } from "./audit-ledger.js";
 import type { AuditEventKind, AuditKind, AuditSource, AuditStatus } from "./audit-record.js";
 import { requestRecordBody } from "./audit-request-record.js";
+import { toolCallRecordBody } from "./audit-tool-record.js";
 import { startAuditShipping, type AuditShipping } from "./audit-shipping.js";
 import { AuthFailureBursts } from "./auth-failure-bursts.js";
 import { configDigest } from "./config-digest.js";
 
 export interface AuditTrail {
-  /** Appends one record per request, before its finish is written (a failed append fails the request). */
+  /**
+   * Appends one record per request, before its finish is written (a failed append fails the request), and one per
+   * node-side tool call when the call ended (before its request's record; a failed append is logged and counted).
+   */
   readonly observer: RequestObserver;
   /** Records auth failures of this gateway (the other channel events are ignored). */
   gatewayEvents(gateway: string): GatewayEvents;
@@ -84,6 +88,8 @@ export function openAuditTrail(config: AuditConfig, options: AuditTrailOptions):
     finished: recordRequest,
     // Errors are logged by the pipeline; counted here.
     failed: recordRequest,
+    // The call already ran (its effect happened): a record that cannot be written is logged and counted, like an event.
+    toolCalled: (start, call) => appendEvent("tool_call", toolCallRecordBody(start, call, config.content, nodeId)),
   };
 
   const shipping: AuditShipping | undefined =

@@ -18,12 +18,18 @@ export interface FinishFrame {
   type: "finish";
   id: string;
   text: string;
-  finish_reason: "stop" | "length" | "cancelled";
+  finish_reason: "stop" | "length" | "cancelled" | "tool_calls";
   usage: { prompt_tokens: number; completion_tokens: number };
   timings: { queue_ms: number; ttft_ms: number; total_ms: number };
   /** The knowledge-base sources the answer was given (docs/knowledge.md), when the turn had any. */
   citations?: { index: number; doc_id: string; collection: string; source: string; chunk: number; score: number }[];
 }
+
+/** A node-side tool step of an answer (docs/protocol.md#tools): a call, its result, or a call waiting for approval. */
+export type ToolFrame =
+  | { type: "tool-call"; id: string; call: { id: string; name: string; arguments: string } }
+  | { type: "tool-result"; id: string; call_id: string; name: string; outcome: string; content: string; duration_ms: number }
+  | { type: "tool-approval"; id: string; call: { id: string; name: string; arguments: string }; timeout_ms: number };
 
 /** A failure seen by the client: a protocol code from the server (`unauthorized`, `overloaded`, …) or a client-side one. */
 export class ChatClientError extends Error {
@@ -49,6 +55,10 @@ export interface ChatClientOptions {
    * token goes in a sealed auth frame, never in the upgrade request. `serverKey` pins the server's SM2 public key.
    */
   sm?: { serverKey?: string };
+  /** Told of each tool call and result of an answer. */
+  onTool?: (frame: ToolFrame) => void;
+  /** Decides on a tool call that needs the user's approval; without it every such call is refused. */
+  approve?: (frame: Extract<ToolFrame, { type: "tool-approval" }>) => Promise<boolean>;
 }
 
 interface PendingRequest {
@@ -204,6 +214,13 @@ export class ChatClient {
     if (frame.type === "text-delta" && typeof frame.text === "string") {
       request.text += frame.text;
       request.onDelta(frame.text);
+    } else if (frame.type === "tool-call" || frame.type === "tool-result") {
+      this.options.onTool?.(frame as unknown as ToolFrame);
+    } else if (frame.type === "tool-approval") {
+      const asked = frame as unknown as Extract<ToolFrame, { type: "tool-approval" }>;
+      this.options.onTool?.(asked);
+      const decide = this.options.approve ? this.options.approve(asked).catch(() => false) : Promise.resolve(false);
+      void decide.then((approved) => this.send({ type: "tool.approve", id, call_id: asked.call.id, approved }));
     } else if (frame.type === "finish") {
       this.settle(id, frame as unknown as FinishFrame);
     }

@@ -1,7 +1,7 @@
 // `clawbot chat`: a terminal chat client for a running gateway; interactive on a TTY, one answer per stdin line otherwise.
 import readline from "node:readline";
 import { InvalidArgumentError, type Command } from "commander";
-import { ChatClient, ChatClientError, finishStats, type ChatParams, type FinishFrame } from "./chat-client.js";
+import { ChatClient, ChatClientError, finishStats, type ChatParams, type FinishFrame, type ToolFrame } from "./chat-client.js";
 import { readPublicKey } from "../security/gm/sm2-key-files.js";
 
 interface ChatCommandOptions {
@@ -83,6 +83,9 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
   const client = new ChatClient({
     session: options.session,
     ...(sm ? { sm } : {}),
+    onTool: printToolFrame,
+    // A call that writes or sends asks the user at the prompt; piped input cannot answer, so such calls are refused.
+    ...(interactive ? { approve: (frame: Extract<ToolFrame, { type: "tool-approval" }>) => askApproval(input, frame) } : {}),
     onClose: (error) => {
       lostConnection = error;
       input.stop();
@@ -170,6 +173,20 @@ function statsLine(finish: FinishFrame): string {
   parts.push(`ttft ${Math.round(ttftMs)} ms`);
   if (finish.finish_reason !== "stop") parts.push(finish.finish_reason);
   return `[${parts.join(" · ")}]`;
+}
+
+/** One line on stderr per tool call and result: `→ name(arguments)`, `← outcome: result` (cut to a line). */
+function printToolFrame(frame: ToolFrame): void {
+  const cut = (text: string) => (text.length > 160 ? `${text.slice(0, 160)}…` : text).replace(/\s+/g, " ");
+  if (frame.type === "tool-call") printDim(`→ ${frame.call.name}(${cut(frame.call.arguments)})`);
+  else if (frame.type === "tool-result") printDim(`← ${frame.outcome}: ${cut(frame.content)}`);
+}
+
+/** Asks whether a tool call may run; anything but y/yes refuses it. */
+async function askApproval(input: { next(): Promise<string | undefined> }, frame: Extract<ToolFrame, { type: "tool-approval" }>): Promise<boolean> {
+  process.stderr.write(`Allow ${frame.call.name}(${frame.call.arguments})? [y/N] `);
+  const line = await input.next();
+  return line !== undefined && /^\s*y(es)?\s*$/i.test(line);
 }
 
 function printDim(text: string): void {

@@ -52,7 +52,13 @@ export const listenerTlsSchema = z
     path: ["ca"],
   });
 
+/** The agent a request through this gateway runs as when it names none (an entry of `agents`, or "default"). */
+export const gatewayAgentKeys = {
+  agent: z.string().min(1).optional(),
+};
+
 const listenerKeys = {
+  ...gatewayAgentKeys,
   port: z.number().int().min(0).max(65535).default(8080),
   host: z.string().default("127.0.0.1"),
   auth: authSchema.default({ type: "none" }),
@@ -138,6 +144,7 @@ export const mqttOptionsSchema = z.strictObject({
   auth: authSchema.default({ type: "none" }),
   /** Sealed messages (docs/protocol.md "Encrypted MQTT messages (SM)"): each request SM4-GCM sealed to the static SM2 key, each reply to its request. */
   encryption: linkEncryptionSchema.optional(),
+  ...gatewayAgentKeys,
 });
 
 const mqttGatewaySchema = mqttOptionsSchema.extend({ type: z.literal("mqtt") });
@@ -147,6 +154,7 @@ const customGatewaySchema = z
   .object({
     type: z.literal("custom"),
     protocol: z.string().min(1),
+    ...gatewayAgentKeys,
   })
   .passthrough();
 

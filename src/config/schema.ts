@@ -2,6 +2,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { agentsSchema } from "./agents-schema.js";
 import { gatewaySchema } from "./gateway-schema.js";
 import { toolsSchema } from "./tools-schema.js";
 
@@ -242,6 +243,8 @@ export const knowledgeSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   agent: agentSchema.default({}),
+  /** More agents on this node (docs/configuration.md#agents), each the `agent` section with its own overrides; `agent` is "default". */
+  agents: agentsSchema,
   /** Run in this order on every request: preProcess first to last, postProcess likewise. */
   plugins: z.array(pluginEntrySchema).default([]),
   /** Seconds each plugin hook may take before the request fails with plugin_error. */

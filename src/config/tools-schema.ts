@@ -58,8 +58,11 @@ export const toolsSchema = z.strictObject({
       if (names.indexOf(name) !== index) context.addIssue({ code: "custom", path: [index, "name"], message: `duplicate MCP server name "${name}"` });
     });
   }),
-  /** The built-in `knowledge_search` tool (when `knowledge.enabled`): the model searches the knowledge base itself. */
-  knowledge_search: z.strictObject({ enabled: z.boolean().default(true) }).default({}),
+  /**
+   * The built-in `knowledge_search` tool (with `knowledge.enabled`): the model searches the knowledge base itself, for
+   * agents that need more than the sources every turn already gets. Off by default: its catalog costs prompt tokens.
+   */
+  knowledge_search: z.strictObject({ enabled: z.boolean().default(false) }).default({}),
   /** The built-in `http_request` tool: off by default; only URLs under an allowed prefix, with its methods. */
   http_request: z
     .strictObject({

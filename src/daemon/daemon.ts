@@ -14,6 +14,7 @@ import type { RequestObserver } from "../pipeline/request-observer.js";
 import { loadPlugins } from "../plugins/plugin-loader.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import { openNodeTools } from "./node-tools.js";
+import { openNodeAgents, type NodeAgents } from "./node-agents.js";
 import { PluginHost, type HookTiming } from "../plugins/plugin-host.js";
 import { createPolicyEnforcement, policyChangeRecord } from "../security/policy/policy-enforcement.js";
 import type { PolicyStore } from "../security/policy/policy-store.js";
@@ -98,6 +99,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   let policy: PolicyStore | undefined;
   let knowledge: KnowledgeService | undefined;
   let tools: ToolRegistry | undefined;
+  let agents: NodeAgents | undefined;
   /** Set once the node started: a stop is recorded only after a recorded start. */
   let auditedStart = false;
   const storeHealth = new StoreHealth();
@@ -123,6 +125,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ...stopping.map((gateway): [string, () => Promise<void>] => [gateway.name, () => gateway.stop()]),
       ["tools", () => tools?.close()],
       ["knowledge base", () => knowledge?.close()],
+      ["agent engines", () => agents?.close()],
       ["engine", () => engine.close()],
       ["session expiry", () => sessionExpiry?.stop()],
       ["policy watch", () => policy?.close()],
@@ -142,6 +145,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     }
   };
   try {
+    // The agents first: a gateway naming an agent that does not exist, or an agent's model that cannot be found, stops the start.
+    agents = await openNodeAgents(config, { engine, gateways: gatewayConfigs, baseDir, dataDir, logger, environment: options.environment });
     const directory = ensurePrivateDirectory(dataDir);
     if (directory.widerMode !== undefined) {
       logger.warn(
@@ -168,7 +173,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       const onSearch = (mode: string, seconds: number, outcome: string) => metrics.knowledgeSearched(mode, seconds, outcome);
       knowledge = await openKnowledge(config.knowledge, { dataDir, baseDir, engine, logger, threads: config.agent.threads, onSearch });
     }
-    tools = await openNodeTools(config, { plugins, baseDir, logger });
+    tools = await openNodeTools(config, { plugins, baseDir, logger, knowledge: knowledge?.retriever });
     if (config.audit.enabled) audit = openAuditTrail(config.audit, { database, nodeId: config.node_id, logger, baseDir, config });
     // The security policy: a broken file stops the start; edits are watched, and every change is audited (config_reload).
     const enforcement = createPolicyEnforcement(config.security, {
@@ -192,6 +197,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       transaction: (work) => store.transaction(work)(),
       tools,
       toolsConfig: config.tools,
+      agents: agents.directory,
       ...(knowledge ? { knowledge: knowledge.stage } : {}),
       ...(authorizer ? { authorize: (request: AuthorizeRequest) => authorizer.authorize(request) } : {}),
     });
@@ -246,6 +252,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     metrics.modelLoaded((performance.now() - loadStartedAt) / 1000);
     engine.resolve(loaded);
+    // Agents with their own model_path: their engines load after the node's.
+    await agents.load();
     // With knowledge.embed_with_engine, the knowledge base's vectors come from the loaded engine (checked against those stored).
     await knowledge?.engineReady();
     logger.info({ ...loaded.info }, "model ready");

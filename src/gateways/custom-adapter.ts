@@ -57,7 +57,7 @@ export function checkAdapterExposure(exposure: GatewayExposure, config: CustomGa
 }
 
 function parseAdapterOptions<Options>(adapter: GatewayAdapter<Options>, config: CustomGatewayConfig, where: string): Options {
-  const { type: _type, protocol: _protocol, path: _path, auth: _auth, ...rest } = config as CustomGatewayConfig & { path?: unknown; auth?: unknown };
+  const { type: _type, protocol: _protocol, path: _path, auth: _auth, agent: _agent, ...rest } = config as CustomGatewayConfig & { path?: unknown; auth?: unknown };
   if (!adapter.options) return rest as Options;
   const result = adapter.options.safeParse(rest);
   if (result.success) return result.data;

@@ -1,10 +1,11 @@
-// The one chat dispatcher of every frame gateway (WebSocket, MQTT, custom adapters): chat, cancel and ping frames, keyed by owner and id.
-import { ClawError, toClawError } from "../core/errors.js";
-import type { Principal, StreamPart } from "../core/types.js";
+// The one chat dispatcher of every frame gateway (WebSocket, MQTT, custom adapters): chat, cancel, ping and tool.approve frames, keyed by owner and id.
+import { ClawError, toClawError, type ErrorCode } from "../core/errors.js";
+import type { Principal, StreamPart, ToolCall } from "../core/types.js";
 import type { Logger } from "../logging/logger.js";
 import type { Pipeline, PipelineRequest, Reply } from "../pipeline/pipeline.js";
-import { errorFrame, serverFrame, toGenerationParams, type ClientFrame } from "./frames.js";
+import { errorFrame, serverFrame, toGenerationParams, type ClientFrame, type ToolApproveFrame } from "./frames.js";
 import { toKnowledgeChoice } from "./knowledge-field.js";
+import { toToolChoice } from "./tool-choice-field.js";
 
 export type ServerFrame = Record<string, unknown>;
 
@@ -22,6 +23,14 @@ export interface FrameSessionOptions extends Partial<FrameSink> {
   gateway: string;
   /** For the log line of an ignored duplicate. */
   logger?: Logger;
+  /**
+   * Whether its clients answer `tool-approval` frames with `tool.approve` (WebSocket: a connection to ask over). Then a
+   * `confirm: true` tool call waits for the answer (up to `tools.approval_timeout`); otherwise (MQTT, custom adapters by
+   * default) such calls are denied at once and a `tool.approve` frame is refused with `bad_request`.
+   */
+  approvals?: boolean;
+  /** Told of each frame refused here (a `tool.approve` that matches no waiting call), with its error code: the gateway's events. */
+  refused?(code: ErrorCode): void;
 }
 
 /** How one frame is run, beyond the frame itself. */
@@ -41,11 +50,13 @@ export interface FrameOptions {
 
 export class FrameSession {
   private readonly running = new Map<string, AbortController>();
+  /** The calls waiting for the client's `tool.approve`, by request key, then call id: each one's answer. */
+  private readonly approvals = new Map<string, Map<string, (approved: boolean) => void>>();
 
   constructor(private readonly options: FrameSessionOptions) {}
 
   /**
-   * Handles a parsed `chat`, `cancel` or `ping` frame. A chat needs a principal (pings do not). A chat whose id
+   * Handles a parsed `chat`, `cancel`, `ping` or `tool.approve` frame. A chat needs a principal (pings do not). A chat whose id
    * is already running for the same owner is ignored (logged): its one answer is the running request's, so no
    * request ever gets two terminal frames, and a redelivered MQTT request never runs twice.
    * Resolves when a chat's answer has been fully written (at once for other frames). Never rejects.
@@ -62,6 +73,8 @@ export class FrameSession {
       case "chat":
         if (!principal) return void sink.send(errorFrame(frame.id, new ClawError("unauthorized", "Authenticate first.")));
         return this.chat(frame, principal, options, sink);
+      case "tool.approve":
+        return this.answerApproval(frame, options.owner ?? "", sink);
     }
   }
 
@@ -70,9 +83,52 @@ export class FrameSession {
     return this.running.has(keyOf(owner, id));
   }
 
-  /** Cancels every running request (the client went away, or the gateway stops). */
+  /** Cancels every running request (the client went away, or the gateway stops); their waiting approvals are denied. */
   cancelAll(): void {
+    for (const key of [...this.approvals.keys()]) this.denyWaiting(key);
     for (const controller of this.running.values()) controller.abort();
+  }
+
+  /**
+   * A `tool.approve` frame: resolves the waiting call it names. One that names no waiting call (an unknown request, a
+   * call already answered, denied by timeout or never asked about) gets an `error` frame with `id` null — never the
+   * request's id, which would read as that request's end — and the request goes on.
+   */
+  private answerApproval(frame: ToolApproveFrame, owner: string, sink: FrameSink): void {
+    const refuse = (error: ClawError) => {
+      this.options.refused?.(error.code);
+      sink.send(errorFrame(null, error));
+    };
+    if (!this.options.approvals) {
+      return refuse(new ClawError("bad_request", "There is no approval channel here: tools that need approval are denied on this gateway."));
+    }
+    const key = keyOf(owner, frame.id);
+    const waiting = this.approvals.get(key)?.get(frame.call_id);
+    if (!waiting) {
+      const why = this.running.has(key)
+        ? `Request "${frame.id}" has no call "${frame.call_id}" waiting for approval (answered, timed out, or never asked).`
+        : `No request "${frame.id}" is running.`;
+      return refuse(new ClawError("not_found", why, { param: this.running.has(key) ? "call_id" : "id" }));
+    }
+    this.approvals.get(key)?.delete(frame.call_id);
+    waiting(frame.approved);
+  }
+
+  /** The approve function of one request: registers the call, answered by `tool.approve` (or denied when the request ends). */
+  private approver(key: string): (call: ToolCall) => Promise<boolean> {
+    return (call) =>
+      new Promise<boolean>((resolve) => {
+        let calls = this.approvals.get(key);
+        if (!calls) this.approvals.set(key, (calls = new Map()));
+        calls.set(call.id, resolve);
+      });
+  }
+
+  /** Denies every call of one request still waiting for approval, and forgets them. */
+  private denyWaiting(key: string): void {
+    const calls = this.approvals.get(key);
+    this.approvals.delete(key);
+    for (const resolve of calls?.values() ?? []) resolve(false);
   }
 
   private async chat(frame: Extract<ClientFrame, { type: "chat" }>, principal: Principal, options: FrameOptions, sink: FrameSink): Promise<void> {
@@ -87,7 +143,11 @@ export class FrameSession {
     this.running.set(key, controller);
     const stream = options.stream ?? true;
     const reply: Reply = {
-      write: (part: StreamPart) => (part.type === "text-delta" && !stream ? true : sink.send(serverFrame(frame.id, part))),
+      write: (part: StreamPart) => {
+        // Once a call's result is out, its approval is no longer awaited (the pipeline denied it on timeout).
+        if (part.type === "tool-result") this.approvals.get(key)?.delete(part.callId);
+        return part.type === "text-delta" && !stream ? true : sink.send(serverFrame(frame.id, part));
+      },
       ...(sink.drained ? { drained: () => (sink.drained as NonNullable<FrameSink["drained"]>)(controller.signal) } : {}),
     };
     const request: PipelineRequest = {
@@ -97,6 +157,9 @@ export class FrameSession {
       message: frame.message,
       params: toGenerationParams(frame.params),
       ...(frame.params?.knowledge !== undefined ? { knowledge: toKnowledgeChoice(frame.params.knowledge) } : {}),
+      ...(frame.params?.tool_choice !== undefined ? { toolChoice: toToolChoice(frame.params.tool_choice) } : {}),
+      ...(frame.params?.agent !== undefined ? { agent: frame.params.agent } : {}),
+      ...(this.options.approvals ? { approve: this.approver(key) } : {}),
       gateway: this.options.gateway,
       ...(options.recordExchange ? { recordExchange: options.recordExchange } : {}),
     };
@@ -107,6 +170,7 @@ export class FrameSession {
       this.options.logger?.error({ err: error, id: frame.id }, "request failed outside the pipeline");
       sink.send(errorFrame(frame.id, toClawError(error)));
     } finally {
+      this.denyWaiting(key);
       this.running.delete(key);
     }
   }

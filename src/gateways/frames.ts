@@ -5,6 +5,7 @@ import type { GenerationParams, StreamPart, ToolCall } from "../core/types.js";
 import { citationEntries, knowledgeFieldSchema } from "./knowledge-field.js";
 import { logprobEntries, logprobsSchema, toLogprobsParam, topLogprobsSchema } from "./logprobs-fields.js";
 import { responseFormatSchema, toResponseFormat } from "./response-format.js";
+import { agentFieldSchema, toolApproveFields, toolChoiceFieldSchema } from "./tool-choice-field.js";
 
 const paramsSchema = z
   .strictObject({
@@ -20,6 +21,10 @@ const paramsSchema = z
     top_logprobs: topLogprobsSchema,
     /** The knowledge base for this turn (not a generation parameter: it becomes PipelineRequest.knowledge). */
     knowledge: knowledgeFieldSchema,
+    /** Whether the model may, must or must not call tools (PipelineRequest.toolChoice); `auto` when absent. */
+    tool_choice: toolChoiceFieldSchema.optional(),
+    /** The agent to run as (PipelineRequest.agent); the gateway's default, else `default`, when absent. */
+    agent: agentFieldSchema.optional(),
   })
   .refine((params) => params.logprobs === true || params.top_logprobs === undefined || params.top_logprobs === null, {
     message: 'top_logprobs needs "logprobs": true',
@@ -39,10 +44,13 @@ export const clientFrameSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("cancel"), id: idSchema }),
   z.strictObject({ type: z.literal("ping") }),
   z.strictObject({ type: z.literal("auth"), token: z.string().min(1) }),
+  /** Approves or denies a `confirm: true` tool call of request `id` that a `tool-approval` frame asked about (WebSocket). */
+  z.strictObject({ type: z.literal("tool.approve"), id: idSchema, ...toolApproveFields }),
 ]);
 
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ChatFrame = Extract<ClientFrame, { type: "chat" }>;
+export type ToolApproveFrame = Extract<ClientFrame, { type: "tool.approve" }>;
 
 export type FrameError = { error: ClawError; id: string | null };
 
@@ -55,7 +63,7 @@ export function parseClientFrame(text: string): { frame: ClientFrame } | FrameEr
 
 /** A frame from a stateless transport (MQTT): the protocol frame plus the fields each message carries for itself. */
 export interface TransportFrame {
-  frame: Exclude<ClientFrame, { type: "auth" }>;
+  frame: Exclude<ClientFrame, { type: "auth" | "tool.approve" }>;
   /** The JWT, verified for this one request (there is no connection to authenticate). */
   token: string | undefined;
   /** false: only the final `finish` (or `error`) frame is sent, no `text-delta`s. */
@@ -64,7 +72,10 @@ export interface TransportFrame {
 
 const transportFieldsSchema = z.object({ token: z.string().min(1).optional(), stream: z.boolean().optional() });
 
-/** Parses a frame that may carry `token` and `stream`; an `auth` frame is refused, since each message brings its own token. */
+/**
+ * Parses a frame that may carry `token` and `stream`; an `auth` frame is refused, since each message brings its own
+ * token, and a `tool.approve` frame, since there is no approval channel (tools that need approval are denied).
+ */
 export function parseTransportFrame(text: string): TransportFrame | FrameError {
   const value = parseJson(text);
   if (value === invalidJson) return { error: new ClawError("bad_request", "The frame is not valid JSON."), id: null };
@@ -76,6 +87,9 @@ export function parseTransportFrame(text: string): TransportFrame | FrameError {
   if (!fields.success) return invalidFrame(fields.error, readId(value));
   if (rest.type === "auth") {
     return { error: new ClawError("bad_request", "There is no auth frame here: put the token in each request's token field."), id: readId(value) };
+  }
+  if (rest.type === "tool.approve") {
+    return { error: new ClawError("bad_request", "There is no tool.approve frame here: this transport has no approval channel, so tools that need approval are denied."), id: null };
   }
   const parsed = parseFrameValue(rest);
   if ("error" in parsed) return parsed;
@@ -95,7 +109,9 @@ function parseJson(text: string): unknown {
 function parseFrameValue(value: unknown): { frame: ClientFrame } | FrameError {
   const result = clientFrameSchema.safeParse(value);
   if (result.success) return { frame: result.data };
-  return invalidFrame(result.error, readId(value));
+  // A refused tool.approve names a request that goes on: an error frame with its id would read as that request's end.
+  const approval = typeof value === "object" && value !== null && (value as { type?: unknown }).type === "tool.approve";
+  return invalidFrame(result.error, approval ? null : readId(value));
 }
 
 function readId(value: unknown): string | null {
@@ -105,7 +121,18 @@ function readId(value: unknown): string | null {
 function invalidFrame(error: z.ZodError, id: string | null): FrameError {
   const issue = error.issues[0];
   const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
-  return { error: new ClawError("bad_request", `Invalid frame: ${where}${issue?.message ?? "unknown error"}`), id };
+  const param = issue ? paramOf(issue.path) : undefined;
+  return { error: new ClawError("bad_request", `Invalid frame: ${where}${issue?.message ?? "unknown error"}`, param ? { param } : undefined), id };
+}
+
+/**
+ * The field an invalid frame's error is about, as `param`: a key of `params` by its own name (as the pipeline's errors
+ * name them: "tool_choice", "max_tokens"), any other by the frame's key ("message", "call_id").
+ */
+function paramOf(path: readonly (string | number)[]): string | undefined {
+  const [first, second] = path;
+  if (first === "params" && typeof second === "string") return second;
+  return typeof first === "string" ? first : undefined;
 }
 
 export function toGenerationParams(params: ChatFrame["params"]): Partial<GenerationParams> {
@@ -160,8 +187,16 @@ export function toolCallEntry(call: ToolCall): Record<string, unknown> {
   return { id: call.id, name: call.name, arguments: call.arguments };
 }
 
+/** An `error` frame: the code and message, `param` when the error is about one request field, `retry_after` when set. */
 export function errorFrame(id: string | null, error: ClawError): Record<string, unknown> {
-  return { type: "error", id, code: error.code, message: error.message, ...(error.retryAfter !== undefined ? { retry_after: error.retryAfter } : {}) };
+  return {
+    type: "error",
+    id,
+    code: error.code,
+    message: error.message,
+    ...(error.param !== undefined ? { param: error.param } : {}),
+    ...(error.retryAfter !== undefined ? { retry_after: error.retryAfter } : {}),
+  };
 }
 
 function round(milliseconds: number): number {

@@ -30,6 +30,8 @@ export interface KnowledgeServiceOptions {
 export interface KnowledgeService {
   /** The pipeline's retrieve stage over this knowledge base. */
   readonly stage: KnowledgeStage;
+  /** Its search (the `knowledge_search` tool's); searches are told to `onSearch` like the stage's. */
+  readonly retriever: Retriever;
   readonly database: KnowledgeDatabase;
   /**
    * Call once the engine has loaded: with `embed_with_engine`, binds the engine's embed() (refusing vectors of another
@@ -78,6 +80,7 @@ export async function openKnowledge(config: KnowledgeConfig, options: KnowledgeS
     });
     const service: KnowledgeService = {
       stage,
+      retriever,
       database,
       engineReady: async () => {
         if (!config.embed_with_engine || config.embedding_model_path || retriever.ready) return;

@@ -17,6 +17,7 @@ import { MetricsListener } from "./metrics-listener.js";
 import { createMetricsRegistry } from "./metrics-registry.js";
 import { pluginMetrics } from "./plugin-metrics.js";
 import { requestMetrics } from "./request-metrics.js";
+import { toolMetrics } from "./tool-metrics.js";
 
 export interface NodeMetrics {
   readonly observer: RequestObserver;
@@ -49,6 +50,7 @@ export function createNodeMetrics(config: MetricsConfig, options: NodeMetricsOpt
   const engine = engineMetrics(registry, options.engine);
   const channels = channelMetrics(registry);
   const knowledge = knowledgeMetrics(registry);
+  const tools = toolMetrics(registry);
   hostMetrics(registry);
   let listener: MetricsListener | undefined;
   let closed = false;
@@ -56,6 +58,7 @@ export function createNodeMetrics(config: MetricsConfig, options: NodeMetricsOpt
     observer: {
       accepted: (request) => requests.accepted?.(request),
       firstToken: (request, ttftMs) => requests.firstToken?.(request, ttftMs),
+      toolCalled: (request, call) => tools.toolCalled?.(request, call),
       finished: (request) => {
         requests.finished?.(request);
         plugins.observer.finished?.(request);

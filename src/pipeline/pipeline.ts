@@ -186,6 +186,7 @@ export class Pipeline {
         roleGrant: authorization?.tools ?? "*",
         clientTools: request.clientTools,
         choice: request.toolChoice,
+        onUnusable: (tool, reason) => this.warnUnusableTool(tool.name, reason),
       });
       // Per-subject fairness: one user's requests cannot take every sequence or fill the queue for everyone.
       releaseSubject = this.subjectLimits.admit(request.principal.subject);
@@ -427,6 +428,15 @@ export class Pipeline {
       durationMs: result.durationMs,
     });
     return { role: "tool", toolCallId: call.id, name: call.name, content: result.content };
+  }
+
+  /** Tools already reported as left out (their schema cannot be enforced while generating): one warning each. */
+  private readonly unusableTools = new Set<string>();
+
+  private warnUnusableTool(name: string, reason: string): void {
+    if (this.unusableTools.has(`${name}\u0000${reason}`)) return;
+    this.unusableTools.add(`${name}\u0000${reason}`);
+    this.options.logger.warn({ tool: name, reason }, "a tool is not offered: its schema cannot be enforced while generating (tools.constrained); set tools.constrained: false or simplify the schema");
   }
 
   private get observers(): RequestObserver[] {

@@ -2,6 +2,7 @@
 import { ClawError } from "../core/errors.js";
 import type { ToolChoice, ToolDefinition } from "../core/types.js";
 import type { ToolsConfig } from "../config/schema.js";
+import { toGrammarSchema } from "../engine/llama/json-schema-subset.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import type { NodeTool } from "../tools/tool-types.js";
 
@@ -26,6 +27,26 @@ export interface ToolPlanInput {
   roleGrant: Iterable<string> | "*";
   clientTools: ToolDefinition[] | undefined;
   choice: ToolChoice | undefined;
+  /** Told (once per tool and schema) of a node tool left out because its schema cannot be enforced by a grammar. */
+  onUnusable?: (tool: NodeTool, reason: string) => void;
+}
+
+/** Whether each node tool's schema can be enforced by the call grammar (checked once per tool object). */
+const grammarChecks = new WeakMap<NodeTool, string | null>();
+
+/** Why a tool's arguments cannot be generated under a grammar; null when they can. */
+function grammarProblem(tool: NodeTool): string | null {
+  let problem = grammarChecks.get(tool);
+  if (problem === undefined) {
+    try {
+      toGrammarSchema(tool.parameters, `tools.${tool.name}.parameters`, { validatedAfter: true });
+      problem = null;
+    } catch (error) {
+      problem = (error as Error).message;
+    }
+    grammarChecks.set(tool, problem);
+  }
+  return problem;
 }
 
 /**
@@ -36,7 +57,14 @@ export function planTools(input: ToolPlanInput): ToolPlan | undefined {
   const clientTools = input.clientTools ?? [];
   const client = new Set(clientTools.map((tool) => tool.name));
   const node = new Map<string, NodeTool>();
-  for (const tool of input.registry?.offered(input.agentAllow, input.roleGrant) ?? []) if (!client.has(tool.name)) node.set(tool.name, tool);
+  for (const tool of input.registry?.offered(input.agentAllow, input.roleGrant) ?? []) {
+    if (client.has(tool.name)) continue;
+    // With constrained calls, a node tool whose schema no grammar can enforce is left out (and reported), rather than
+    // failing every request that offers it; a client's such tool is refused with its request (bad_request).
+    const problem = input.config.constrained ? grammarProblem(tool) : null;
+    if (problem) input.onUnusable?.(tool, problem);
+    else node.set(tool.name, tool);
+  }
   const choice = input.choice ?? "auto";
   const definitions: ToolDefinition[] = [
     ...[...node.values()].map(({ name, description, parameters }) => ({ name, description, parameters })),

@@ -56,6 +56,8 @@ export interface TestNodeOptions {
   security?: Record<string, unknown>;
   /** The config's `knowledge` section (enabled, top_k, max_prompt_tokens, collections, …). */
   knowledge?: Record<string, unknown>;
+  /** The config's `tools` section (approval_timeout, allow, max_steps, …). */
+  tools?: Record<string, unknown>;
   /** Test-only subscribers: each gateway's channel events (by gateway type), and pipeline observers after the node's own. */
   observe?: { events?: (gateway: string) => GatewayEvents; observers?: RequestObserver[] };
 }
@@ -84,6 +86,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     ...(options.security ? { security: options.security } : {}),
     ...(options.watermark ? { watermark: options.watermark } : {}),
     ...(options.knowledge ? { knowledge: options.knowledge } : {}),
+    ...(options.tools ? { tools: options.tools } : {}),
   });
   const modelPath = engine === "llama" ? await testModelPath() : undefined;
   const daemon = await createDaemon({

@@ -114,6 +114,33 @@ export const knowledgeArbitrary: fc.Arbitrary<unknown> = fc.oneof(
   wrongTypeValue,
 );
 
+/** Tool names a node with the ward-tools plugin offers, one it does not, and names no tool may have. */
+const toolNameArbitrary: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom("free_beds", "page_doctor", "no_such_tool", "server.tool") },
+  { weight: 1, arbitrary: fc.oneof(fc.constantFrom("", "two words", "x".repeat(65), "\u0000"), fc.string({ maxLength: 70 }), wrongTypeValue) },
+);
+
+/** `tool_choice` values (frame params, HTTP body): the keywords, named tools in both shapes, malformed shapes, wrong types. */
+export const toolChoiceArbitrary: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom("auto", "none", "required") },
+  { weight: 3, arbitrary: toolNameArbitrary.map((name) => ({ type: "function", function: { name } })) },
+  { weight: 2, arbitrary: toolNameArbitrary.map((name) => ({ name })) },
+  {
+    weight: 2,
+    arbitrary: fc.record(
+      { type: fc.oneof(fc.constantFrom("function", "tool"), wrongTypeValue), function: fc.oneof(fc.record({ name: toolNameArbitrary }, { requiredKeys: [] }), wrongTypeValue), name: toolNameArbitrary, extra: wrongTypeValue },
+      { requiredKeys: [] },
+    ),
+  },
+  { weight: 1, arbitrary: fc.oneof(fc.constantFrom("", "Required", "any", "function"), fc.string({ maxLength: 12 }), wrongTypeValue) },
+);
+
+/** `agent` values: the default agent, unknown names, empty and over-long names, wrong types. */
+export const agentArbitrary: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 2, arbitrary: fc.constantFrom("default", "nope", "", "x".repeat(129)) },
+  { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 20 }), wrongTypeValue) },
+);
+
 /** Parameters of a chat frame, mostly valid, sometimes wrong. */
 export const frameParamsArbitrary: fc.Arbitrary<unknown> = fc.oneof(
   fc.record(
@@ -127,18 +154,20 @@ export const frameParamsArbitrary: fc.Arbitrary<unknown> = fc.oneof(
       logprobs: fc.boolean(),
       top_logprobs: fc.integer({ min: -1, max: 21 }),
       knowledge: knowledgeArbitrary,
+      tool_choice: toolChoiceArbitrary,
+      agent: agentArbitrary,
     },
     { requiredKeys: [] },
   ),
   fc.dictionary(
-    fc.constantFrom("max_tokens", "temperature", "top_p", "seed", "stop", "adapter", "response_format", "logprobs", "top_logprobs", "knowledge", "bogus"),
+    fc.constantFrom("max_tokens", "temperature", "top_p", "seed", "stop", "adapter", "response_format", "logprobs", "top_logprobs", "knowledge", "tool_choice", "agent", "bogus"),
     wrongTypeValue,
     { maxKeys: 3 },
   ),
 );
 
 /**
- * One client frame of the Clawbot protocol as text: well-formed chats, pings, cancels and auth frames,
+ * One client frame of the Clawbot protocol as text: well-formed chats, pings, cancels, auth and tool.approve frames,
  * the same with wrong types or unknown keys, arbitrary JSON, bad JSON, deep JSON.
  */
 export function frameTextArbitrary(idPrefix: string, tokens: TokenSet): fc.Arbitrary<string> {
@@ -162,11 +191,24 @@ export function frameTextArbitrary(idPrefix: string, tokens: TokenSet): fc.Arbit
     { weight: 1, arbitrary: fc.record({ type: fc.constant("ping") }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("cancel"), id }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("auth"), token: tokenArbitrary(tokens) }) },
+    // Approvals of calls that are not waiting (unknown ids and call ids), malformed ones, and on transports without approvals.
+    {
+      weight: 1,
+      arbitrary: fc.record(
+        {
+          type: fc.constant("tool.approve"),
+          id,
+          call_id: fc.oneof(fc.string({ minLength: 1, maxLength: 24 }).map((text) => `call_${text}`), fc.constantFrom("", "x".repeat(129)), wrongTypeValue),
+          approved: fc.oneof({ weight: 4, arbitrary: fc.boolean() }, { weight: 1, arbitrary: wrongTypeValue }),
+        },
+        { requiredKeys: ["type"] },
+      ),
+    },
     { weight: 1, arbitrary: fc.record({ type: fc.oneof(fc.string({ maxLength: 8 }), wrongTypeValue), id }) },
   );
   // Mutations: one key replaced by a wrong value, or an unknown key added.
   const mutated = fc
-    .tuple(structured, fc.constantFrom("type", "id", "message", "params", "session", "token", "extra"), wrongTypeValue)
+    .tuple(structured, fc.constantFrom("type", "id", "message", "params", "session", "token", "call_id", "approved", "extra"), wrongTypeValue)
     .map(([frame, key, value]) => ({ ...(frame as Record<string, unknown>), [key]: value }));
   return fc.oneof(
     { weight: 6, arbitrary: structured.map((frame) => JSON.stringify(frame)) },
@@ -178,11 +220,27 @@ export function frameTextArbitrary(idPrefix: string, tokens: TokenSet): fc.Arbit
   );
 }
 
-/** A frame a server sent: JSON, a known type, and an error carries a code from the table. Returns why not, or undefined. */
+/** How a node-side tool call can end (a tool-result frame's `outcome`). */
+export const toolOutcomes = new Set(["ok", "error", "invalid_arguments", "forbidden", "denied", "timeout"]);
+
+/**
+ * A frame a server sent: JSON, a known type, an error carries a code from the table, and a tool frame carries its call
+ * (or call id) and a known outcome. Returns why not, or undefined.
+ */
 export function serverFrameProblem(frame: unknown): string | undefined {
   if (typeof frame !== "object" || frame === null) return `not an object: ${JSON.stringify(frame)}`;
   const { type, code } = frame as { type?: unknown; code?: unknown };
   if (type === "error") return isCoded(code) ? undefined : `error frame without a code from errors.ts: ${JSON.stringify(frame)}`;
+  if (type === "tool-call" || type === "tool-approval") {
+    const call = (frame as { call?: { id?: unknown; name?: unknown; arguments?: unknown } }).call;
+    const whole = typeof call?.id === "string" && typeof call.name === "string" && typeof call.arguments === "string";
+    return whole ? undefined : `${type} frame without a whole call: ${JSON.stringify(frame).slice(0, 200)}`;
+  }
+  if (type === "tool-result") {
+    const { call_id: callId, outcome, content } = frame as { call_id?: unknown; outcome?: unknown; content?: unknown };
+    const whole = typeof callId === "string" && toolOutcomes.has(String(outcome)) && typeof content === "string";
+    return whole ? undefined : `tool-result frame without a call id, a known outcome and content: ${JSON.stringify(frame).slice(0, 200)}`;
+  }
   if (["text-delta", "finish", "pong", "authenticated"].includes(String(type))) return undefined;
   return `unknown frame type: ${JSON.stringify(frame).slice(0, 200)}`;
 }

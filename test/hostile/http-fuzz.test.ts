@@ -7,6 +7,7 @@ import { buildRequest, rawRequest, type NoResponse, type RawResponse } from "../
 import { badUtf8Arbitrary, deepJsonArbitrary, hugeNumberText, knowledgeArbitrary, responseFormatArbitrary, tokenArbitrary, wrongTypeValue, type TokenSet } from "./hostile-inputs.js";
 import { completionBodyArbitrary, embeddingBodyArbitrary } from "./legacy-bodies.js";
 import { fuzzKnowledgeBase } from "./fuzz-knowledge-base.js";
+import { toolChoiceArbitrary, toolMessagesArbitrary, toolsArbitrary } from "./tool-fields.js";
 import { useHostileNode } from "./use-hostile-node.js";
 
 const maxBody = 256 * 1024;
@@ -100,22 +101,29 @@ function chatBodyArbitrary(): fc.Arbitrary<Buffer> {
       logprobs: fc.boolean(),
       top_logprobs: fc.integer({ min: -1, max: 21 }),
       knowledge: knowledgeArbitrary,
+      tools: toolsArbitrary,
+      tool_choice: toolChoiceArbitrary,
+      parallel_tool_calls: fc.oneof(fc.boolean(), wrongTypeValue),
     },
     { requiredKeys: ["model", "messages"] },
   );
+  // Function calling: tool conversations (answered, unanswered and unmatched calls) with tools and a tool_choice.
+  const toolConversation = fc
+    .tuple(valid, toolMessagesArbitrary, toolsArbitrary, toolChoiceArbitrary)
+    .map(([body, messages, tools, toolChoice]) => ({ ...body, messages, tools, tool_choice: toolChoice }));
   const wrongType = fc
     .tuple(
       valid,
       fc.constantFrom(
         "model", "messages", "max_tokens", "stream", "temperature", "top_p", "stop", "seed", "stream_options", "n", "tools", "tool_choice", "functions",
         "function_call", "audio", "modalities", "logit_bias", "frequency_penalty", "presence_penalty", "web_search_options", "grammar", "json_schema",
-        "response_format", "logprobs", "top_logprobs", "knowledge",
+        "response_format", "logprobs", "top_logprobs", "knowledge", "parallel_tool_calls",
       ),
       wrongTypeValue,
     )
     .map(([body, key, value]) => ({ ...body, [key]: value }));
   const wrongMessage = fc
-    .tuple(valid, fc.constantFrom("role", "content", "name", "tool_calls", "function_call", "audio"), wrongTypeValue)
+    .tuple(valid, fc.constantFrom("role", "content", "name", "tool_calls", "tool_call_id", "function_call", "audio"), wrongTypeValue)
     .map(([body, key, value]) => ({ ...body, messages: [{ ...body.messages[0], [key]: value }] }));
   // Content parts of every type (image, audio, file: refused by name), with wrong-typed fields.
   const part = fc.record({ type: fc.oneof(fc.constantFrom("text", "image_url", "input_audio", "file", "refusal", ""), wrongTypeValue), text: fc.oneof(content, wrongTypeValue) }, { requiredKeys: [] });
@@ -134,6 +142,7 @@ function chatBodyArbitrary(): fc.Arbitrary<Buffer> {
     { weight: 4, arbitrary: wrongType.map((body) => Buffer.from(JSON.stringify(body))) },
     { weight: 2, arbitrary: wrongMessage.map((body) => Buffer.from(JSON.stringify(body))) },
     { weight: 2, arbitrary: contentParts.map((body) => Buffer.from(JSON.stringify(body))) },
+    { weight: 3, arbitrary: toolConversation.map((body) => Buffer.from(JSON.stringify(body))) },
     { weight: 2, arbitrary: hugeNumber.map((text) => Buffer.from(text)) },
     { weight: 2, arbitrary: badUtf8 },
     { weight: 1, arbitrary: badUtf8Outside },
@@ -158,6 +167,8 @@ function responseProblem(result: RawResponse | NoResponse, head: boolean): strin
   if ((headers["content-type"] ?? "").startsWith("text/event-stream")) return sseProblem(text);
   const json = parseJson(text);
   if (json?.object === "chat.completion" && typeof json.choices?.[0]?.message?.content === "string") return undefined;
+  // Calls of the client's tools: content null (or text before them), tool_calls in OpenAI's shape.
+  if (json?.object === "chat.completion" && json.choices?.[0]?.finish_reason === "tool_calls") return toolCallsProblem(json.choices[0].message?.tool_calls);
   if (json?.object === "text_completion" && typeof json.choices?.[0]?.text === "string") return undefined;
   if (json?.status === "ok" || json?.status === "ready" || (json?.object === "list" && Array.isArray(json.data))) return undefined;
   if (json?.object === "model" && typeof json.id === "string") return undefined;
@@ -167,6 +178,18 @@ function responseProblem(result: RawResponse | NoResponse, head: boolean): strin
   if (typeof json?.subject?.sm3 === "string" && typeof json.counts === "object") return undefined;
   if (typeof json?.digest === "string" && typeof json.policy === "object") return undefined;
   return `HTTP ${status} with a body that is no known answer: ${JSON.stringify(text.slice(0, 300))}`;
+}
+
+/** Why an answer's tool_calls are not OpenAI's shape (a non-empty list of function calls with an id, a name and JSON object arguments). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function toolCallsProblem(calls: any): string | undefined {
+  if (!Array.isArray(calls) || calls.length === 0) return `finish_reason tool_calls without tool_calls: ${JSON.stringify(calls)}`;
+  for (const call of calls) {
+    const args = typeof call?.function?.arguments === "string" ? parseJson(call.function.arguments) : undefined;
+    const wellFormed = call?.type === "function" && typeof call.id === "string" && typeof call.function.name === "string" && typeof args === "object" && args !== null && !Array.isArray(args);
+    if (!wellFormed) return `a tool call not in OpenAI's shape: ${JSON.stringify(call).slice(0, 300)}`;
+  }
+  return undefined;
 }
 
 /** An SSE answer: chunks, then [DONE] — or an error event with a code. */

@@ -24,8 +24,13 @@ let node: HostileNode;
 let tokens: TokenSet;
 
 useHostileNode(
-  // With a knowledge base that matches nearly any text, so every chat goes through the retrieve stage.
-  async () => ({ websocket: { max_payload: maxPayload }, agent: { max_tokens: 16 }, config: { knowledge: { enabled: true, database: await fuzzKnowledgeBase() } } }),
+  // With a knowledge base that matches nearly any text, so every chat goes through the retrieve stage. Without the
+  // knowledge_search tool, whose catalog the echo engine would echo: tools are fuzzed in websocket-tools-fuzz.test.ts.
+  async () => ({
+    websocket: { max_payload: maxPayload },
+    agent: { max_tokens: 16 },
+    config: { knowledge: { enabled: true, database: await fuzzKnowledgeBase() }, tools: { knowledge_search: { enabled: false } } },
+  }),
   (started, startedTokens) => ([node, tokens] = [started, startedTokens]),
 );
 

@@ -4,10 +4,11 @@ import { ClawError } from "../../core/errors.js";
 
 /** Keywords that only describe a value: accepted anywhere, never enforced, not passed on. */
 const annotations = new Set(["title", "description", "default", "examples", "$comment", "$schema", "$id", "deprecated", "readOnly", "writeOnly", "strict"]);
+const numberBounds = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"];
 const keywordsOfType: Record<string, readonly string[]> = {
-  string: ["minLength", "maxLength", "format"],
-  number: [],
-  integer: [],
+  string: ["minLength", "maxLength", "format", "pattern"],
+  number: numberBounds,
+  integer: numberBounds,
   boolean: [],
   null: [],
   object: ["properties", "required", "additionalProperties", "minProperties", "maxProperties"],
@@ -18,6 +19,16 @@ const formats = new Set(["date-time", "time", "date"]);
 const maxCount = 1000;
 const maxDepth = 64;
 const maxNodes = 2000;
+/** An integer range up to this many values is generated as their list (so the grammar enforces the bounds). */
+const maxEnumeratedIntegers = 256;
+
+export interface GrammarSchemaOptions {
+  /**
+   * The value is validated against the original schema after it is generated (tool calls): keywords the grammar
+   * cannot enforce (number bounds it cannot enumerate, `pattern`) are left to that check instead of refused.
+   */
+  validatedAfter?: boolean;
+}
 
 type Json = Record<string, unknown>;
 
@@ -26,14 +37,17 @@ type Json = Record<string, unknown>;
  * (every property is then generated, no other one). Throws bad_request naming the first keyword or value it cannot
  * enforce, with its path (`param`), rather than letting the grammar ignore it.
  */
-export function toGrammarSchema(schema: unknown, param = "response_format.json_schema.schema"): GbnfJsonSchema {
-  return new SchemaConverter(param).convert(schema, "", new Set(), 0) as GbnfJsonSchema;
+export function toGrammarSchema(schema: unknown, param = "response_format.json_schema.schema", options: GrammarSchemaOptions = {}): GbnfJsonSchema {
+  return new SchemaConverter(param, options.validatedAfter === true).convert(schema, "", new Set(), 0) as GbnfJsonSchema;
 }
 
 class SchemaConverter {
   private nodes = 0;
 
-  constructor(private readonly param: string) {}
+  constructor(
+    private readonly param: string,
+    private readonly validatedAfter: boolean,
+  ) {}
 
   convert(node: unknown, path: string, defs: ReadonlySet<string>, depth: number): Json {
     if (++this.nodes > maxNodes) this.refuse(path, `has more than ${maxNodes} schemas; this server builds grammars for smaller ones`);
@@ -70,12 +84,43 @@ class SchemaConverter {
         return this.object(schema, path, defs, depth);
       case "array":
         return this.array(schema, path, defs, depth);
+      case "number":
+      case "integer":
+        return this.number(schema, type, path);
       default:
         return { type };
     }
   }
 
+  /**
+   * A number or integer. An integer range of at most 256 values becomes their list, so the bounds are enforced; other
+   * bounds are refused, or (validatedAfter) left to the check after generation.
+   */
+  private number(schema: Json, type: "number" | "integer", path: string): Json {
+    const bounds = numberBounds.filter((key) => schema[key] !== undefined);
+    if (bounds.length === 0) return { type };
+    for (const key of bounds) if (typeof schema[key] !== "number" || !Number.isFinite(schema[key])) this.refuse(`${path}.${key}`, "must be a number");
+    const low = Math.max(
+      typeof schema.minimum === "number" ? Math.ceil(schema.minimum) : -Infinity,
+      typeof schema.exclusiveMinimum === "number" ? Math.floor(schema.exclusiveMinimum) + 1 : -Infinity,
+    );
+    const high = Math.min(
+      typeof schema.maximum === "number" ? Math.floor(schema.maximum) : Infinity,
+      typeof schema.exclusiveMaximum === "number" ? Math.ceil(schema.exclusiveMaximum) - 1 : Infinity,
+    );
+    const step = typeof schema.multipleOf === "number" ? schema.multipleOf : 1;
+    if (type === "integer" && Number.isFinite(low) && Number.isFinite(high) && high - low < maxEnumeratedIntegers * step && Number.isInteger(step) && step > 0) {
+      const values: number[] = [];
+      for (let value = low; value <= high; value += 1) if (value % step === 0) values.push(value);
+      if (values.length === 0) this.refuse(path, "allows no integer");
+      return { enum: values };
+    }
+    if (this.validatedAfter) return { type };
+    return this.refuse(path, `uses ${bounds.map((key) => `"${key}"`).join(", ")}, which this server enforces only on integer ranges of at most ${maxEnumeratedIntegers} values`);
+  }
+
   private string(schema: Json, path: string): Json {
+    if (schema.pattern !== undefined && !this.validatedAfter) this.refuse(path, `uses "pattern", which this server cannot enforce while generating`);
     if (schema.format !== undefined) {
       if (typeof schema.format !== "string" || !formats.has(schema.format)) {
         this.refuse(`${path}.format`, `${JSON.stringify(schema.format)?.slice(0, 40)} is not supported (supported formats: ${[...formats].join(", ")})`);
@@ -226,7 +271,8 @@ class SchemaConverter {
 
   private refuse(path: string, problem: string): never {
     const where = `${this.param}${path}`;
-    throw new ClawError("bad_request", `Unsupported response_format schema: ${where} ${problem}.`, { param: where });
+    const what = this.param.startsWith("tools") ? "tool parameters" : "response_format";
+    throw new ClawError("bad_request", `Unsupported ${what} schema: ${where} ${problem}.`, { param: where });
   }
 }
 

@@ -12,6 +12,7 @@ import { queuedSequenceLookup } from "./queued-sequence-lookup.js";
 import { BatchCounter } from "./batch-counter.js";
 import { canShiftCache } from "./cache-alignment.js";
 import { GenerationGate } from "./generation-gate.js";
+import { toGrammarSchema } from "./json-schema-subset.js";
 import { LlamaEmbedder } from "./llama-embedder.js";
 import { withLlamaReason } from "./llama-error-log.js";
 import { assertGgufFile } from "./gguf-file-check.js";
@@ -59,6 +60,8 @@ const defaultContextCeiling = 4096;
 const returnHoldMs = 20;
 /** Most tokens one tool call may take (its JSON); a call cut off there cannot be read and is answered with an error. */
 const maxCallTokens = 1024;
+/** A free call (tools.constrained false) gets at least this many tokens, whatever the answer's max_tokens. */
+const minFreeCallTokens = 256;
 
 export async function createLlamaEngine(options: LlamaEngineOptions): Promise<LanguageModel> {
   assertGgufFile(options.modelPath, "Model file");
@@ -223,8 +226,12 @@ class LlamaEngine implements LanguageModel {
     // Before queueing: a schema the grammar cannot enforce is refused at once.
     const grammar = request.params.responseFormat && !forcedCall ? await this.grammars.evaluationState(request.params.responseFormat) : undefined;
     const callFormat = { type: "json_schema" as const, schema: toolCallSchema(callable) };
-    // Checked (and its grammar built and kept) before queueing too: a tool schema the grammar cannot enforce is refused at once.
-    if (callable.length > 0 && tools?.constrained) await this.grammars.evaluationState(callFormat, "tools");
+    // Checked (and its grammar built and kept) before queueing too: a tool schema the grammar cannot enforce is refused
+    // at once, naming the tool.
+    if (callable.length > 0 && tools?.constrained) {
+      for (const tool of callable) toGrammarSchema(tool.parameters, `tools.${tool.name}.parameters`, { validatedAfter: true });
+      await this.grammars.evaluationState(callFormat, "tools");
+    }
     const logprobs = request.params.logprobs ? new LogprobCollector((this.pieces ??= new TokenPieces(this.model)), request.params.logprobs.top) : undefined;
     const watermark = this.watermarkFor(request.params.watermark);
     const lease = await this.queue.acquire(options.signal, {
@@ -257,6 +264,7 @@ class LlamaEngine implements LanguageModel {
       let completionTokens = 0;
       let reusedPromptTokens = 0;
       let calling = forcedCall;
+      let reportedPromptTokens = promptTokens;
       if (!forcedCall) {
         generation = generateOnSequence({
           model: this.model,
@@ -301,7 +309,8 @@ class LlamaEngine implements LanguageModel {
           reuse: true,
           shift: false,
           params: { ...request.params, responseFormat: undefined, stop: undefined, logprobs: undefined },
-          maxTokens: Math.min(maxCallTokens, room(callPrompt.length)),
+          // A free call (not constrained) may never close: it is cut at the answer's own limit too.
+          maxTokens: Math.min(tools.constrained ? maxCallTokens : Math.max(request.params.maxTokens, minFreeCallTokens), maxCallTokens, room(callPrompt.length)),
           stopStrings: tools.constrained ? [] : [toolCallClose],
           stopTokens: prompt.stopTokens,
           signal: abort.signal,
@@ -312,7 +321,11 @@ class LlamaEngine implements LanguageModel {
         let callStep = await generation.next();
         for (; !callStep.done; callStep = await generation.next()) callText += callStep.value;
         completionTokens += callStep.value.completionTokens;
-        if (forcedCall) reusedPromptTokens = callStep.value.reusedPromptTokens;
+        // A forced call's prompt is the rendered one and the call marker.
+        if (forcedCall) {
+          reusedPromptTokens = callStep.value.reusedPromptTokens;
+          reportedPromptTokens = callPrompt.length;
+        }
         finishReason = callStep.value.finishReason === "cancelled" ? "cancelled" : "tool_calls";
         if (finishReason === "tool_calls") {
           const parsed = parseToolCall(callText);
@@ -325,7 +338,7 @@ class LlamaEngine implements LanguageModel {
         type: "finish",
         text,
         finishReason,
-        usage: { promptTokens, completionTokens, cachedPromptTokens: reusedPromptTokens },
+        usage: { promptTokens: reportedPromptTokens, completionTokens, cachedPromptTokens: reusedPromptTokens },
         timings: { queueMs: admittedAt - startedAt, ttftMs: (firstTokenAt ?? finishedAt) - startedAt, totalMs: finishedAt - startedAt },
       };
     } catch (error) {

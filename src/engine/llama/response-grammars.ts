@@ -36,7 +36,8 @@ export class ResponseGrammars {
     }
     // Checked before anything is cached: a refused schema is refused again, at no cost.
     // (Its type is node-llama-cpp's schema union, which its generic signature does not take as it is.)
-    const schema = format.type === "json_schema" ? toGrammarSchema(format.schema, param === "response_format" ? undefined : param) : undefined;
+    // Tool calls are validated against their schemas before they run, so what the grammar cannot enforce is left to that.
+    const schema = format.type === "json_schema" ? toGrammarSchema(format.schema, param === "response_format" ? undefined : param, { validatedAfter: param === "tools" }) : undefined;
     const grammar = (schema ? this.schemaGrammar(schema) : this.llama.getGrammarFor("json")).catch((error: unknown) => {
       this.grammars.delete(key);
       if (error instanceof ClawError) throw error;
@@ -61,8 +62,22 @@ export class ResponseGrammars {
     if (!root?.startsWith("root ::= ") || !root.endsWith(newlinesAfterValue)) {
       throw new ClawError("internal", "node-llama-cpp's JSON-schema grammar no longer has the expected root rule; response-grammars.ts must follow it.");
     }
-    return this.llama.createGrammar({ grammar: [root.slice(0, -newlinesAfterValue.length), ...rules].join("\n") });
+    return this.llama.createGrammar({ grammar: [root.slice(0, -newlinesAfterValue.length), ...rules.map(boundedNumberRule)].join("\n") });
   }
+}
+
+/**
+ * node-llama-cpp's number rules allow any exponent: an "integer" such as `-1e-8` (not an integer) and numbers such as
+ * `1e999` (Infinity, which JSON cannot hold). Integers get no exponent; other numbers at most two digits of one.
+ */
+const numberRules: Record<string, string> = {
+  "integer-number-rule": '"-"? ("0" | [1-9] [0-9]{0,15})',
+  "fractional-number-rule": '"-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?',
+};
+
+function boundedNumberRule(rule: string): string {
+  const name = rule.slice(0, rule.indexOf(" ::= "));
+  return Object.hasOwn(numberRules, name) ? `${name} ::= ${numberRules[name] as string}` : rule;
 }
 
 /** What node-llama-cpp's JSON-schema grammar adds after the value (GBNF text). */

@@ -76,7 +76,8 @@ async function complete(route: OpenAiRouteContext, body: CompletionBody, princip
   const model = route.models.model;
   const prompt = typeof body.prompt === "string" ? body.prompt : (body.prompt[0] as string);
   const signal = requestSignal(reply, route.context, principal);
-  const pipelineRequest: PipelineRequest = { id, principal, prompt, params: toParams(body), gateway: "http" };
+  const agent = route.models.agentFor(body.model);
+  const pipelineRequest: PipelineRequest = { id, principal, prompt, params: toParams(body), gateway: "http", ...(agent !== undefined ? { agent } : {}) };
   const echoed = body.echo ? prompt : "";
   if (body.stream) {
     // SSE goes straight onto the raw response; from here this handler owns every error.

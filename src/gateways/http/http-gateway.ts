@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { HttpGatewayConfig } from "../../config/schema.js";
 import { ClawError, toClawError } from "../../core/errors.js";
-import type { Principal, StreamPart } from "../../core/types.js";
+import type { FinishPart, Principal, StreamPart } from "../../core/types.js";
 import { bearerToken } from "../bearer-token.js";
 import { certificatePrincipal } from "../client-certificate.js";
 import type { Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
@@ -17,6 +17,8 @@ import { registerEmbeddingsRoute } from "./embeddings-route.js";
 import { openAiUsage, replyJson } from "./http-io.js";
 import { invalidBodyError } from "./invalid-body-error.js";
 import { chatCompletionBodySchema, toChatMessages, toParams, type ChatCompletionBody } from "./openai-schema.js";
+import { toToolChoice } from "../tool-choice-field.js";
+import { openAiToolCalls, toClientTools } from "./openai-tools.js";
 import { requestSignal } from "./openai-route-context.js";
 import { ServedModels } from "./served-models.js";
 import { SseChatWriter } from "./sse-chat-writer.js";
@@ -153,7 +155,19 @@ export class HttpGateway implements Gateway {
     // The client hung up, or its token was revoked, before the answer was complete: free the sequence at once.
     const signal = requestSignal(reply, this.context, principal);
     const knowledge = toKnowledgeChoice(body.knowledge);
-    const pipelineRequest = { id, principal, messages: toChatMessages(body), params: toParams(body), gateway: "http", ...(knowledge !== undefined ? { knowledge } : {}) };
+    const clientTools = toClientTools(body.tools);
+    const toolChoice = toToolChoice(body.tool_choice ?? undefined);
+    const pipelineRequest = {
+      id,
+      principal,
+      messages: toChatMessages(body),
+      params: toParams(body),
+      gateway: "http",
+      agent: this.models.agentFor(body.model),
+      ...(knowledge !== undefined ? { knowledge } : {}),
+      ...(clientTools ? { clientTools } : {}),
+      ...(toolChoice !== undefined ? { toolChoice } : {}),
+    };
     if (body.stream) {
       // SSE goes straight onto the raw response: no framework work per token. From here this handler owns every error.
       reply.hijack();
@@ -182,10 +196,16 @@ export class HttpGateway implements Gateway {
       object: "chat.completion",
       created: Math.floor(Date.now() / 1000),
       model,
-      choices: [{ index: 0, message: { role: "assistant", content: result.text }, finish_reason: result.finishReason, logprobs: choiceLogprobs(result.logprobs) }],
+      choices: [{ index: 0, message: assistantMessage(result), finish_reason: result.finishReason, logprobs: choiceLogprobs(result.logprobs) }],
       usage: openAiUsage(result.usage),
       // Clawbot extension: the knowledge-base sources the answer was given (only when it had any).
       ...(result.citations && result.citations.length > 0 ? { citations: citationEntries(result.citations) } : {}),
     });
   }
+}
+
+/** The answer's message: its text, or (calls of the client's tools) the calls, with any text before them or null. */
+function assistantMessage(finish: FinishPart): Record<string, unknown> {
+  if (!finish.toolCalls || finish.toolCalls.length === 0) return { role: "assistant", content: finish.text };
+  return { role: "assistant", content: finish.text === "" ? null : finish.text, tool_calls: openAiToolCalls(finish.toolCalls) };
 }

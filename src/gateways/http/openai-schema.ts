@@ -1,15 +1,23 @@
 // The OpenAI chat-completions request body we accept, and its mapping onto a pipeline request.
 import { z } from "zod";
+import { ClawError } from "../../core/errors.js";
 import type { ChatMessage, GenerationParams } from "../../core/types.js";
 import { knowledgeFieldSchema } from "../knowledge-field.js";
 import { logprobsSchema, toLogprobsParam, topLogprobsSchema } from "../logprobs-fields.js";
 import { responseFormatSchema, toResponseFormat } from "../response-format.js";
+import { toolChoiceFieldSchema } from "../tool-choice-field.js";
+import { assistantToolCallSchema, ToolCallLedger, toolsFieldSchema, toToolCalls } from "./openai-tools.js";
 
 const contentPartSchema = z.object({ type: z.literal("text"), text: z.string() });
 
 const messageSchema = z.object({
-  role: z.enum(["system", "developer", "user", "assistant"]),
-  content: z.union([z.string(), z.array(contentPartSchema)]).nullable(),
+  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
+  /** null reads as ""; absent only on an assistant message with tool_calls. */
+  content: z.union([z.string(), z.array(contentPartSchema)]).nullable().optional(),
+  /** An assistant message's calls (the client sends back the ones it was given). */
+  tool_calls: z.array(assistantToolCallSchema).max(128).nullable().optional(),
+  /** A `tool` message: the id of the call it answers. */
+  tool_call_id: z.string().max(256).optional(),
 });
 
 /** Known fields are checked; other OpenAI fields (user, metadata, …) are accepted and ignored. */
@@ -33,15 +41,40 @@ export const chatCompletionBodySchema = z.object({
   top_logprobs: topLogprobsSchema,
   /** Clawbot extension: the knowledge base for this turn (false: none; {collections: [...]}: these); see docs/openai-api.md. */
   knowledge: knowledgeFieldSchema.nullable(),
+  /** Functions the client runs itself: a call of one ends the answer with finish_reason "tool_calls" (docs/openai-api.md). */
+  tools: toolsFieldSchema.nullable().optional(),
+  tool_choice: toolChoiceFieldSchema.nullable().optional(),
+  /** Accepted: a generation makes at most one call, so calls are never parallel anyway. */
+  parallel_tool_calls: z.boolean().nullable().optional(),
 });
 
 export type ChatCompletionBody = z.infer<typeof chatCompletionBodySchema>;
 
+/**
+ * The conversation as the pipeline takes it. Throws bad_request naming the message's field for a message without
+ * content (but an assistant's with tool_calls), tool_calls on a message that is no assistant's, and a `tool` message
+ * that answers no earlier call.
+ */
 export function toChatMessages(body: ChatCompletionBody): ChatMessage[] {
-  return body.messages.map((message) => ({
-    role: message.role === "developer" ? "system" : message.role,
-    content: typeof message.content === "string" ? message.content : (message.content ?? []).map((part) => part.text).join(""),
-  }));
+  const ledger = new ToolCallLedger();
+  return body.messages.map((message, index): ChatMessage => {
+    const content = typeof message.content === "string" ? message.content : (message.content ?? []).map((part) => part.text).join("");
+    const calls = message.tool_calls ?? [];
+    if (calls.length > 0 && message.role !== "assistant") {
+      throw new ClawError("bad_request", `Only assistant messages carry "tool_calls"; messages[${index}] is a "${message.role}" message.`, { param: `messages[${index}].tool_calls` });
+    }
+    // As before tools: content may be null (read as ""), but not absent, unless the message has tool_calls.
+    if (message.content === undefined && calls.length === 0) {
+      throw new ClawError("bad_request", `The "messages[${index}].content" field is required.`, { param: `messages[${index}].content` });
+    }
+    if (message.role === "tool") return { role: "tool", content, toolCallId: message.tool_call_id, name: ledger.answer(message.tool_call_id, index) };
+    if (message.role === "assistant" && calls.length > 0) {
+      const toolCalls = toToolCalls(calls);
+      ledger.add(toolCalls, index);
+      return { role: "assistant", content, toolCalls };
+    }
+    return { role: message.role === "developer" ? "system" : message.role, content };
+  });
 }
 
 export function toParams(body: ChatCompletionBody): Partial<GenerationParams> {

@@ -1,12 +1,17 @@
-// Served model names: the model, its aliases, an absent name; anything else is model_not_found (unavailable while loading).
+// Served model names: the model, its aliases, the agents and theirs, an absent name; anything else is model_not_found (unavailable while loading).
 import { describe, expect, it } from "vitest";
 import type { ClawError } from "../../core/errors.js";
+import type { AgentConfig } from "../../config/schema.js";
 import type { LanguageModel } from "../../engine/language-model.js";
+import type { ResolvedAgent } from "../../pipeline/agent-directory.js";
 import { ServedModels } from "./served-models.js";
 
-function served(options: { model: string; aliases?: string[]; ready?: boolean }): ServedModels {
+function served(options: { model: string; aliases?: string[]; ready?: boolean; agents?: Record<string, string[]> }): ServedModels {
   const engine = { info: { model: options.model } } as unknown as LanguageModel;
-  return new ServedModels({ engine, isReady: () => options.ready ?? true, modelAliases: options.aliases });
+  const agent = (name: string, aliases: string[]): ResolvedAgent => ({ name, config: { model_aliases: aliases } as AgentConfig, engine, tools: "*", collections: undefined });
+  const agents = [agent("default", options.aliases ?? []), ...Object.entries(options.agents ?? {}).map(([name, aliases]) => agent(name, aliases))];
+  const pipeline = options.agents ? { agents: { resolve: () => agents[0] as ResolvedAgent, list: () => agents } } : undefined;
+  return new ServedModels({ engine, isReady: () => options.ready ?? true, modelAliases: options.aliases, ...(pipeline ? { pipeline } : {}) });
 }
 
 function thrown(run: () => unknown): ClawError | undefined {
@@ -42,5 +47,19 @@ describe("ServedModels", () => {
   it("caps a huge requested name in the message", () => {
     const error = thrown(() => served({ model: "qwen" }).check("x".repeat(100_000)));
     expect(error?.message.length).toBeLessThan(400);
+  });
+
+  it("serves each agent by its name and aliases after the model's names, and maps them to the agent", () => {
+    const models = served({ model: "qwen", aliases: ["gpt-4o-mini"], agents: { triage: ["nurse-bot"], clerk: [] } });
+    expect(models.names()).toEqual(["qwen", "gpt-4o-mini", "triage", "nurse-bot", "clerk"]);
+    expect(models.list().data.map((model) => [model.id, model.owned_by])).toContainEqual(["clerk", "clawbot"]);
+    expect(models.retrieve("nurse-bot")).toMatchObject({ id: "nurse-bot", object: "model" });
+    expect([models.agentFor("triage"), models.agentFor("nurse-bot"), models.agentFor("clerk")]).toEqual(["triage", "triage", "clerk"]);
+    // The model's own names and an absent name leave the choice to the gateway's default agent.
+    for (const name of ["qwen", "gpt-4o-mini", undefined, null, ""]) expect(models.agentFor(name)).toBeUndefined();
+    // The default agent is served under the model's names, not as "default"; other names stay model_not_found.
+    expect(thrown(() => models.check("default"))?.code).toBe("model_not_found");
+    expect(thrown(() => models.check("Triage"))?.code).toBe("model_not_found");
+    expect(thrown(() => models.check("triage"))).toBeUndefined();
   });
 });

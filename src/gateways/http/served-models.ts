@@ -1,5 +1,6 @@
-// The model names the OpenAI API answers to (the loaded model and agent.model_aliases) and their OpenAI model objects.
+// The model names the OpenAI API answers to (the loaded model, agent.model_aliases, the agents and theirs) and their OpenAI model objects.
 import { ClawError } from "../../core/errors.js";
+import { type AgentDirectory, defaultAgentName, type ResolvedAgent } from "../../pipeline/agent-directory.js";
 import type { GatewayContext } from "../gateway.js";
 
 /** OpenAI's model object. */
@@ -13,19 +14,30 @@ export interface OpenAiModel {
 export class ServedModels {
   private readonly created = Math.floor(Date.now() / 1000);
 
-  constructor(private readonly context: Pick<GatewayContext, "engine" | "isReady" | "modelAliases">) {}
+  /** `pipeline.agents`: the agents (config `agents`) whose names and aliases select them; only the model's names without it. */
+  constructor(private readonly context: Pick<GatewayContext, "engine" | "isReady" | "modelAliases"> & { pipeline?: { agents: AgentDirectory } }) {}
 
   /** The loaded model's name: what every answer's `model` field says, whichever served name the request used. */
   get model(): string {
     return this.context.engine.info.model;
   }
 
-  /** Every name a request may use: the model first, then its aliases in config order (each once). */
+  /** Every name a request may use: the model first, then its aliases in config order, then each agent's name and aliases (each once). */
   names(): string[] {
-    return [...new Set([this.model, ...(this.context.modelAliases ?? [])])];
+    const agents = this.agents().flatMap((agent) => [agent.name, ...agent.config.model_aliases]);
+    return [...new Set([this.model, ...(this.context.modelAliases ?? []), ...agents])];
   }
 
-  /** `GET /v1/models`: the model and each alias as a model object. */
+  /**
+   * The agent a request's `model` selects: an agent's name or one of its aliases (these win over the model's own
+   * names); undefined for the model's names and an absent name (the gateway's default agent then, else the default).
+   */
+  agentFor(requested: string | null | undefined): string | undefined {
+    if (requested === undefined || requested === null || requested === "") return undefined;
+    return this.agents().find((agent) => agent.name === requested || agent.config.model_aliases.includes(requested))?.name;
+  }
+
+  /** `GET /v1/models`: every served name (the model, its aliases, each agent and its aliases) as a model object. */
   list(): { object: "list"; data: OpenAiModel[] } {
     return { object: "list", data: this.names().map((name) => this.card(name)) };
   }
@@ -43,6 +55,11 @@ export class ServedModels {
   check(requested: string | null | undefined): void {
     if (requested === undefined || requested === null || requested === "") return;
     if (!this.names().includes(requested)) this.refuse(requested);
+  }
+
+  /** The agents of `agents` (the default agent answers to the model's names). */
+  private agents(): ResolvedAgent[] {
+    return (this.context.pipeline?.agents.list() ?? []).filter((agent) => agent.name !== defaultAgentName);
   }
 
   private refuse(requested: string): never {

@@ -1,6 +1,6 @@
 // Writes pipeline stream parts as one OpenAI event stream; the chunk shapes (chat or legacy completion) come from its subclass.
 import type http from "node:http";
-import type { FinishReason, StreamPart } from "../../core/types.js";
+import type { FinishPart, FinishReason, StreamPart } from "../../core/types.js";
 import type { Reply } from "../../pipeline/pipeline.js";
 import { citationEntries } from "../knowledge-field.js";
 import { openAiUsage } from "./http-io.js";
@@ -16,6 +16,8 @@ export interface SseChunkShape {
   opening: Record<string, unknown>[];
   delta(part: Extract<StreamPart, { type: "text-delta" }>): Record<string, unknown>;
   end(finishReason: FinishReason): Record<string, unknown>;
+  /** Chunks sent before the end (the chat stream's tool calls); none when absent. */
+  beforeEnd?(finish: FinishPart): Record<string, unknown>[];
 }
 
 export class SseAnswerWriter implements Reply {
@@ -39,6 +41,7 @@ export class SseAnswerWriter implements Reply {
         const usage = openAiUsage(part.usage);
         // Clawbot extension: the final chunk (the one with finish_reason) carries the knowledge-base sources, when any.
         const citations = part.citations && part.citations.length > 0 ? { citations: citationEntries(part.citations) } : {};
+        for (const fields of this.shape.beforeEnd?.(part) ?? []) this.stream.event(fields);
         this.stream.event({ ...this.shape.end(part.finishReason), usage, ...citations });
         if (this.options.includeUsageChunk) this.stream.event({ choices: [], usage });
         this.stream.finish();

@@ -56,8 +56,27 @@ describe("findUnsupportedField", () => {
   });
 
   it("names the first refused field when a body has several", () => {
-    const error = findUnsupportedField({ messages: [{ role: "tool", content: "x" }], n: 2, tools: [{ type: "function" }] });
-    expect(error?.param).toBe("tools");
-    expect(error?.message).toBe('The "tools" field is not supported by this server yet: it answers with text only.');
+    const error = findUnsupportedField({ messages: [{ role: "function", content: "x" }], n: 2, functions: [{ name: "f" }] });
+    expect(error?.param).toBe("functions");
+    expect(error?.message).toBe('The "functions" field (deprecated by OpenAI) is not supported by this server; send the functions as "tools".');
+  });
+
+  it("leaves tools, tool_choice, tool messages and assistant tool_calls to the schema (they are supported)", () => {
+    const call = { id: "call_1", type: "function", function: { name: "weather", arguments: "{}" } };
+    const body = {
+      messages: [{ role: "user", content: "hi" }, { role: "assistant", content: null, tool_calls: [call] }, { role: "tool", tool_call_id: "call_1", content: "sunny" }],
+      tools: [{ type: "function", function: { name: "weather" } }],
+      tool_choice: "required",
+      parallel_tool_calls: true,
+    };
+    expect(findUnsupportedField(body)).toBeUndefined();
+  });
+
+  it("refuses OpenAI's deprecated function calling by name, pointing to tools", () => {
+    expect(findUnsupportedField({ messages: [], function_call: { name: "f" } })?.param).toBe("function_call");
+    expect(findUnsupportedField({ messages: [{ role: "user", content: "a" }, { role: "function", name: "f", content: "b" }] })?.param).toBe("messages[1].role");
+    const legacyCall = findUnsupportedField({ messages: [{ role: "assistant", content: null, function_call: { name: "f", arguments: "{}" } }] });
+    expect(legacyCall?.param).toBe("messages[0].function_call");
+    expect(legacyCall?.message).toMatch(/tool_calls/);
   });
 });

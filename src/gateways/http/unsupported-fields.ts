@@ -15,10 +15,9 @@ const nonZeroNumber = (value: unknown) => typeof value === "number" && value !==
 
 /** Checked in this order; the first refused field is the one the error names. See docs/openai-api.md. */
 const fieldRules: FieldRule[] = [
-  { field: "tools", refused: nonEmptyList, message: 'The "tools" field is not supported by this server yet: it answers with text only.' },
-  { field: "tool_choice", refused: notNoneOrAuto, message: 'The "tool_choice" field is not supported by this server yet (no tools); only "none" and "auto" are accepted.' },
-  { field: "functions", refused: nonEmptyList, message: 'The "functions" field is not supported by this server yet: it answers with text only.' },
-  { field: "function_call", refused: notNoneOrAuto, message: 'The "function_call" field is not supported by this server yet (no functions); only "none" and "auto" are accepted.' },
+  // OpenAI's deprecated function calling: refused with a pointer to its replacement, which this server supports.
+  { field: "functions", refused: nonEmptyList, message: 'The "functions" field (deprecated by OpenAI) is not supported by this server; send the functions as "tools".' },
+  { field: "function_call", refused: notNoneOrAuto, message: 'The "function_call" field (deprecated by OpenAI) is not supported by this server; use "tool_choice" with "tools".' },
   { field: "n", refused: (value) => typeof value === "number" && value !== 1, message: 'An "n" other than 1 is not supported by this server yet: it generates one choice per request.' },
   { field: "audio", refused: isSet, message: 'The "audio" field is not supported by this server yet: it answers with text only.' },
   {
@@ -52,13 +51,12 @@ export function findUnsupportedField(body: unknown): ClawError | undefined {
 function findUnsupportedInMessages(messages: unknown[]): ClawError | undefined {
   for (const [index, message] of messages.entries()) {
     if (typeof message !== "object" || message === null) continue;
-    const { role, content, tool_calls: toolCalls, function_call: functionCall, audio } = message as Record<string, unknown>;
+    const { role, content, function_call: functionCall, audio } = message as Record<string, unknown>;
     const at = `messages[${index}]`;
-    if (role === "tool" || role === "function") {
-      return refuse(`${at}.role`, `Messages with role "${role}" are not supported by this server yet (it has no tools); use system, developer, user or assistant.`);
+    if (role === "function") {
+      return refuse(`${at}.role`, `Messages with role "function" (deprecated by OpenAI) are not supported by this server; send a "tool" message with the call's tool_call_id.`);
     }
-    if (nonEmptyList(toolCalls)) return refuse(`${at}.tool_calls`, `The "tool_calls" of ${at} are not supported by this server yet (it has no tools).`);
-    if (isSet(functionCall)) return refuse(`${at}.function_call`, `The "function_call" of ${at} is not supported by this server yet (it has no functions).`);
+    if (isSet(functionCall)) return refuse(`${at}.function_call`, `The "function_call" of ${at} (deprecated by OpenAI) is not supported by this server; send the call in "tool_calls".`);
     if (isSet(audio)) return refuse(`${at}.audio`, `The "audio" of ${at} is not supported by this server yet: it reads text only.`);
     if (!Array.isArray(content)) continue;
     for (const [partIndex, part] of content.entries()) {

@@ -1,4 +1,4 @@
-// One WebSocket client: authenticates (at upgrade or by auth frame, renewable), decodes frames, runs chats with backpressure.
+// One WebSocket client: authenticates (at upgrade or by auth frame, renewable), decodes frames, runs chats with backpressure and tool approvals.
 import type { RawData, WebSocket } from "ws";
 import { ClawError, errorTable, toClawError } from "../../core/errors.js";
 import type { Principal } from "../../core/types.js";
@@ -70,6 +70,9 @@ export class WebsocketConnection {
       logger: options.context.logger,
       send: (frame) => this.send(frame),
       drained: (signal) => this.drained(signal),
+      // A connection to ask over: `confirm: true` tools wait for the client's tool.approve (closing it denies them).
+      approvals: true,
+      refused: (code) => options.events.frameRefused(code),
     });
     socket.on("message", (data) => {
       options.events.frameReceived();
