@@ -54,6 +54,7 @@ describe("admin HTTP API", () => {
       ["GET", "/admin/policy"],
       ["PUT", "/admin/policy", { roles: {} }],
       ["GET", "/admin/sessions"],
+      ["GET", "/admin/tools"],
       ["POST", "/admin/tokens/revoke", { jti: "x" }],
       ["POST", "/admin/erase", { subject: "x" }],
     ];

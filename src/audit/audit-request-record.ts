@@ -25,6 +25,7 @@ export function requestRecordBody(end: RequestEnd, content: AuditContent, nodeId
     client_request_id: end.clientRequestId,
     received_at: end.receivedAt,
     model: end.model,
+    agent: end.agent,
     params: auditParams(end.params),
     content,
     ...auditTexts(end, content),

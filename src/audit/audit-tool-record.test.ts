@@ -17,6 +17,7 @@ const start: RequestStart = {
   principal: { subject: "alice", roles: ["user", "nurse"], scopes: [], claims: {} },
   session: "ward-3",
   model: "echo",
+  agent: "default",
   params: { maxTokens: 64, temperature: 0 },
   receivedAt: 1_700_000_000_000,
 };

@@ -1,7 +1,10 @@
-// ChatClient against a small fake gateway: streaming, memory, cancel, bad tokens, error frames and lost connections.
+// ChatClient against a small fake gateway (streaming, memory, cancel, bad tokens, error frames, lost connections) and
+// against a real node with a plugin's tools (tool steps, approvals).
+import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFakeChatServer, type FakeChatServer } from "../../test/helpers/fake-chat-server.js";
-import { ChatClient, ChatClientError, finishStats, type FinishFrame } from "./chat-client.js";
+import { startTestNode, type TestNode } from "../../test/helpers/test-node.js";
+import { ChatClient, ChatClientError, finishStats, type FinishFrame, type ToolFrame } from "./chat-client.js";
 import { freePort } from "../../test/helpers/cli-process.js";
 
 const token = "good-token";
@@ -56,6 +59,13 @@ describe("ChatClient", () => {
     const finish = await client.ask("history");
     expect(finish.text).toBe("earlier: first, second");
     expect(new ChatClient().session).not.toBe(new ChatClient().session);
+  });
+
+  it("sends tool_choice and agent in params", async () => {
+    const client = await connected();
+    await client.ask("tools", { tool_choice: { type: "function", function: { name: "free_beds" } }, agent: "triage" });
+    const chat = server.frames.findLast((frame) => frame.type === "chat");
+    expect(chat).toMatchObject({ message: "tools", params: { tool_choice: { type: "function", function: { name: "free_beds" } }, agent: "triage" } });
   });
 
   it("leaves params out when none are set", async () => {
@@ -131,6 +141,63 @@ describe("ChatClient", () => {
   it("rejects an invalid URL", async () => {
     const error = await rejection(new ChatClient().connect("not a url"));
     expect(error.code).toBe("bad_request");
+  });
+});
+
+describe("ChatClient with node tools (a real node, echo engine, the ward-tools plugin)", () => {
+  let node: TestNode;
+
+  beforeAll(async () => {
+    node = await startTestNode({ agent: { engine: "echo" }, plugins: [{ path: path.resolve("test/fixtures/plugins/ward-tools-plugin.ts") }], tools: { approval_timeout: 30 } });
+  });
+
+  afterAll(async () => {
+    await node?.close();
+  });
+
+  async function toolClient(options: { approve?: (frame: Extract<ToolFrame, { type: "tool-approval" }>) => Promise<boolean> } = {}): Promise<{ client: ChatClient; seen: ToolFrame[] }> {
+    const seen: ToolFrame[] = [];
+    const client = new ChatClient({ onTool: (frame) => seen.push(frame), ...options });
+    clients.push(client);
+    await client.connect(node.wsUrl, await node.token("alice"));
+    return { client, seen };
+  }
+
+  it("tells onTool of the call, then of its result, before the answer", async () => {
+    const { client, seen } = await toolClient();
+    const finish = await client.ask('free_beds {"ward": "icu"}');
+    expect(seen.map((frame) => frame.type)).toEqual(["tool-call", "tool-result"]);
+    const [call, result] = seen as [Extract<ToolFrame, { type: "tool-call" }>, Extract<ToolFrame, { type: "tool-result" }>];
+    expect(call.call).toMatchObject({ name: "free_beds", arguments: '{"ward":"icu"}' });
+    expect(result).toMatchObject({ call_id: call.call.id, name: "free_beds", outcome: "ok", content: '{"ward":"icu","free":1}' });
+    expect(finish).toMatchObject({ finish_reason: "stop" });
+    expect(finish.text).toContain('{"ward":"icu","free":1}');
+  });
+
+  it("runs a call that needs approval when approve says yes", async () => {
+    const asked: string[] = [];
+    const { client, seen } = await toolClient({
+      approve: async (frame) => {
+        asked.push(frame.call.name);
+        return true;
+      },
+    });
+    const finish = await client.ask('page {"ward": "icu", "message": "bed 4"}', { tool_choice: { name: "page_doctor" } });
+    expect(asked).toEqual(["page_doctor"]);
+    expect(seen.map((frame) => frame.type)).toEqual(["tool-call", "tool-approval", "tool-result"]);
+    expect(seen[2]).toMatchObject({ type: "tool-result", name: "page_doctor", outcome: "ok", content: "paged icu for alice: bed 4" });
+    expect(finish.finish_reason).toBe("stop");
+  });
+
+  it("refuses a call that needs approval without approve, or when approve fails", async () => {
+    for (const approve of [undefined, async () => Promise.reject(new Error("no terminal"))]) {
+      const { client, seen } = await toolClient(approve ? { approve } : {});
+      const finish = await client.ask('page {"ward": "icu", "message": "bed 5"}', { tool_choice: { type: "function", function: { name: "page_doctor" } } });
+      const result = seen.find((frame) => frame.type === "tool-result");
+      expect(result).toMatchObject({ name: "page_doctor", outcome: "denied" });
+      expect((result as Extract<ToolFrame, { type: "tool-result" }>).content).not.toContain("paged");
+      expect(finish.finish_reason).toBe("stop");
+    }
   });
 });
 

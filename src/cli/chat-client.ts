@@ -5,13 +5,19 @@ import WebSocket from "ws";
 import { errorTable } from "../core/errors.js";
 import { SmLinkClient, type SmRecordLayer } from "../security/gm/sm-link.js";
 
-/** Sampling settings sent with a chat frame, in the protocol's snake_case. */
+/** Which tool the model may or must call (docs/protocol.md#tools): OpenAI's values, or `{name}` for one tool. */
+export type ChatToolChoice = "auto" | "none" | "required" | { type: "function"; function: { name: string } } | { name: string };
+
+/** Settings sent with a chat frame, in the protocol's snake_case: sampling, the tool choice and the agent. */
 export interface ChatParams {
   max_tokens?: number;
   temperature?: number;
   top_p?: number;
   seed?: number;
   stop?: string | string[];
+  tool_choice?: ChatToolChoice;
+  /** The node's agent to run as (`default` when absent). */
+  agent?: string;
 }
 
 export interface FinishFrame {

@@ -1,13 +1,18 @@
-// `clawbot chat` against a fake gateway: piped stdin (one answer per line, exit codes, one-line errors), and Ctrl-C on a terminal.
+// `clawbot chat` against a fake gateway (piped stdin: one answer per line, exit codes, one-line errors; Ctrl-C on a
+// terminal), and against a real node with a plugin's tools (tool steps on stderr, approval asked on a terminal only).
 import { spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "commander";
 import { startFakeChatServer, type FakeChatServer } from "../../test/helpers/fake-chat-server.js";
 import { freePort } from "../../test/helpers/cli-process.js";
-import { interruptAction, quitHint, type InterruptState } from "./chat-command.js";
+import { startTestNode, type TestNode } from "../../test/helpers/test-node.js";
+import { interruptAction, parseToolChoice, quitHint, type InterruptState } from "./chat-command.js";
 
 const token = "good-token";
+// util-linux script(1) gives the chat a pseudo-terminal, so readline reads raw keys and Ctrl-C is the byte 0x03.
+const hasScript = process.platform === "linux" && spawnSync("script", ["--version"]).status === 0;
 let server: FakeChatServer;
 
 beforeAll(async () => {
@@ -79,6 +84,88 @@ describe("clawbot chat (stdin not a TTY)", () => {
   });
 });
 
+describe("--tool-choice", () => {
+  it("passes auto, none and required as they are and makes any other value the one tool to call", () => {
+    for (const value of ["auto", "none", "required"]) expect(parseToolChoice(value)).toBe(value);
+    expect(parseToolChoice("local.add")).toEqual({ type: "function", function: { name: "local.add" } });
+  });
+
+  it("refuses a value that cannot be a tool name", () => {
+    for (const value of ["", "two words", "x".repeat(65), "a/b"]) expect(() => parseToolChoice(value)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe("clawbot chat with a node's tools (echo engine, the ward-tools plugin)", () => {
+  let node: TestNode;
+  let userToken: string;
+
+  beforeAll(async () => {
+    node = await startTestNode({ agent: { engine: "echo" }, plugins: [{ path: path.resolve("test/fixtures/plugins/ward-tools-plugin.ts") }], tools: { approval_timeout: 30 } });
+    userToken = await node.token("alice");
+  });
+
+  afterAll(async () => {
+    await node?.close();
+  });
+
+  it("shows each tool call and its result on stderr, the answer on stdout", async () => {
+    const result = await runChat(["--url", node.wsUrl, "--token", userToken], 'how many? free_beds {"ward": "icu"}\n');
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines[0]).toBe('→ free_beds({"ward":"icu"})');
+    expect(lines[1]).toBe('← ok: {"ward":"icu","free":1}');
+    expect(lines[2]).toMatch(/^\[\d+ tokens/);
+    expect(result.stdout).toContain('{"ward":"icu","free":1}');
+  });
+
+  it("--tool-choice names the tool to call, or none calls nothing", async () => {
+    const named = await runChat(["--url", node.wsUrl, "--token", userToken, "--tool-choice", "free_beds"], 'which ward? {"ward": "ward-2"}\n');
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stderr).toContain('→ free_beds({"ward":"ward-2"})\n← ok: {"ward":"ward-2","free":0}\n');
+    const none = await runChat(["--url", node.wsUrl, "--token", userToken, "--tool-choice", "none"], 'free_beds {"ward": "icu"}\n');
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stderr).not.toContain("→");
+    const bad = await runChat(["--url", node.wsUrl, "--token", userToken, "--tool-choice", "two words"], "hi\n");
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("--tool-choice");
+  });
+
+  it("refuses a call that needs approval when stdin is piped: nobody can answer", async () => {
+    const result = await runChat(["--url", node.wsUrl, "--token", userToken, "--tool-choice", "page_doctor"], 'page {"ward": "icu", "message": "bed 4"}\n');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('→ page_doctor({"ward":"icu","message":"bed 4"})\npage_doctor needs approval: refused (stdin is not a terminal)\n← denied: ');
+    expect(result.stderr).not.toContain("paged icu");
+  });
+
+  it("--agent names the agent: an unknown one is the node's bad_request", async () => {
+    const result = await runChat(["--url", node.wsUrl, "--token", userToken, "--agent", "nobody"], "hi\n");
+    expect(result.stderr).toContain('error [bad_request]: There is no agent named "nobody"');
+    expect(result.code).toBe(1);
+    const known = await runChat(["--url", node.wsUrl, "--token", userToken, "--agent", "default"], "hi\n");
+    expect(known.code, known.stderr).toBe(0);
+  });
+
+  it.runIf(hasScript)("on a terminal asks `Allow …? [y/N]`: y runs the call, anything else refuses it", async () => {
+    const chat = startTerminalChat(["--url", node.wsUrl, "--token", userToken, "--tool-choice", "page_doctor"]);
+    try {
+      await chat.waitFor(/connected to/);
+      chat.type('page {"ward": "icu", "message": "bed 4"}\r');
+      await chat.waitFor(/Allow page_doctor\(\{"ward":"icu","message":"bed 4"\}\)\? \[y\/N\] /);
+      chat.type("y\r");
+      await chat.waitFor(/← ok: paged icu for alice: bed 4/);
+      chat.type('page {"ward": "ward-1", "message": "bed 9"}\r');
+      await chat.waitFor(/Allow page_doctor\(\{"ward":"ward-1","message":"bed 9"\}\)\? \[y\/N\] /);
+      chat.type("n\r");
+      await chat.waitFor(/← denied: /);
+      expect(chat.output()).not.toContain("paged ward-1");
+      chat.type("\x04");
+      expect(await chat.exited).toBe(0);
+    } finally {
+      chat.kill();
+    }
+  });
+});
+
 describe("Ctrl-C", () => {
   const idle: InterruptState = { busy: false, interactive: true, typing: false, warned: false, msSinceLastInterrupt: 60_000 };
 
@@ -100,8 +187,6 @@ describe("Ctrl-C", () => {
   });
 });
 
-// util-linux script(1) gives the chat a pseudo-terminal, so readline reads raw keys and Ctrl-C is the byte 0x03.
-const hasScript = process.platform === "linux" && spawnSync("script", ["--version"]).status === 0;
 
 describe.runIf(hasScript)("clawbot chat on a terminal", () => {
   let slowServer: FakeChatServer;

@@ -1,7 +1,8 @@
 // `clawbot chat`: a terminal chat client for a running gateway; interactive on a TTY, one answer per stdin line otherwise.
 import readline from "node:readline";
 import { InvalidArgumentError, type Command } from "commander";
-import { ChatClient, ChatClientError, finishStats, type ChatParams, type FinishFrame, type ToolFrame } from "./chat-client.js";
+import { ChatClient, ChatClientError, finishStats, type ChatParams, type ChatToolChoice, type FinishFrame, type ToolFrame } from "./chat-client.js";
+import { toolNamePattern } from "../config/tools-schema.js";
 import { readPublicKey } from "../security/gm/sm2-key-files.js";
 
 interface ChatCommandOptions {
@@ -14,6 +15,10 @@ interface ChatCommandOptions {
   sm?: boolean;
   /** File with the server's SM2 public key (hex or PEM) to pin; implies --sm. */
   serverKey?: string;
+  /** params.tool_choice: auto, none, required, or the one tool the model must call. */
+  toolChoice?: ChatToolChoice;
+  /** params.agent: the node's agent to chat with. */
+  agent?: string;
 }
 
 /** A second Ctrl-C within this many milliseconds quits even while an answer streams. */
@@ -60,6 +65,8 @@ export function registerChatCommand(program: Command): void {
     .option("--temperature <t>", "sampling temperature, 0 to 2", parseTemperature)
     .option("--sm", "encrypted link: SM2 key agreement, SM4-GCM sealed frames (gateway encryption: {type: sm})")
     .option("--server-key <file>", "the server's SM2 public key (hex or PEM) to pin; implies --sm")
+    .option("--tool-choice <choice>", "which node tools the model may call: auto, none, required, or a tool's name (it must call that one)", parseToolChoice)
+    .option("--agent <name>", "the node's agent to chat with (default: the gateway's, else default)", parseAgent)
     .action(async (options: ChatCommandOptions) => {
       process.exitCode = await runChat(options);
     });
@@ -69,7 +76,7 @@ export function registerChatCommand(program: Command): void {
 export async function runChat(options: ChatCommandOptions): Promise<number> {
   const interactive = process.stdin.isTTY === true;
   const token = options.token ?? (process.env.CLAWBOT_TOKEN || undefined);
-  const params: ChatParams = { max_tokens: options.maxTokens, temperature: options.temperature };
+  const params: ChatParams = { max_tokens: options.maxTokens, temperature: options.temperature, tool_choice: options.toolChoice, agent: options.agent };
   let lostConnection: ChatClientError | undefined;
   const input = new LineInput(interactive);
   let sm: { serverKey?: string } | undefined;
@@ -83,7 +90,7 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
   const client = new ChatClient({
     session: options.session,
     ...(sm ? { sm } : {}),
-    onTool: printToolFrame,
+    onTool: (frame) => printToolFrame(frame, interactive),
     // A call that writes or sends asks the user at the prompt; piped input cannot answer, so such calls are refused.
     ...(interactive ? { approve: (frame: Extract<ToolFrame, { type: "tool-approval" }>) => askApproval(input, frame) } : {}),
     onClose: (error) => {
@@ -175,17 +182,24 @@ function statsLine(finish: FinishFrame): string {
   return `[${parts.join(" · ")}]`;
 }
 
-/** One line on stderr per tool call and result: `→ name(arguments)`, `← outcome: result` (cut to a line). */
-function printToolFrame(frame: ToolFrame): void {
-  const cut = (text: string) => (text.length > 160 ? `${text.slice(0, 160)}…` : text).replace(/\s+/g, " ");
-  if (frame.type === "tool-call") printDim(`→ ${frame.call.name}(${cut(frame.call.arguments)})`);
-  else if (frame.type === "tool-result") printDim(`← ${frame.outcome}: ${cut(frame.content)}`);
+/**
+ * One line on stderr per tool step: `→ name(arguments)`, `← outcome: result` (cut to a line); from piped input, a call
+ * that needs approval is refused (nobody can answer) and says so.
+ */
+function printToolFrame(frame: ToolFrame, interactive: boolean): void {
+  if (frame.type === "tool-call") printDim(`→ ${frame.call.name}(${oneLine(frame.call.arguments)})`);
+  else if (frame.type === "tool-result") printDim(`← ${frame.outcome}: ${oneLine(frame.content)}`);
+  else if (!interactive) printDim(`${frame.call.name} needs approval: refused (stdin is not a terminal)`);
 }
 
-/** Asks whether a tool call may run; anything but y/yes refuses it. */
-async function askApproval(input: { next(): Promise<string | undefined> }, frame: Extract<ToolFrame, { type: "tool-approval" }>): Promise<boolean> {
-  process.stderr.write(`Allow ${frame.call.name}(${frame.call.arguments})? [y/N] `);
-  const line = await input.next();
+/** A text cut to 160 characters, its whitespace runs made single spaces. */
+function oneLine(text: string): string {
+  return (text.length > 160 ? `${text.slice(0, 160)}…` : text).replace(/\s+/g, " ");
+}
+
+/** Asks at the prompt whether a tool call may run; anything but y/yes refuses it. */
+async function askApproval(input: LineInput, frame: Extract<ToolFrame, { type: "tool-approval" }>): Promise<boolean> {
+  const line = await input.next(`Allow ${frame.call.name}(${oneLine(frame.call.arguments)})? [y/N] `);
   return line !== undefined && /^\s*y(es)?\s*$/i.test(line);
 }
 
@@ -249,12 +263,15 @@ class LineInput {
     if (this.prompting) this.reader.prompt();
   }
 
-  /** The next line, or undefined once input has ended and every queued line was taken. */
-  next(): Promise<string | undefined> {
+  /** The next line, or undefined once input has ended and every queued line was taken; `question` replaces the "> " prompt once. */
+  next(question?: string): Promise<string | undefined> {
     const line = this.lines.shift();
     if (line !== undefined) return Promise.resolve(line);
     if (this.ended) return Promise.resolve(undefined);
-    if (this.interactive) this.reader.prompt();
+    if (this.interactive) {
+      this.reader.setPrompt(question ?? "> ");
+      this.reader.prompt();
+    }
     this.prompting = true;
     return new Promise((resolve) => (this.waiting = resolve));
   }
@@ -291,6 +308,18 @@ function parsePositiveInteger(value: string): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError("expected a positive integer");
   return number;
+}
+
+/** `--tool-choice`: auto, none or required as they are; any other value names the one tool to call. */
+export function parseToolChoice(value: string): ChatToolChoice {
+  if (value === "auto" || value === "none" || value === "required") return value;
+  if (!toolNamePattern.test(value)) throw new InvalidArgumentError('expected auto, none, required or a tool name (1 to 64 letters, digits, "_", "." or "-")');
+  return { type: "function", function: { name: value } };
+}
+
+function parseAgent(value: string): string {
+  if (value.length === 0 || value.length > 128) throw new InvalidArgumentError("expected an agent name (1 to 128 characters)");
+  return value;
 }
 
 function parseTemperature(value: string): number {

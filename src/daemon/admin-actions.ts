@@ -1,7 +1,8 @@
-// The node's side of the admin API: lists sessions, revokes tokens and erases subjects, each revocation and erasure audited.
+// The node's side of the admin API: lists sessions and tools, revokes tokens and erases subjects, each revocation and erasure audited.
 import type { AuditTrail } from "../audit/audit-trail.js";
 import { eraseText } from "../audit/audit-canonical.js";
 import type { AdminServices, RevocationRequest } from "../gateways/http/admin-services.js";
+import { toolListing } from "../gateways/http/tool-listing.js";
 import type { Logger } from "../logging/logger.js";
 import type { Policy } from "../security/policy/policy-loader.js";
 import type { PolicyStore } from "../security/policy/policy-store.js";
@@ -9,6 +10,7 @@ import type { RevocationList } from "../security/revocation-list.js";
 import type { SqliteDatabase } from "../store/database.js";
 import { listSessions } from "../store/session-listing.js";
 import { storageError } from "../store/storage-error.js";
+import type { ToolRegistry } from "../tools/tool-registry.js";
 import { eraseSubject, type SubjectDataEraser } from "./subject-erasure.js";
 
 export interface AdminActionsOptions {
@@ -21,6 +23,8 @@ export interface AdminActionsOptions {
   /** The policy store (security.policy_file); GET /admin/policy answers 404 while it holds none. */
   policy?: Pick<PolicyStore, "current" | "replace" | "file">;
   erasers?: readonly SubjectDataEraser[];
+  /** The node's tools (GET /admin/tools); without them the listing is empty. */
+  tools?: Pick<ToolRegistry, "all" | "servers">;
 }
 
 export function createAdminActions(options: AdminActionsOptions): AdminServices {
@@ -28,6 +32,7 @@ export function createAdminActions(options: AdminActionsOptions): AdminServices 
   return {
     ...(options.policy ? { policy: adminPolicy(options.policy) } : {}),
     listSessions: (request) => listSessions(database, request),
+    listTools: () => (options.tools ? toolListing(options.tools) : { tools: [], mcp_servers: [] }),
     revoke: (request: RevocationRequest, by: string) => {
       // The record and the revocation in one transaction: a revocation that cannot be audited does not happen.
       const revocation = guarded("Recording the revocation", database.transaction(() => {

@@ -173,7 +173,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       const onSearch = (mode: string, seconds: number, outcome: string) => metrics.knowledgeSearched(mode, seconds, outcome);
       knowledge = await openKnowledge(config.knowledge, { dataDir, baseDir, engine, logger, threads: config.agent.threads, onSearch });
     }
-    tools = await openNodeTools(config, { plugins, baseDir, logger, knowledge: knowledge?.retriever });
+    const nodeTools = await openNodeTools(config, { plugins, baseDir, logger, knowledge: knowledge?.retriever });
+    tools = nodeTools;
     if (config.audit.enabled) audit = openAuditTrail(config.audit, { database, nodeId: config.node_id, logger, baseDir, config });
     // The security policy: a broken file stops the start; edits are watched, and every change is audited (config_reload).
     const enforcement = createPolicyEnforcement(config.security, {
@@ -201,8 +202,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(knowledge ? { knowledge: knowledge.stage } : {}),
       ...(authorizer ? { authorize: (request: AuthorizeRequest) => authorizer.authorize(request) } : {}),
     });
-    // The http gateway's admin API (scope admin): policy, sessions, revocation, erasure.
-    const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store });
+    // The http gateway's admin API (scope admin): policy, sessions, tools, revocation, erasure.
+    const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store, tools: nodeTools });
     const listeners = new HttpListeners({ baseDir });
     const gateways: Gateway[] = [];
     const gatewayTypes = gatewayConfigs.map((entry) => (entry.type === "custom" ? entry.protocol : entry.type));
@@ -229,6 +230,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         requestLedger,
         modelAliases: config.agent.model_aliases,
         gatewayStatuses: () => gateways.map((gateway, at) => gatewayStatusOf(gateway, gatewayTypes[at] ?? "custom")),
+        toolServers: () => nodeTools.servers(),
         admin,
       };
       gateways.push(await createGateway(gatewayConfig, context, listeners, `gateways[${index}]`));

@@ -4,6 +4,7 @@ import type { Pipeline } from "../pipeline/pipeline.js";
 import type { Authenticator } from "../security/authenticator.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { RequestLedger } from "../store/request-ledger.js";
+import type { ToolServerStatus } from "../tools/tool-types.js";
 import type { GatewayEvents } from "./gateway-events.js";
 import type { AdminServices } from "./http/admin-services.js";
 
@@ -63,6 +64,8 @@ export interface GatewayContext {
   events?: GatewayEvents;
   /** Every gateway's status() (guarded: see gatewayStatusOf), for `/readyz`; absent for a gateway built outside the daemon. */
   gatewayStatuses?(): GatewayStatus[];
+  /** The MCP servers the node's tools come from, for `/readyz` (information only: one away never makes the node not ready). */
+  toolServers?(): readonly ToolServerStatus[];
   /** What the http gateway's admin API acts on (policy, sessions, revocation, erasure); absent outside the daemon. */
   admin?: AdminServices;
 }

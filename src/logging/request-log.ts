@@ -10,6 +10,7 @@ export function requestLog(logger: Logger): RequestObserver {
     gateway: request.gateway,
     session: request.session,
     model: request.model,
+    agent: request.agent,
     prompt_tokens: request.usage.promptTokens,
     completion_tokens: request.usage.completionTokens,
     cached_prompt_tokens: request.usage.cachedPromptTokens,

@@ -20,6 +20,7 @@ function start(requestId: string, gateway = "websocket"): RequestStart {
     principal: { subject: "alice", roles: [], scopes: [], claims: {} },
     session: "s1",
     model: "echo",
+    agent: "default",
     params: { maxTokens: 16, temperature: 0 },
     receivedAt: Date.now(),
   };

@@ -11,6 +11,7 @@ const start: RequestStart = {
   principal: { subject: "alice", roles: [], scopes: [], claims: {} },
   session: undefined,
   model: "echo",
+  agent: "default",
   params: { maxTokens: 16, temperature: 0 },
   receivedAt: 0,
 };

@@ -156,6 +156,7 @@ export class Pipeline {
       principal: request.principal,
       session: request.session,
       model: engine.info.model,
+      agent: resolved.name,
       params,
       receivedAt: Date.now(),
     };

@@ -12,8 +12,10 @@ export interface RequestStart {
   gateway: string;
   principal: Principal;
   session: string | undefined;
-  /** The served model's name. */
+  /** The served model's name (the agent's own, when it has one). */
   model: string;
+  /** The agent it ran as ("default" unless `agents` names others). */
+  agent: string;
   params: GenerationParams;
   /** Epoch milliseconds when the pipeline took it. */
   receivedAt: number;

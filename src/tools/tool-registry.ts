@@ -1,5 +1,5 @@
 // Every node-side tool by name, from all sources (plugins, MCP servers, built-ins): what a request may be offered.
-import type { NodeTool, ToolSource } from "./tool-types.js";
+import type { NodeTool, ToolServerStatus, ToolSource } from "./tool-types.js";
 
 /** Whether `name` is in a grant list (`*` all; `server.*` every tool of an MCP server). */
 export function granted(name: string, grant: Iterable<string> | "*"): boolean {
@@ -35,6 +35,11 @@ export class ToolRegistry {
 
   find(name: string): NodeTool | undefined {
     return this.all().find((tool) => tool.name === name);
+  }
+
+  /** Every source's servers (the MCP servers, in config order): how each is doing now. */
+  servers(): ToolServerStatus[] {
+    return this.sources.flatMap((source) => source.status?.() ?? []);
   }
 
   /** Calls `listener` when any source's tools changed; returns the unsubscribe function. */

@@ -31,11 +31,26 @@ export interface NodeTool extends ToolDefinition {
   run(args: Record<string, unknown>, context: ToolRunContext): Promise<unknown>;
 }
 
+/** How one server behind a tool source is doing (an MCP server), for `/readyz` and `GET /admin/tools`. */
+export interface ToolServerStatus {
+  name: string;
+  transport: "stdio" | "http";
+  connected: boolean;
+  /** Tools it offers now (0 while not connected). */
+  tools: number;
+  /** Why the last attempt failed or the last connection ended; undefined while none has. */
+  lastError: string | undefined;
+  /** Attempts that failed since the last stable connection. */
+  failures: number;
+}
+
 /** A set of tools that can change while the node runs (an MCP server's tools come and go). */
 export interface ToolSource {
   /** The tools available now. */
   tools(): readonly NodeTool[];
   /** Calls `listener` whenever the list changed; returns the unsubscribe function. */
   onChange?(listener: () => void): () => void;
+  /** The servers the tools come from, one status each, when the source has any (MCP servers). */
+  status?(): readonly ToolServerStatus[];
   close?(): Promise<void>;
 }

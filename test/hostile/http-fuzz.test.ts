@@ -39,6 +39,7 @@ const pathArbitrary: fc.Arbitrary<string> = fc.oneof(
       "/v1/models/echo", "/v1/models/gpt-4o-mini", "/v1/models/org/model", "/v1/models/org%2Fmodel", "/v1/models/gpt-4",
       "/v1/models/", "/v1/models//", "/v1/models/%", "/v1/models/echo%00", "/v1/models/%2e%2e", "/v1/models/echo?x=%",
       "/admin/policy", "/admin/sessions", "/admin/sessions?limit=%", "/admin/tokens/revoke", "/admin/erase", "/admin/", "/admin//erase",
+      "/admin/tools", "/admin/tools?x=1", "/admin/tools/", "/admin//tools",
     ),
   },
   {
@@ -172,11 +173,12 @@ function responseProblem(result: RawResponse | NoResponse, head: boolean): strin
   if (json?.object === "text_completion" && typeof json.choices?.[0]?.text === "string") return undefined;
   if (json?.status === "ok" || json?.status === "ready" || (json?.object === "list" && Array.isArray(json.data))) return undefined;
   if (json?.object === "model" && typeof json.id === "string") return undefined;
-  // The admin API's answers (an admin token): a session page, a revocation, an erasure, a policy.
+  // The admin API's answers (an admin token): a session page, a revocation, an erasure, a policy, the tool listing.
   if (Array.isArray(json?.sessions) && typeof json.total === "number") return undefined;
   if (json?.revoked !== undefined && typeof json.revoked_at === "string") return undefined;
   if (typeof json?.subject?.sm3 === "string" && typeof json.counts === "object") return undefined;
   if (typeof json?.digest === "string" && typeof json.policy === "object") return undefined;
+  if (Array.isArray(json?.tools) && Array.isArray(json.mcp_servers)) return undefined;
   return `HTTP ${status} with a body that is no known answer: ${JSON.stringify(text.slice(0, 300))}`;
 }
 
@@ -283,7 +285,8 @@ describe("hostile HTTP clients", () => {
       { weight: 1, arbitrary: fc.integer({ min: maxBody + 1, max: maxBody + 4096 }).map((size) => Buffer.alloc(size, 0x20)) },
     );
     const target = fc.oneof(
-      fc.constantFrom("/admin/policy", "/admin/tokens/revoke", "/admin/erase", "/admin/sessions"),
+      fc.constantFrom("/admin/policy", "/admin/tokens/revoke", "/admin/erase", "/admin/sessions", "/admin/tools"),
+      fc.string({ unit: visible, maxLength: 12 }).map((query) => `/admin/tools?${query}`),
       fc.tuple(fc.constantFrom("limit", "offset", "owner", "page", "limit[]"), fc.oneof(fc.string({ unit: visible, maxLength: 12 }), fc.integer().map(String), hugeNumberText)).map(([key, value]) => `/admin/sessions?${key}=${value}`),
     );
     const authorization = fc.oneof(

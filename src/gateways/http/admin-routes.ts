@@ -1,4 +1,4 @@
-// The admin HTTP API: GET/PUT /admin/policy, GET /admin/sessions, POST /admin/tokens/revoke, POST /admin/erase (scope `admin`).
+// The admin HTTP API: GET/PUT /admin/policy, GET /admin/sessions, GET /admin/tools, POST /admin/tokens/revoke, POST /admin/erase (scope `admin`).
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { ClawError } from "../../core/errors.js";
@@ -72,6 +72,10 @@ export function registerAdminRoutes(app: FastifyInstance, route: AdminRouteConte
       if (!query.success) throw invalidBodyError(query.error);
       replyJson(reply, 200, services().listSessions(query.data));
     });
+    scope.get("/admin/tools", adminOnly, async (request, reply) => {
+      if (hasKeys(request.query)) throw new ClawError("bad_request", "GET /admin/tools takes no query parameters.");
+      replyJson(reply, 200, services().listTools());
+    });
     scope.post("/admin/tokens/revoke", adminOnly, async (request, reply) => {
       const body = revokeBodySchema.safeParse(request.body);
       if (!body.success) throw invalidBodyError(body.error);
@@ -86,6 +90,10 @@ export function registerAdminRoutes(app: FastifyInstance, route: AdminRouteConte
       replyJson(reply, 200, services().erase(body.data.subject, route.principalOf(request).subject));
     });
   });
+}
+
+function hasKeys(query: unknown): boolean {
+  return query !== null && typeof query === "object" && Object.keys(query).length > 0;
 }
 
 /** Whether the principal's token carries the admin scope (`scope`/`scp`, or a `scopes` array claim). */

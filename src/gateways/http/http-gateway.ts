@@ -24,6 +24,7 @@ import { ServedModels } from "./served-models.js";
 import { SseChatWriter } from "./sse-chat-writer.js";
 import { findUnsupportedField } from "./unsupported-fields.js";
 import { alreadyReported } from "./reported-errors.js";
+import { toolServerJson } from "./tool-listing.js";
 
 export class HttpGateway implements Gateway {
   private boundPort: number | undefined;
@@ -133,6 +134,8 @@ export class HttpGateway implements Gateway {
       threads: info.threads,
       ...this.context.engine.load(),
       connections: { open: connections.open, buffered_bytes: connections.bufferedBytes },
+      // Information only: a tool server that is away costs its tools, not the node's readiness (docs/protocol.md).
+      ...(this.context.toolServers ? { mcp_servers: this.context.toolServers().map(toolServerJson) } : {}),
     });
   }
 

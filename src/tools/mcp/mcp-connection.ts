@@ -3,22 +3,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpError, ToolListChangedNotificationSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { toolNamePattern, type McpServerConfig } from "../../config/tools-schema.js";
 import type { Logger } from "../../logging/logger.js";
-import type { NodeTool } from "../tool-types.js";
+import type { NodeTool, ToolServerStatus } from "../tool-types.js";
 import { resultText } from "./mcp-result-text.js";
 import { createTransport } from "./mcp-transport.js";
-
-/** How a server is doing, for `/readyz`-style reports. */
-export interface McpServerStatus {
-  name: string;
-  transport: "stdio" | "http";
-  connected: boolean;
-  /** Tools offered now (0 while not connected). */
-  tools: number;
-  /** Why the last attempt failed or the last connection ended (kept after a reconnect); undefined while none has. */
-  lastError: string | undefined;
-  /** Attempts that failed since the last stable connection. */
-  failures: number;
-}
 
 /** Reconnection delays: `firstDelayMs` doubling up to `maxDelayMs`; back to the first after `stableMs` connected. */
 export interface RetryOptions {
@@ -96,7 +83,7 @@ export class McpConnection {
     return this.current;
   }
 
-  status(): McpServerStatus {
+  status(): ToolServerStatus {
     return { name: this.name, transport: this.kind, connected: this.client !== undefined, tools: this.current.length, lastError: this.lastError, failures: this.failures };
   }
 

@@ -1,10 +1,9 @@
 // The tools of every configured MCP server (config `tools.mcp_servers`) as one ToolSource, named `server.tool`.
 import type { McpServerConfig } from "../../config/tools-schema.js";
 import type { Logger } from "../../logging/logger.js";
-import type { NodeTool, ToolSource } from "../tool-types.js";
-import { McpConnection, type McpServerStatus, type RetryOptions } from "./mcp-connection.js";
+import type { NodeTool, ToolServerStatus, ToolSource } from "../tool-types.js";
+import { McpConnection, type RetryOptions } from "./mcp-connection.js";
 
-export type { McpServerStatus } from "./mcp-connection.js";
 
 export interface McpToolSourceOptions {
   logger: Logger;
@@ -59,7 +58,7 @@ export class McpToolSource implements ToolSource {
   }
 
   /** One status per configured server, in config order (for `/readyz`). */
-  status(): McpServerStatus[] {
+  status(): ToolServerStatus[] {
     return this.connections.map((connection) => connection.status());
   }
 
