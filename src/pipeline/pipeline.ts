@@ -3,13 +3,13 @@
 import { randomUUID } from "node:crypto";
 import { limitsSchema, toolsSchema, type AgentConfig, type LimitsConfig, type ToolsConfig } from "../config/schema.js";
 import { ClawError, toClawError } from "../core/errors.js";
-import type { ChatMessage, Citation, FinishPart, GenerationParams, Principal, StreamPart, TokenLogprob, ToolCall, ToolChoice, ToolDefinition, Usage } from "../core/types.js";
+import type { ChatMessage, Citation, FinishPart, GenerationParams, Principal, StreamPart, TokenLogprob, ToolChoice, ToolDefinition } from "../core/types.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { Logger } from "../logging/logger.js";
 import type { Authorization, AuthorizeRequest } from "../security/policy/authorizer.js";
 import { grants } from "../security/policy/role-grant.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
-import { type ApproveCall, ToolRunner } from "../tools/tool-runner.js";
+import type { ApproveCall } from "../tools/tool-runner.js";
 import { type AgentDirectory, type ResolvedAgent, singleAgentDirectory } from "./agent-directory.js";
 import { createPluginContext } from "../plugins/plugin-context.js";
 import { PluginHost } from "../plugins/plugin-host.js";
@@ -20,7 +20,9 @@ import type { KnowledgeChoice, KnowledgeStage } from "./knowledge-stage.js";
 import type { RequestEnd, RequestObserver, RequestStart, RequestTexts } from "./request-observer.js";
 import { buildPrompt, messageTokens, promptBudget, tokenCountKey, tokenizerId } from "./prompt-builder.js";
 import { SubjectLimits } from "./subject-limits.js";
-import { planTools, stepChoice, type ToolPlan } from "./tool-plan.js";
+import { runAgentLoop } from "./agent-loop.js";
+import { planTools, type ToolPlan } from "./tool-plan.js";
+import { readableCollections, ToolSteps } from "./tool-step.js";
 
 export interface PipelineRequest {
   /** Client-chosen id, echoed in every part of the reply. */
@@ -119,14 +121,14 @@ export class Pipeline {
   readonly subjectLimits: SubjectLimits;
   readonly agents: AgentDirectory;
   private readonly toolsConfig: ToolsConfig;
-  private readonly toolRunner: ToolRunner;
+  private readonly toolSteps: ToolSteps;
 
   constructor(private readonly options: PipelineOptions) {
     this.plugins = options.plugins ?? PluginHost.empty(options.logger);
     this.subjectLimits = new SubjectLimits(options.limits ?? limitsSchema.parse({}));
     this.toolsConfig = options.toolsConfig ?? toolsSchema.parse({});
     this.agents = options.agents ?? singleAgentDirectory(options.agent, options.engine, this.toolsConfig.allow.includes("*") ? "*" : this.toolsConfig.allow);
-    this.toolRunner = new ToolRunner({ timeoutMs: this.toolsConfig.timeout * 1000, maxResultChars: this.toolsConfig.max_result_chars });
+    this.toolSteps = new ToolSteps({ config: this.toolsConfig, registry: options.tools, logger: options.logger });
   }
 
   /** Runs one request to its end. Never throws: every failure is written to the reply as a coded error. */
@@ -187,7 +189,7 @@ export class Pipeline {
         roleGrant: authorization?.tools ?? "*",
         clientTools: request.clientTools,
         choice: request.toolChoice,
-        onUnusable: (tool, reason) => this.warnUnusableTool(tool.name, reason),
+        onUnusable: (tool, reason) => this.toolSteps.warnUnusable(tool.name, reason),
       });
       // Per-subject fairness: one user's requests cannot take every sequence or fill the queue for everyone.
       releaseSubject = this.subjectLimits.admit(request.principal.subject);
@@ -266,86 +268,62 @@ export class Pipeline {
       const conversationKey = request.session && !raw ? JSON.stringify([request.principal.subject, request.session]) : undefined;
       const owner = this.subjectLimits.queueOwner(request.principal.subject, engine.info.maxQueue);
       const prompt = raw ? context.input : undefined;
-      // The agent loop: generate; when the model called node-side tools, run them, add the calls and their results to
-      // the conversation, and generate again, up to `tools.max_steps` generations (the last one cannot call).
-      const toolSteps: ChatMessage[] = [];
-      const usage: Usage = { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0 };
-      let clientCalls: ToolCall[] | undefined;
-      let stepFinish: FinishPart | undefined;
-      let firstStep: FinishPart | undefined;
-      const generationStartedAt = performance.now();
-      for (let step = 1; ; step += 1) {
-        const tools = toolPlan && { definitions: toolPlan.definitions, choice: stepChoice(toolPlan, step), constrained: toolPlan.constrained };
-        const calls: ToolCall[] = [];
-        let stepText = "";
-        stepFinish = undefined;
-        const stepMessages = toolSteps.length > 0 ? [...messages, ...toolSteps] : messages;
-        for await (const piece of engine.stream({ messages: stepMessages, prompt, params, conversation: conversationKey, owner, ...(tools ? { tools } : {}) }, { signal: controller.signal })) {
-          if (piece.type === "text-delta") {
-            if (firstTokenMs === undefined) {
-              firstTokenMs = performance.now() - startedAt;
-              this.notify("firstToken", start, firstTokenMs);
-            }
-            texts.generatedOutput += piece.text;
-            stepText += piece.text;
-            // Backpressure: a client that does not read holds its own generation, not the node's memory.
-            if (!deliver(await output.push(piece.text), piece.logprobs) && reply.drained) await reply.drained();
-          } else if (piece.type === "tool-call") calls.push(piece.call);
-          else stepFinish = piece;
-        }
-        if (!stepFinish) throw new ClawError("internal", "The engine ended a generation without a finish.");
-        firstStep ??= stepFinish;
-        usage.promptTokens += stepFinish.usage.promptTokens;
-        usage.completionTokens += stepFinish.usage.completionTokens;
-        usage.cachedPromptTokens = (usage.cachedPromptTokens ?? 0) + (stepFinish.usage.cachedPromptTokens ?? 0);
-        if (stepFinish.finishReason !== "tool_calls" || calls.length === 0 || !toolPlan) break;
-        // A call of a client tool (OpenAI API) ends the request: the client runs it and sends the result back.
-        if (calls.some((call) => toolPlan.client.has(call.name))) {
-          clientCalls = calls;
-          break;
-        }
-        toolSteps.push({ role: "assistant", content: stepText, toolCalls: calls });
-        const collections = readableCollections(authorization?.collections ?? "*", resolved.collections);
-        for (const call of calls) toolSteps.push(await this.callTool(call, toolPlan, { request, start, agent: resolved, collections, reply, signal: controller.signal }));
+      // Stage 6, generate, in the agent loop: node-side tool calls run between generations (src/pipeline/agent-loop.ts).
+      const stepRequest = {
+        principal: request.principal,
+        requestId: request.id,
+        gateway: start.gateway,
+        session: request.session,
+        agent: resolved.name,
+        collections: readableCollections(authorization?.collections ?? "*", resolved.collections),
+        approve: request.approve,
+        write: (part: StreamPart) => void reply.write(part),
+        signal: controller.signal,
+      };
+      const { finish: part, steps: toolSteps } = await runAgentLoop({
+        engine,
+        request: { messages, prompt, params, conversation: conversationKey, owner },
+        plan: toolPlan,
+        signal: controller.signal,
+        onText: async (text, tokenLogprobs) => {
+          if (firstTokenMs === undefined) {
+            firstTokenMs = performance.now() - startedAt;
+            this.notify("firstToken", start, firstTokenMs);
+          }
+          texts.generatedOutput += text;
+          // Backpressure: a client that does not read holds its own generation, not the node's memory.
+          if (!deliver(await output.push(text), tokenLogprobs) && reply.drained) await reply.drained();
+        },
+        runCall: (call) => this.toolSteps.run(call, toolPlan as ToolPlan, stepRequest, (record) => this.notify("toolCalled", start, record)),
+      });
+      authorization?.finished(part.usage);
+      deliver(await output.finish());
+      const delivered = texts.deliveredOutput;
+      // Stage 8, record: the processed input and the delivered answer, so nothing a plugin masked is stored; then the
+      // observers (the audit record). All before the finish is written: when storing fails (disk full), the client gets
+      // one storage_error instead of a finish for an exchange that was never stored or audited.
+      const finishPart: FinishPart = { ...part, text: delivered, ...(logprobs ? { logprobs } : {}), ...(citations ? { citations } : {}) };
+      const end = this.ending(start, texts, metadata, { outcome: part.finishReason, error: undefined, usage: part.usage, timings: part.timings, citations });
+      const storeExchange = request.session && request.message !== undefined && part.finishReason !== "cancelled";
+      try {
+        this.inTransaction(() => {
+          if (storeExchange && request.session) {
+            const tokens = exchangeTokens(engine, countedBy, context.input, delivered);
+            const { subject } = request.principal;
+            const session = request.session;
+            const store = () => sessions.appendExchange(subject, session, context.input, delivered, tokens, toolSteps);
+            // A gateway's own record (the MQTT ledger) fails like the session store: a coded storage_error.
+            if (request.recordExchange) request.recordExchange(store, finishPart);
+            else store();
+          }
+          for (const observer of this.observers) observer.finished?.(end);
+        });
+      } catch (error) {
+        throw storageError("Recording the exchange", error);
       }
-      {
-        // One finish for the whole loop: the usage of every generation, the first one's queue time and first token.
-        const part: FinishPart = {
-          ...stepFinish,
-          finishReason: clientCalls ? "tool_calls" : stepFinish.finishReason === "tool_calls" ? "stop" : stepFinish.finishReason,
-          usage: toolSteps.length > 0 || clientCalls ? usage : stepFinish.usage,
-          timings: toolSteps.length > 0 ? { ...(firstStep as FinishPart).timings, totalMs: (firstStep as FinishPart).timings.queueMs + performance.now() - generationStartedAt } : stepFinish.timings,
-          ...(clientCalls ? { toolCalls: clientCalls } : {}),
-        };
-        authorization?.finished(part.usage);
-        deliver(await output.finish());
-        const delivered = texts.deliveredOutput;
-        // Stage 8, record: the processed input and the delivered answer, so nothing a plugin masked is stored; then the
-        // observers (the audit record). All before the finish is written: when storing fails (disk full), the client gets
-        // one storage_error instead of a finish for an exchange that was never stored or audited.
-        const finishPart: FinishPart = { ...part, text: delivered, ...(logprobs ? { logprobs } : {}), ...(citations ? { citations } : {}) };
-        const end = this.ending(start, texts, metadata, { outcome: part.finishReason, error: undefined, usage: part.usage, timings: part.timings, citations });
-        const storeExchange = request.session && request.message !== undefined && part.finishReason !== "cancelled";
-        try {
-          this.inTransaction(() => {
-            if (storeExchange && request.session) {
-              const tokens = exchangeTokens(engine, countedBy, context.input, delivered);
-              const { subject } = request.principal;
-              const session = request.session;
-              const store = () => sessions.appendExchange(subject, session, context.input, delivered, tokens, toolSteps);
-              // A gateway's own record (the MQTT ledger) fails like the session store: a coded storage_error.
-              if (request.recordExchange) request.recordExchange(store, finishPart);
-              else store();
-            }
-            for (const observer of this.observers) observer.finished?.(end);
-          });
-        } catch (error) {
-          throw storageError("Recording the exchange", error);
-        }
-        // The finish text is what the client received, delta by delta.
-        finished = true;
-        reply.write(finishPart);
-      }
+      // The finish text is what the client received, delta by delta.
+      finished = true;
+      reply.write(finishPart);
     } catch (error) {
       const clawError = toClawError(error);
       if (finished) {
@@ -384,60 +362,6 @@ export class Pipeline {
    */
   authorize(request: AuthorizeRequest): Authorization | undefined {
     return this.options.authorize?.(request);
-  }
-
-  /**
-   * Runs one node-side call and tells the client and the observers: the `tool-call` part, an approval request for a
-   * `confirm: true` tool, the `tool-result` part. Returns the tool message for the conversation.
-   */
-  private async callTool(
-    call: ToolCall,
-    plan: ToolPlan,
-    step: { request: PipelineRequest; start: RequestStart; agent: ResolvedAgent; collections: readonly string[] | "*"; reply: Reply; signal: AbortSignal },
-  ): Promise<ChatMessage> {
-    const { request, start, reply } = step;
-    reply.write({ type: "tool-call", call });
-    const timeoutMs = this.toolsConfig.approval_timeout * 1000;
-    const approve = request.approve
-      ? async (asked: ToolCall): Promise<boolean> => {
-          reply.write({ type: "tool-approval", call: asked, timeoutMs });
-          let timer: NodeJS.Timeout | undefined;
-          const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-          const cancelled = new Promise<boolean>((resolve) => step.signal.addEventListener("abort", () => resolve(false), { once: true }));
-          try {
-            return await Promise.race([(request.approve as ApproveCall)(asked), expired, cancelled]);
-          } finally {
-            clearTimeout(timer);
-          }
-        }
-      : undefined;
-    const result = await this.toolRunner.run(
-      call,
-      plan.node,
-      { principal: request.principal, requestId: request.id, gateway: start.gateway, session: request.session, agent: step.agent.name, collections: step.collections, signal: step.signal },
-      { known: (name) => this.options.tools?.find(name) !== undefined, approve },
-    );
-    reply.write({ type: "tool-result", callId: call.id, name: call.name, outcome: result.outcome, content: result.content, durationMs: result.durationMs });
-    this.notify("toolCalled", start, {
-      callId: call.id,
-      tool: call.name,
-      source: result.source,
-      agent: step.agent.name,
-      arguments: call.arguments,
-      outcome: result.outcome,
-      resultChars: result.resultChars,
-      durationMs: result.durationMs,
-    });
-    return { role: "tool", toolCallId: call.id, name: call.name, content: result.content };
-  }
-
-  /** Tools already reported as left out (their schema cannot be enforced while generating): one warning each. */
-  private readonly unusableTools = new Set<string>();
-
-  private warnUnusableTool(name: string, reason: string): void {
-    if (this.unusableTools.has(`${name}\u0000${reason}`)) return;
-    this.unusableTools.add(`${name}\u0000${reason}`);
-    this.options.logger.warn({ tool: name, reason }, "a tool is not offered: its schema cannot be enforced while generating (tools.constrained); set tools.constrained: false or simplify the schema");
   }
 
   private get observers(): RequestObserver[] {
@@ -504,8 +428,3 @@ function exchangeTokens(engine: LanguageModel, countedBy: string, user: string, 
   }
 }
 
-/** The collections a request's tools may read: the roles' grant, narrowed to the agent's collections when it names some. */
-function readableCollections(grant: "*" | ReadonlySet<string>, agentCollections: readonly string[] | undefined): readonly string[] | "*" {
-  if (agentCollections === undefined) return grant === "*" ? "*" : [...grant];
-  return grant === "*" ? [...agentCollections] : agentCollections.filter((collection) => grant.has(collection));
-}
