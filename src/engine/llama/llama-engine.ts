@@ -5,7 +5,7 @@ import { ClawError } from "../../core/errors.js";
 import type { ChatMessage, FinishReason, ToolDefinition } from "../../core/types.js";
 import type { Logger } from "../../logging/logger.js";
 import { AdmissionQueue } from "../admission-queue.js";
-import { callableTools, newToolCallId, parseToolCall, toolCallClose, toolCallOpen, toolCallSchema, toolCallStart } from "../tool-prompt.js";
+import { callableTools, toolCallOpen, toolCallSchema } from "../tool-prompt.js";
 import type { DecodeBatch, DecodeStats, EmbeddingResult, EngineInfo, EngineLoad, EnginePart, EngineRequest, LanguageModel, VramUsage } from "../language-model.js";
 import { BatchBarrier, dispatchAfterMicrotasks } from "./batch-barrier.js";
 import { queuedSequenceLookup } from "./queued-sequence-lookup.js";
@@ -23,6 +23,7 @@ import { PromptRenderer } from "./prompt-renderer.js";
 import { ResponseGrammars } from "./response-grammars.js";
 import { SequenceChooser } from "./sequence-chooser.js";
 import { generateOnSequence } from "./sequence-generation.js";
+import { generateToolCall } from "./tool-call-generation.js";
 import { modelFingerprint, SequenceStateStore } from "./sequence-state-store.js";
 import { TokenPieces } from "./token-pieces.js";
 import { WatermarkBias, type WatermarkSettings } from "./watermark-bias.js";
@@ -58,10 +59,6 @@ const defaultContextCeiling = 4096;
  * takes to read an answer and send the next turn over a local network; far less than reading a long history again.
  */
 const returnHoldMs = 20;
-/** Most tokens one tool call may take (its JSON); a call cut off there cannot be read and is answered with an error. */
-const maxCallTokens = 1024;
-/** A free call (tools.constrained false) gets at least this many tokens, whatever the answer's max_tokens. */
-const minFreeCallTokens = 256;
 
 export async function createLlamaEngine(options: LlamaEngineOptions): Promise<LanguageModel> {
   assertGgufFile(options.modelPath, "Model file");
@@ -296,42 +293,29 @@ class LlamaEngine implements LanguageModel {
         calling = callable.length > 0 && step.value.stopString === toolCallOpen;
       }
       if (calling && tools) {
-        // The call: the prompt, the text so far and the call marker, continued on the same sequence (only the new
-        // tokens are evaluated), under the call grammar when constrained (a tool's name, then arguments that validate).
-        const callPrompt = [...prompt.tokens, ...this.model.tokenize(text, false), ...this.model.tokenize(toolCallStart, true)];
-        if (room(callPrompt.length) <= 0) throw new ClawError("context_length_exceeded", `The tool call does not fit in the context (${this.info.contextSize} tokens).`);
-        generation = generateOnSequence({
+        const generated = await generateToolCall({
           model: this.model,
           sequence,
           gate: this.gate,
           barrier: this.barrier,
-          promptTokens: callPrompt,
-          reuse: true,
-          shift: false,
-          params: { ...request.params, responseFormat: undefined, stop: undefined, logprobs: undefined },
-          // A free call (not constrained) may never close: it is cut at the answer's own limit too.
-          maxTokens: Math.min(tools.constrained ? maxCallTokens : Math.max(request.params.maxTokens, minFreeCallTokens), maxCallTokens, room(callPrompt.length)),
-          stopStrings: tools.constrained ? [] : [toolCallClose],
+          promptTokens: prompt.tokens,
+          text,
+          contextSize: this.info.contextSize,
+          params: request.params,
+          grammar: tools.constrained ? await this.grammars.evaluationState(callFormat, "tools") : undefined,
           stopTokens: prompt.stopTokens,
           signal: abort.signal,
           onFirstToken: () => (firstTokenAt ??= performance.now()),
-          grammar: tools.constrained ? await this.grammars.evaluationState(callFormat, "tools") : undefined,
         });
-        let callText = "";
-        let callStep = await generation.next();
-        for (; !callStep.done; callStep = await generation.next()) callText += callStep.value;
-        completionTokens += callStep.value.completionTokens;
+        completionTokens += generated.outcome.completionTokens;
         // A forced call's prompt is the rendered one and the call marker.
         if (forcedCall) {
-          reusedPromptTokens = callStep.value.reusedPromptTokens;
-          reportedPromptTokens = callPrompt.length;
+          reusedPromptTokens = generated.outcome.reusedPromptTokens;
+          reportedPromptTokens = generated.promptTokens;
         }
-        finishReason = callStep.value.finishReason === "cancelled" ? "cancelled" : "tool_calls";
-        if (finishReason === "tool_calls") {
-          const parsed = parseToolCall(callText);
-          // A call that cannot be read still goes to the pipeline, which answers it with an error and never runs it.
-          yield { type: "tool-call", call: { id: newToolCallId(), ...("problem" in parsed ? { name: "", arguments: callText } : parsed) } };
-        }
+        finishReason = generated.call ? "tool_calls" : "cancelled";
+        // A call that cannot be read still goes to the pipeline, which answers it with an error and never runs it.
+        if (generated.call) yield { type: "tool-call", call: generated.call };
       }
       const finishedAt = performance.now();
       yield {
