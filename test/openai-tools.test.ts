@@ -253,6 +253,25 @@ describe("client tools beside the node's own (a plugin's tools)", () => {
     expect(completion.choices[0]?.finish_reason).toBe("stop");
     expect(completion.choices[0]?.message.tool_calls).toBeUndefined();
     expect(completion.choices[0]?.message.content).toContain('{"ward":"icu","free":1}');
+    // Clawbot extension: the node's own calls are listed, with how each ended.
+    const steps = (completion as unknown as { tool_steps?: unknown[] }).tool_steps;
+    expect(steps).toEqual([expect.objectContaining({ name: "free_beds", arguments: '{"ward":"icu"}', outcome: "ok", content: '{"ward":"icu","free":1}' })]);
+  });
+
+  it("streamed, the last chunk lists the node's own calls (tool_steps); answers without any have none", async () => {
+    const stream = await openai.chat.completions.create({
+      model: "echo",
+      stream: true,
+      messages: [{ role: "user", content: 'Free beds? {"ward": "ward-2"}' }],
+      tool_choice: { type: "function", function: { name: "free_beds" } },
+    });
+    const chunks: Record<string, unknown>[] = [];
+    for await (const chunk of stream) chunks.push(chunk as unknown as Record<string, unknown>);
+    const withSteps = chunks.filter((chunk) => chunk.tool_steps !== undefined);
+    expect(withSteps).toHaveLength(1);
+    expect(withSteps[0]).toMatchObject({ choices: [{ finish_reason: "stop" }], tool_steps: [{ name: "free_beds", outcome: "ok", content: '{"ward":"ward-2","free":0}' }] });
+    const plain = await openai.chat.completions.create({ model: "echo", messages: [{ role: "user", content: "hello" }], tool_choice: "none" });
+    expect((plain as unknown as { tool_steps?: unknown }).tool_steps).toBeUndefined();
   });
 
   it("a client tool with a node tool's name hides the node's: its call comes back to the client, and the node's never runs", async () => {

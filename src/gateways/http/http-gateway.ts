@@ -25,6 +25,7 @@ import { SseChatWriter } from "./sse-chat-writer.js";
 import { findUnsupportedField } from "./unsupported-fields.js";
 import { alreadyReported } from "./reported-errors.js";
 import { toolServerJson } from "./tool-listing.js";
+import { ToolStepsField } from "./tool-steps-field.js";
 
 export class HttpGateway implements Gateway {
   private boundPort: number | undefined;
@@ -190,7 +191,8 @@ export class HttpGateway implements Gateway {
       return;
     }
     let result: StreamPart | undefined;
-    await this.context.pipeline.handle(pipelineRequest, { write: (part) => void ((part.type === "finish" || part.type === "error") && (result = part)) }, signal);
+    const toolSteps = new ToolStepsField();
+    await this.context.pipeline.handle(pipelineRequest, { write: (part) => void (toolSteps.take(part) || ((part.type === "finish" || part.type === "error") && (result = part))) }, signal);
     if (!result || (result.type !== "finish" && result.type !== "error")) throw new ClawError("internal", "The pipeline ended without an answer.");
     // The request observers saw this error: it is not a refused request.
     if (result.type === "error") throw alreadyReported(result.error);
@@ -203,6 +205,8 @@ export class HttpGateway implements Gateway {
       usage: openAiUsage(result.usage),
       // Clawbot extension: the knowledge-base sources the answer was given (only when it had any).
       ...(result.citations && result.citations.length > 0 ? { citations: citationEntries(result.citations) } : {}),
+      // Clawbot extension: the tool calls the node ran itself (plugins, MCP servers, built-ins), when any.
+      ...toolSteps.fields(),
     });
   }
 }

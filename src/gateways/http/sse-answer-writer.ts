@@ -5,6 +5,7 @@ import type { Reply } from "../../pipeline/pipeline.js";
 import { citationEntries } from "../knowledge-field.js";
 import { openAiUsage } from "./http-io.js";
 import { SseStream, type SseStreamOptions } from "./sse-stream.js";
+import { ToolStepsField } from "./tool-steps-field.js";
 
 export interface SseAnswerWriterOptions extends Omit<SseStreamOptions, "object" | "opening"> {
   includeUsageChunk: boolean;
@@ -22,6 +23,7 @@ export interface SseChunkShape {
 
 export class SseAnswerWriter implements Reply {
   private readonly stream: SseStream;
+  private readonly toolSteps = new ToolStepsField();
 
   constructor(
     response: http.ServerResponse,
@@ -42,7 +44,8 @@ export class SseAnswerWriter implements Reply {
         // Clawbot extension: the final chunk (the one with finish_reason) carries the knowledge-base sources, when any.
         const citations = part.citations && part.citations.length > 0 ? { citations: citationEntries(part.citations) } : {};
         for (const fields of this.shape.beforeEnd?.(part) ?? []) this.stream.event(fields);
-        this.stream.event({ ...this.shape.end(part.finishReason), usage, ...citations });
+        // Clawbot extension: and the tool calls the node ran itself (`tool_steps`), when any.
+        this.stream.event({ ...this.shape.end(part.finishReason), usage, ...citations, ...this.toolSteps.fields() });
         if (this.options.includeUsageChunk) this.stream.event({ choices: [], usage });
         this.stream.finish();
         return true;
@@ -51,7 +54,8 @@ export class SseAnswerWriter implements Reply {
         this.stream.fail(part.error);
         return true;
       default:
-        // Node-side tool steps (tool-call, tool-result) are not part of the OpenAI stream.
+        // Node-side tool steps (tool-call, tool-result) are not OpenAI chunks: the last chunk lists them.
+        this.toolSteps.take(part);
         return true;
     }
   }
