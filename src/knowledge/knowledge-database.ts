@@ -1,6 +1,5 @@
 // The knowledge base's SQLite file: documents, chunks, the FTS5 index of their segmented text, and their vectors.
 import fs from "node:fs";
-import { ClawError } from "../core/errors.js";
 import type { SqliteDatabase } from "../store/database.js";
 import { storageError } from "../store/storage-error.js";
 import type { DocumentWrite, KnowledgeStats } from "./knowledge-types.js";

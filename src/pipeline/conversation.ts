@@ -1,7 +1,7 @@
 // Splits a request into what plugins see: the new user turn (`input`) and the rest of the conversation.
 import { ClawError } from "../core/errors.js";
 import type { ChatMessage } from "../core/types.js";
-import type { PipelineRequest } from "./pipeline.js";
+import type { PipelineRequest } from "./pipeline-request.js";
 
 export interface Conversation {
   /** The new user turn ("" when an OpenAI-style request does not end with a user message). */

@@ -1,27 +1,19 @@
 // One node-side tool call of the agent loop: the client is told (call, approval, result), the tool runs, observers hear of it.
 import type { ToolsConfig } from "../config/schema.js";
-import type { ChatMessage, Principal, StreamPart, ToolCall } from "../core/types.js";
+import type { ChatMessage, StreamPart, ToolCall } from "../core/types.js";
 import type { Logger } from "../logging/logger.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import { type ApproveCall, ToolRunner } from "../tools/tool-runner.js";
+import type { ToolRunContext } from "../tools/tool-types.js";
 import type { ToolCallRecord } from "./request-observer.js";
 import type { ToolPlan } from "./tool-plan.js";
 
-/** The request a call belongs to, as the tool step needs it. */
-export interface ToolStepRequest {
-  principal: Principal;
-  /** The client's request id. */
-  requestId: string;
-  gateway: string;
-  session: string | undefined;
-  agent: string;
-  /** Knowledge collections the request may read (for knowledge_search). */
-  collections: readonly string[] | "*";
+/** The request a call belongs to: who calls the tool and for which request, and how the client is told and asked. */
+export interface ToolStepRequest extends ToolRunContext {
   /** The gateway's approval channel (WebSocket); absent: calls that need approval are denied. */
   approve: ApproveCall | undefined;
   /** Writes a part to the client. */
   write(part: StreamPart): void;
-  signal: AbortSignal;
 }
 
 export interface ToolStepOptions {
@@ -44,14 +36,16 @@ export class ToolSteps {
    * once it ended (the audit record, the metrics). Returns the tool message for the conversation.
    */
   async run(call: ToolCall, plan: ToolPlan, request: ToolStepRequest, onCalled: (record: ToolCallRecord) => void): Promise<ChatMessage> {
-    request.write({ type: "tool-call", call });
+    const { approve, write, ...context } = request;
+    write({ type: "tool-call", call });
+    // The tool sees its run context only (not the client's reply or approval channel).
     const result = await this.runner.run(
       call,
       plan.node,
-      { principal: request.principal, requestId: request.requestId, gateway: request.gateway, session: request.session, agent: request.agent, collections: request.collections, signal: request.signal },
-      { known: (name) => this.options.registry?.find(name) !== undefined, approve: request.approve && this.asking(request, request.approve) },
+      context,
+      { known: (name) => this.options.registry?.find(name) !== undefined, approve: approve && this.asking(request, approve) },
     );
-    request.write({ type: "tool-result", callId: call.id, name: call.name, outcome: result.outcome, content: result.content, durationMs: result.durationMs });
+    write({ type: "tool-result", callId: call.id, name: call.name, outcome: result.outcome, content: result.content, durationMs: result.durationMs });
     onCalled({
       callId: call.id,
       tool: call.name,
