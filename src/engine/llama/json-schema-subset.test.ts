@@ -103,4 +103,17 @@ describe("toGrammarSchema", () => {
       { numRuns: 2000 },
     );
   });
+
+  it("generates small integer ranges as their values; other bounds are refused, or left to the check after generation (tool calls)", () => {
+    expect(toGrammarSchema({ type: "integer", minimum: 1, maximum: 3 })).toEqual({ enum: [1, 2, 3] });
+    expect(toGrammarSchema({ type: "integer", exclusiveMinimum: 0, maximum: 10, multipleOf: 5 })).toEqual({ enum: [5, 10] });
+    for (const bounded of [{ type: "integer", minimum: 0, maximum: 1000 }, { type: "integer", minimum: 1 }, { type: "number", minimum: 0.5, maximum: 2 }]) {
+      expect(() => toGrammarSchema(bounded)).toThrow(/which this server enforces only on integer ranges/);
+      expect(toGrammarSchema(bounded, "tools.x.parameters", { validatedAfter: true })).toEqual({ type: bounded.type });
+    }
+    expect(() => toGrammarSchema({ type: "string", pattern: "^a" })).toThrow(/"pattern"/);
+    expect(toGrammarSchema({ type: "string", pattern: "^a" }, "tools.x.parameters", { validatedAfter: true })).toEqual({ type: "string" });
+    expect(() => toGrammarSchema({ type: "integer", minimum: 3, maximum: 2 })).toThrow(/allows no integer/);
+  });
 });
+
