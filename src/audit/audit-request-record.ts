@@ -1,10 +1,22 @@
 // The body of a "request" audit record: who asked what through which gateway, what was answered, and how it went.
 import type { AuditConfig } from "../config/schema.js";
 import type { GenerationParams } from "../core/types.js";
-import type { RequestEnd } from "../pipeline/request-observer.js";
+import type { RequestEnd, RequestStart } from "../pipeline/request-observer.js";
 import { eraseText, type ErasedText } from "./audit-canonical.js";
 
 export type AuditContent = AuditConfig["content"];
+
+/** Who asked, where: the fields every record about a request starts with (its own record and its tool calls'). */
+export function requesterFields(start: RequestStart, nodeId: string): Record<string, unknown> {
+  return {
+    node: nodeId,
+    gateway: start.gateway,
+    subject: start.principal.subject,
+    roles: [...start.principal.roles],
+    session: start.session ?? null,
+    request_id: start.requestId,
+  };
+}
 
 /** The request's texts as `audit.content` keeps them: full (as received and generated), redacted (after the plugins), or their digests. */
 export function auditTexts(end: RequestEnd, content: AuditContent): { input: string | ErasedText | null; output: string | ErasedText | null } {
@@ -16,12 +28,7 @@ export function auditTexts(end: RequestEnd, content: AuditContent): { input: str
 
 export function requestRecordBody(end: RequestEnd, content: AuditContent, nodeId: string): Record<string, unknown> {
   return {
-    node: nodeId,
-    gateway: end.gateway,
-    subject: end.principal.subject,
-    roles: [...end.principal.roles],
-    session: end.session ?? null,
-    request_id: end.requestId,
+    ...requesterFields(end, nodeId),
     client_request_id: end.clientRequestId,
     received_at: end.receivedAt,
     model: end.model,

@@ -2,7 +2,7 @@
 import { toolNamePattern } from "../config/tools-schema.js";
 import type { RequestStart, ToolCallRecord } from "../pipeline/request-observer.js";
 import { eraseText, type ErasedText } from "./audit-canonical.js";
-import type { AuditContent } from "./audit-request-record.js";
+import { type AuditContent, requesterFields } from "./audit-request-record.js";
 
 /**
  * The call's arguments as `audit.content` keeps them: `full` the JSON text as the model wrote it; `redacted` and
@@ -15,12 +15,7 @@ export function auditArguments(call: ToolCallRecord, content: AuditContent): str
 
 export function toolCallRecordBody(start: RequestStart, call: ToolCallRecord, content: AuditContent, nodeId: string): Record<string, unknown> {
   return {
-    node: nodeId,
-    gateway: start.gateway,
-    subject: start.principal.subject,
-    roles: [...start.principal.roles],
-    session: start.session ?? null,
-    request_id: start.requestId,
+    ...requesterFields(start, nodeId),
     agent: call.agent,
     call_id: call.callId,
     // The name as the model wrote it, when it is a tool name at all (an unknown one is kept: the model asked for it).
