@@ -10,12 +10,13 @@ import { registerBackupCommand } from "./backup-command.js";
 import { registerRestoreCommand } from "./restore-command.js";
 import { registerWatermarkCommand } from "./watermark-command.js";
 import { registerEraseCommand } from "./erase-command.js";
+import { clawbotVersion } from "../core/version.js";
 import { registerKbCommand } from "./kb-command.js";
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("clawbot")
     .description("Local-first AI agent gateway: a GGUF model in-process, served over WebSocket and an OpenAI-compatible HTTP API.")
-    .version("0.1.0");
+    .version(clawbotVersion);
   registerStartCommand(program);
   registerInitCommand(program);
   registerTokenCommand(program);

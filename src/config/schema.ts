@@ -2,6 +2,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { clusterSchema } from "./cluster-schema.js";
 import { agentsSchema } from "./agents-schema.js";
 import { gatewaySchema } from "./gateway-schema.js";
 import { toolsSchema } from "./tools-schema.js";
@@ -263,6 +264,8 @@ export const configSchema = z.strictObject({
   security: securitySchema.default({}),
   knowledge: knowledgeSchema.default({}),
   tools: toolsSchema.default({}),
+  /** Several nodes on NATS JetStream (docs/cluster.md); absent: the node runs alone. */
+  cluster: clusterSchema.optional(),
 });
 
 export type ClawbotConfig = z.infer<typeof configSchema>;

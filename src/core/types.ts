@@ -139,6 +139,14 @@ export type StreamPart =
   | { type: "tool-result"; callId: string; name: string; outcome: ToolOutcome; content: string; durationMs: number }
   /** A `confirm: true` tool waits for the client's approval of this call (WebSocket `tool.approve`). */
   | { type: "tool-approval"; call: ToolCall; timeoutMs: number }
+  /**
+   * The generation in progress starts again (in a cluster, its worker stopped answering and another one took it): the
+   * text since the last tool result (or the answer's start) is void, and the complete text follows.
+   */
+  | { type: "restart"; reason: RestartReason; attempt: number }
   | { type: "error"; error: ClawError };
+
+/** Why a generation started again: `worker_lost` — the worker generating it died or stopped answering. */
+export type RestartReason = "worker_lost";
 
 export type FinishPart = Extract<StreamPart, { type: "finish" }>;

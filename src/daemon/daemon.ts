@@ -37,6 +37,7 @@ import { checkExposure } from "./exposure-check.js";
 import { acquirePidFile, type PidFile } from "./pid-file.js";
 import { type SessionExpiry, startSessionExpiry } from "./session-expiry.js";
 import type { KnowledgeService } from "../knowledge/knowledge-service.js";
+import type { ClusterNode } from "../cluster/cluster-node.js";
 
 export interface DaemonOptions {
   config: ClawbotConfig;
@@ -76,6 +77,8 @@ export interface Daemon {
   readonly knowledge: KnowledgeService | undefined;
   /** The tools the agent may call (built-ins, plugins, MCP servers). */
   readonly tools: ToolRegistry;
+  /** The node's part in the cluster (config `cluster`); undefined when it runs alone. */
+  readonly cluster: ClusterNode | undefined;
   /** Drains in-flight requests (up to shutdown_grace seconds), then stops gateways, engine and store. */
   close(): Promise<void>;
 }
@@ -100,6 +103,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   let knowledge: KnowledgeService | undefined;
   let tools: ToolRegistry | undefined;
   let agents: NodeAgents | undefined;
+  let cluster: ClusterNode | undefined;
   /** Set once the node started: a stop is recorded only after a recorded start. */
   let auditedStart = false;
   const storeHealth = new StoreHealth();
@@ -123,6 +127,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ["pause gateways", () => Promise.all(stopping.map((gateway) => gateway.pause?.()))],
       ["drain", () => pipeline?.drain(config.shutdown_grace * 1000)],
       ...stopping.map((gateway): [string, () => Promise<void>] => [gateway.name, () => gateway.stop()]),
+      ["cluster", () => cluster?.close(config.shutdown_grace * 1000)],
       ["tools", () => tools?.close()],
       ["knowledge base", () => knowledge?.close()],
       ["agent engines", () => agents?.close()],
@@ -145,8 +150,14 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     }
   };
   try {
+    // In a cluster, generations go through the cluster's work queue (this node's model serves it when it is a worker).
+    if (config.cluster) {
+      const { openClusterNode, clusterNodeId } = await import("../cluster/cluster-node.js");
+      cluster = openClusterNode({ config: config.cluster, nodeId: clusterNodeId(config.cluster, config.node_id), localEngine: engine, logger: logger.child({ cluster: config.cluster.name }) });
+    }
+    const pipelineEngine = cluster?.engine ?? engine;
     // The agents first: a gateway naming an agent that does not exist, or an agent's model that cannot be found, stops the start.
-    agents = await openNodeAgents(config, { engine, gateways: gatewayConfigs, baseDir, dataDir, logger, environment: options.environment });
+    agents = await openNodeAgents(config, { engine: pipelineEngine, gateways: gatewayConfigs, baseDir, dataDir, logger, environment: options.environment });
     const directory = ensurePrivateDirectory(dataDir);
     if (directory.widerMode !== undefined) {
       logger.warn(
@@ -158,12 +169,14 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     pidFile = acquirePidFile(dataDir);
     if (pidFile.replacedStalePid !== undefined) logger.info({ pid: pidFile.replacedStalePid }, "replaced the pid file of a node that is gone");
     database = openDatabase(dataDir);
-    const sessions = new SessionRepository(
+    const localSessions = new SessionRepository(
       database,
       { maxMessages: config.sessions.max_turns, retentionMs: config.sessions.retention_days * 24 * 60 * 60 * 1000 },
       storeHealth,
     );
-    sessionExpiry = startSessionExpiry(sessions, logger);
+    // Each node expires its own replica of the sessions (the same rows everywhere, by its own clock).
+    sessionExpiry = startSessionExpiry(localSessions, logger);
+    const sessions = cluster ? cluster.replicateSessions(localSessions) : localSessions;
     const requestLedger = new RequestLedger(database);
     const revocations = new RevocationList(database);
     const store = database;
@@ -172,6 +185,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       const { openKnowledge } = await import("../knowledge/knowledge-service.js");
       const onSearch = (mode: string, seconds: number, outcome: string) => metrics.knowledgeSearched(mode, seconds, outcome);
       knowledge = await openKnowledge(config.knowledge, { dataDir, baseDir, engine, logger, threads: config.agent.threads, onSearch });
+      // Documents ingested on another node of the cluster are applied to this node's knowledge base too.
+      if (knowledge && cluster) cluster.replicateKnowledge(knowledge);
     }
     const nodeTools = await openNodeTools(config, { plugins, baseDir, logger, knowledge: knowledge?.retriever });
     tools = nodeTools;
@@ -189,7 +204,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     const observers = [...(audit ? [audit.observer] : []), metrics.observer, requestLog(logger), ...(options.extraObservers ?? [])];
     pipeline = new Pipeline({
       agent: config.agent,
-      engine,
+      engine: pipelineEngine,
       sessions,
       logger,
       plugins,
@@ -225,7 +240,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         logger: logger.child({ gateway: gatewayConfig.type }),
         baseDir,
         dataDir,
-        isReady: () => engine.ready,
+        isReady: () => (cluster ? cluster.ready() : engine.ready),
         storeFailure: () => storeHealth.reason,
         requestLedger,
         modelAliases: config.agent.model_aliases,
@@ -261,7 +276,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     logger.info({ ...loaded.info }, "model ready");
     audit?.recordLifecycle("start", { model: loaded.info.model, engine: loaded.info.engine, gateways: gateways.map((gateway) => gateway.name) });
     auditedStart = true;
-    return { gateways, pipeline, plugins, engine, sessions, database, metrics, audit, revocations, policy: enforcement.store, knowledge, tools, close };
+    return { gateways, pipeline, plugins, engine, sessions: localSessions, database, metrics, audit, revocations, policy: enforcement.store, knowledge, tools, cluster, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,5 +1,5 @@
 // The small interface every engine implements: render and count a prompt, stream a generation, close.
-import type { ChatMessage, FinishPart, GenerationParams, TokenLogprob, ToolCall, ToolChoice, ToolDefinition } from "../core/types.js";
+import type { ChatMessage, FinishPart, GenerationParams, StreamPart, TokenLogprob, ToolCall, ToolChoice, ToolDefinition } from "../core/types.js";
 import type { QueueOwner } from "./admission-queue.js";
 
 export interface EngineRequest {
@@ -99,7 +99,14 @@ export interface VramUsage {
  * What `stream` yields: text deltas and tool calls (requests with `tools`), then one finish (`tool_calls` when it
  * called). Failures are thrown as ClawError.
  */
-export type EnginePart = { type: "text-delta"; text: string; logprobs?: TokenLogprob[] } | { type: "tool-call"; call: ToolCall } | FinishPart;
+export type EnginePart =
+  | { type: "text-delta"; text: string; logprobs?: TokenLogprob[] }
+  | { type: "tool-call"; call: ToolCall }
+  /** The generation starts again from nothing (a remote engine whose worker was lost): the parts so far are void. */
+  | RestartPart
+  | FinishPart;
+
+export type RestartPart = Extract<StreamPart, { type: "restart" }>;
 
 export interface LanguageModel {
   readonly info: EngineInfo;

@@ -177,6 +177,8 @@ export function serverFrame(id: string | null, part: StreamPart): Record<string,
       return { type: "tool-result", id, call_id: part.callId, name: part.name, outcome: part.outcome, content: part.content, duration_ms: round(part.durationMs) };
     case "tool-approval":
       return { type: "tool-approval", id, call: toolCallEntry(part.call), timeout_ms: part.timeoutMs };
+    case "restart":
+      return { type: "restart", id, reason: part.reason, attempt: part.attempt };
     case "error":
       return errorFrame(id, part.error);
   }

@@ -1,7 +1,7 @@
 // The agent loop: generate; when the model called node-side tools, run them, add the calls and results, generate again.
 import { ClawError } from "../core/errors.js";
 import type { ChatMessage, FinishPart, TokenLogprob, ToolCall, Usage } from "../core/types.js";
-import type { EngineRequest, LanguageModel } from "../engine/language-model.js";
+import type { EngineRequest, LanguageModel, RestartPart } from "../engine/language-model.js";
 import { stepChoice, type ToolPlan } from "./tool-plan.js";
 
 export interface AgentLoopInput {
@@ -13,6 +13,11 @@ export interface AgentLoopInput {
   signal: AbortSignal;
   /** Takes each generated delta; resolves when the client can take more (backpressure). */
   onText(text: string, logprobs: TokenLogprob[] | undefined): Promise<void>;
+  /**
+   * The generation in progress starts again (a cluster's worker was lost): the text given to `onText` since this
+   * generation began is void.
+   */
+  onRestart(part: RestartPart): Promise<void>;
   /** Runs one call of a node-side tool; resolves with the tool message for the conversation. */
   runCall(call: ToolCall): Promise<ChatMessage>;
 }
@@ -45,6 +50,11 @@ export async function runAgentLoop(input: AgentLoopInput): Promise<AgentLoopResu
         text += part.text;
         await input.onText(part.text, part.logprobs);
       } else if (part.type === "tool-call") calls.push(part.call);
+      else if (part.type === "restart") {
+        text = "";
+        calls.length = 0;
+        await input.onRestart(part);
+      }
       else finish = part;
     }
     if (!finish) throw new ClawError("internal", "The engine ended a generation without a finish.");

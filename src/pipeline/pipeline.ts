@@ -198,7 +198,7 @@ export class Pipeline {
         firstPosition: tail?.firstPosition,
       });
       // Stage 6, generate; stage 7, postProcess: every delta passes the plugins' output processing before it is written.
-      const output = await this.plugins.createOutput(context);
+      let output = await this.plugins.createOutput(context);
       /** Writes a delta; false when the client's buffer is full and the next token must wait for `drained()`. */
       // Token logprobs (when asked) go with the text of their tokens, unless a plugin may rewrite that text; the finish
       // carries them all.
@@ -227,6 +227,13 @@ export class Pipeline {
         write: (part: StreamPart) => void reply.write(part),
         signal: controller.signal,
       };
+      /** Where the generation in progress began in the texts (a restart cuts them back to it). */
+      const generationStart = { generated: 0, delivered: 0, logprobs: 0 };
+      const markGeneration = () => {
+        generationStart.generated = texts.generatedOutput.length;
+        generationStart.delivered = texts.deliveredOutput.length;
+        generationStart.logprobs = logprobs?.length ?? 0;
+      };
       const { finish: part, steps: toolSteps } = await runAgentLoop({
         engine,
         request: { messages, prompt, params, conversation: conversationKey, owner },
@@ -241,7 +248,20 @@ export class Pipeline {
           // Backpressure: a client that does not read holds its own generation, not the node's memory.
           if (!deliver(await output.push(text), tokenLogprobs) && reply.drained) await reply.drained();
         },
-        runCall: (call) => this.toolSteps.run(call, toolPlan as ToolPlan, stepRequest, (record) => this.notify("toolCalled", start, record)),
+        // A cluster's worker was lost mid-generation and another one starts it again: the client is told to drop what it
+        // got of this generation; the plugins' output processing starts afresh.
+        onRestart: async (part) => {
+          texts.generatedOutput = texts.generatedOutput.slice(0, generationStart.generated);
+          texts.deliveredOutput = texts.deliveredOutput.slice(0, generationStart.delivered);
+          if (logprobs) logprobs.length = generationStart.logprobs;
+          output = await this.plugins.createOutput(context);
+          reply.write(part);
+        },
+        runCall: async (call) => {
+          const result = await this.toolSteps.run(call, toolPlan as ToolPlan, stepRequest, (record) => this.notify("toolCalled", start, record));
+          markGeneration();
+          return result;
+        },
       });
       authorization?.finished(part.usage);
       deliver(await output.finish());
