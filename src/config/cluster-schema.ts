@@ -14,7 +14,7 @@ export const clusterSchema = z.strictObject({
   /** The NATS servers (one URL or several of one NATS cluster); the client fails over between them. */
   nats: z.union([natsUrl, z.array(natsUrl).min(1)]).transform((value) => (Array.isArray(value) ? value : [value])),
   /** The cluster's name: its streams, buckets and subjects carry it, so several clusters can share one NATS. */
-  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - (up to 64)"),
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - (up to 64)").default("clawbot"),
   /** This node's id in the cluster; the top-level `node_id` (the host name) when absent. Unique per node. */
   node_id: z
     .string()
