@@ -45,7 +45,8 @@ export interface AuditSource {
 export interface AuditSinkStatus {
   /** The cursor's name (config `name`, else type and destination). */
   name: string;
-  type: "file" | "syslog" | "http";
+  /** `cluster`: the cluster's audit stream on NATS JetStream (added by the node in cluster mode, not configured). */
+  type: "file" | "syslog" | "http" | "cluster";
   /** The last sequence the sink acknowledged. */
   cursor: number;
   /** Records appended and not yet shipped to it. */

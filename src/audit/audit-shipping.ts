@@ -27,6 +27,8 @@ export interface AuditShippingOptions {
   /** Relative file paths (the file sink, CA files) resolve against it. */
   baseDir: string;
   nodeId: string;
+  /** Sinks the node adds beyond the configured ones (the cluster's audit stream), built with the same context. */
+  extraSinks?: ((context: AuditSinkContext) => AuditSink)[];
 }
 
 /** One shipper per sink, each from its durable cursor; a sink that is down never holds up the others or the answers. */
@@ -49,6 +51,13 @@ export function startAuditShipping(sinks: AuditSinkConfig[], options: AuditShipp
       wake = () => shipper.wake();
       shippers.push(shipper);
     });
+    for (const build of options.extraSinks ?? []) {
+      let wake: () => void = () => undefined;
+      const sink = build({ nodeId: options.nodeId, baseDir: options.baseDir, logger: options.logger, notify: () => wake() });
+      const shipper = new AuditShipper({ name: `${sink.type}:${sink.destination}`, sink, source: options.source, cursors, logger: options.logger });
+      wake = () => shipper.wake();
+      shippers.push(shipper);
+    }
   } catch (error) {
     for (const shipper of shippers) void shipper.close();
     throw error;

@@ -9,7 +9,7 @@ import { AuditLedger } from "./audit-ledger.js";
 import type { AuditEventKind, AuditKind, AuditSource, AuditStatus } from "./audit-record.js";
 import { requestRecordBody } from "./audit-request-record.js";
 import { toolCallRecordBody } from "./audit-tool-record.js";
-import { startAuditShipping, type AuditShipping } from "./audit-shipping.js";
+import { startAuditShipping, type AuditShipping, type AuditShippingOptions } from "./audit-shipping.js";
 import { AuthFailureBursts } from "./auth-failure-bursts.js";
 import { configDigest } from "./config-digest.js";
 
@@ -46,6 +46,8 @@ export interface AuditTrailOptions {
   /** Auth failures recorded one by one per gateway per second; the rest of the second is one summary record. */
   authFailuresPerSecond?: number;
   clock?: () => number;
+  /** Sinks the node adds beyond `audit.sinks` (in a cluster: the cluster's audit stream). */
+  extraSinks?: AuditShippingOptions["extraSinks"];
 }
 
 /** Auth failures recorded one by one per gateway per second by default. */
@@ -93,7 +95,9 @@ export function openAuditTrail(config: AuditConfig, options: AuditTrailOptions):
   };
 
   const shipping: AuditShipping | undefined =
-    config.sinks.length > 0 ? startAuditShipping(config.sinks, { source: ledger, database, logger, baseDir: options.baseDir, nodeId }) : undefined;
+    config.sinks.length > 0 || (options.extraSinks?.length ?? 0) > 0
+      ? startAuditShipping(config.sinks, { source: ledger, database, logger, baseDir: options.baseDir, nodeId, extraSinks: options.extraSinks })
+      : undefined;
 
   const checkpoint = (): void => {
     const head = ledger.head();
