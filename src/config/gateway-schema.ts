@@ -144,6 +144,11 @@ export const mqttOptionsSchema = z.strictObject({
   auth: authSchema.default({ type: "none" }),
   /** Sealed messages (docs/protocol.md "Encrypted MQTT messages (SM)"): each request SM4-GCM sealed to the static SM2 key, each reply to its request. */
   encryption: linkEncryptionSchema.optional(),
+  /**
+   * In a cluster (docs/cluster.md), only the primary node connects this gateway — one client id, one broker session —
+   * and a standby takes over when the primary dies. false: every node connects (give each its own client_id and topics).
+   */
+  cluster_singleton: z.boolean().default(true),
   ...gatewayAgentKeys,
 });
 
