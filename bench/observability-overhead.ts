@@ -63,7 +63,7 @@ export async function runObservabilityOverhead(options: BenchOptions, log: (line
 }
 
 /** Each connection sends its next request as soon as its last one finished, for `seconds`. */
-async function closedLoop(node: BenchNode, connections: number, seconds: number, maxTokens: number): Promise<Omit<OverheadRound, "variant">> {
+export async function closedLoop(node: BenchNode, connections: number, seconds: number, maxTokens: number): Promise<Omit<OverheadRound, "variant">> {
   const sockets = await Promise.all(Array.from({ length: connections }, () => openSocket(node.wsUrl, node.token)));
   const latencies: number[] = [];
   const startedAt = performance.now();

@@ -79,6 +79,8 @@ export interface BenchOptions {
   /** Tool catalog cost (bench/tool-prompt-cost.ts): two-turn conversations per variant (10 tools, none). */
   toolsRepetitions: number;
   skipTools: boolean;
+  /** Skip the cluster hop (needs nats-server). */
+  skipCluster: boolean;
 }
 
 /**
@@ -93,10 +95,11 @@ export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env, a
     if (argument === "--write-report") writeReport = true;
     else if (argument === "--skip-knowledge") flags.BENCH_SKIP_KNOWLEDGE = "1";
     else if (argument === "--skip-tools") flags.BENCH_SKIP_TOOLS = "1";
+    else if (argument === "--skip-cluster") flags.BENCH_SKIP_CLUSTER = "1";
     else if (argument.startsWith("--kb-records=")) flags.BENCH_KB_RECORDS = argument.slice("--kb-records=".length);
     else {
       throw new BenchSetupError(
-        `unknown argument "${argument}"; the flags are --write-report, --skip-knowledge, --kb-records=N and --skip-tools (settings are BENCH_* variables, see docs/benchmarks.md)`,
+        `unknown argument "${argument}"; the flags are --write-report, --skip-knowledge, --kb-records=N, --skip-tools and --skip-cluster (settings are BENCH_* variables, see docs/benchmarks.md)`,
       );
     }
   }
@@ -156,6 +159,7 @@ export function readBenchOptions(environment: NodeJS.ProcessEnv = process.env, a
     skipKnowledge: environment.BENCH_SKIP_KNOWLEDGE === "1",
     toolsRepetitions: integerOption(environment, "BENCH_TOOLS_REPETITIONS", 5, 1),
     skipTools: environment.BENCH_SKIP_TOOLS === "1",
+    skipCluster: environment.BENCH_SKIP_CLUSTER === "1",
   };
 }
 

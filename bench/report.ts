@@ -10,6 +10,7 @@ import { renderKnowledge } from "./knowledge-render.js";
 import type { LateJoinResult } from "./late-join.js";
 import { renderLongSession, type LongSessionResult } from "./long-session.js";
 import { renderObservabilityOverhead, type ObservabilityOverheadResult } from "./observability-overhead.js";
+import { renderClusterHop, type ClusterHopResult } from "./cluster-hop.js";
 import { renderReuseLoad, type ReuseLoadResult } from "./reuse-load.js";
 import type { BenchOptions } from "./options.js";
 import { renderScale, type ScaleResult } from "./scale.js";
@@ -49,6 +50,7 @@ export interface BenchResults {
   longSession?: LongSessionResult;
   scale?: ScaleResult;
   overhead?: ObservabilityOverheadResult;
+  clusterHop?: ClusterHopResult;
   watermark?: WatermarkResult;
   knowledge?: KnowledgeResult;
   tools?: ToolPromptCostResult;
@@ -64,6 +66,7 @@ export function renderResults(results: BenchResults): string {
   if (results.longSession) parts.push(renderLongSession(results.longSession));
   if (results.scale) parts.push(renderScale(results.scale));
   if (results.overhead) parts.push(renderObservabilityOverhead(results.overhead));
+  if (results.clusterHop) parts.push(renderClusterHop(results.clusterHop));
   if (results.watermark) parts.push(renderWatermark(results.watermark));
   if (results.knowledge) parts.push(renderKnowledge(results.knowledge));
   if (results.tools) parts.push(renderToolPromptCost(results.tools));

@@ -11,6 +11,7 @@ import { runKnowledge } from "./knowledge.js";
 import { runLateJoin } from "./late-join.js";
 import { runLongSession } from "./long-session.js";
 import { runObservabilityOverhead } from "./observability-overhead.js";
+import { runClusterHop } from "./cluster-hop.js";
 import { BenchSetupError, readBenchOptions } from "./options.js";
 import { benchTestModelPath, resolveBenchModel } from "./realistic-model.js";
 import { runScale } from "./scale.js";
@@ -42,6 +43,10 @@ async function main(): Promise<void> {
   if (!options.skipOverhead) {
     log("observability overhead:");
     results.overhead = await runObservabilityOverhead(options, log);
+  }
+  if (!options.skipCluster) {
+    log("cluster hop:");
+    results.clusterHop = await runClusterHop(options, log);
   }
   if (!options.skipScale) {
     log(`scale: ${options.scaleIdle} idle + ${options.scaleStreaming} streaming WebSocket connections (node as a child process)`);

@@ -93,6 +93,19 @@ describe("ChatClient", () => {
     expect((await client.ask("again")).text).toBe("you said: again");
   });
 
+  it("on a restart frame drops the void text and tells onRestart; the finish holds only the new answer", async () => {
+    const restarts: unknown[] = [];
+    const client = new ChatClient({ onRestart: (frame) => restarts.push(frame) });
+    clients.push(client);
+    await client.connect(server.url, token);
+    const deltas: string[] = [];
+    const finish = await client.ask("restart", {}, (text) => deltas.push(text));
+    expect(deltas.slice(0, 2)).toEqual(["lost", " words"]);
+    expect(restarts).toEqual([{ type: "restart", id: finish.id, reason: "worker_lost", attempt: 2 }]);
+    expect(finish.text).toBe("you said: restart");
+    expect(deltas.slice(2).join("")).toBe("you said: restart");
+  });
+
   it("rejects a bad token with a clear unauthorized error", async () => {
     const client = new ChatClient();
     clients.push(client);

@@ -37,6 +37,14 @@ export type ToolFrame =
   | { type: "tool-result"; id: string; call_id: string; name: string; outcome: string; content: string; duration_ms: number }
   | { type: "tool-approval"; id: string; call: { id: string; name: string; arguments: string }; timeout_ms: number };
 
+/** A cluster's worker was lost and another one starts the answer again (docs/protocol.md): the text since the last tool step is void. */
+export interface RestartFrame {
+  type: "restart";
+  id: string;
+  reason: string;
+  attempt: number;
+}
+
 /** A failure seen by the client: a protocol code from the server (`unauthorized`, `overloaded`, …) or a client-side one. */
 export class ChatClientError extends Error {
   constructor(
@@ -63,12 +71,16 @@ export interface ChatClientOptions {
   sm?: { serverKey?: string };
   /** Told of each tool call and result of an answer. */
   onTool?: (frame: ToolFrame) => void;
+  /** Told when the answer starts again (the text since the last tool step was void; the new text follows). */
+  onRestart?: (frame: RestartFrame) => void;
   /** Decides on a tool call that needs the user's approval; without it every such call is refused. */
   approve?: (frame: Extract<ToolFrame, { type: "tool-approval" }>) => Promise<boolean>;
 }
 
 interface PendingRequest {
   text: string;
+  /** Where the generation in progress began in `text` (a restart cuts it back to there). */
+  generationStart: number;
   cancelled: boolean;
   onDelta: (text: string) => void;
   resolve: (frame: FinishFrame) => void;
@@ -161,7 +173,7 @@ export class ChatClient {
     }
     const id = `r${this.nextId++}`;
     return new Promise<FinishFrame>((resolve, reject) => {
-      this.pending.set(id, { text: "", cancelled: false, onDelta, resolve, reject });
+      this.pending.set(id, { text: "", generationStart: 0, cancelled: false, onDelta, resolve, reject });
       const frame = { type: "chat", id, session: this.session, message, ...(hasKeys(params) ? { params } : {}) };
       socket.send(this.encode(frame), (error) => {
         if (error) this.settle(id, new ChatClientError("connection_closed", `Could not send: ${error.message}`, { cause: error }));
@@ -221,7 +233,11 @@ export class ChatClient {
       request.text += frame.text;
       request.onDelta(frame.text);
     } else if (frame.type === "tool-call" || frame.type === "tool-result") {
+      if (frame.type === "tool-result") request.generationStart = request.text.length;
       this.options.onTool?.(frame as unknown as ToolFrame);
+    } else if (frame.type === "restart") {
+      request.text = request.text.slice(0, request.generationStart);
+      this.options.onRestart?.({ type: "restart", id, reason: String(frame.reason), attempt: Number(frame.attempt) });
     } else if (frame.type === "tool-approval") {
       const asked = frame as unknown as Extract<ToolFrame, { type: "tool-approval" }>;
       this.options.onTool?.(asked);

@@ -8,7 +8,7 @@ import { InvalidArgumentError } from "commander";
 import { startFakeChatServer, type FakeChatServer } from "../../test/helpers/fake-chat-server.js";
 import { freePort } from "../../test/helpers/cli-process.js";
 import { startTestNode, type TestNode } from "../../test/helpers/test-node.js";
-import { interruptAction, parseToolChoice, quitHint, type InterruptState } from "./chat-command.js";
+import { interruptAction, parseToolChoice, quitHint, restartMarker, type InterruptState } from "./chat-command.js";
 
 const token = "good-token";
 // util-linux script(1) gives the chat a pseudo-terminal, so readline reads raw keys and Ctrl-C is the byte 0x03.
@@ -54,6 +54,12 @@ describe("clawbot chat (stdin not a TTY)", () => {
     expect(result.code).toBe(0);
     const chat = server.frames.find((frame) => frame.type === "chat" && frame.session === "piped");
     expect(chat).toMatchObject({ params: { max_tokens: 32, temperature: 0 } });
+  });
+
+  it("marks a restart (a cluster's worker lost) with a line of its own, then prints the new answer", async () => {
+    const result = await runChat(["--url", server.url, "--token", token], "restart\n");
+    expect(result.stdout).toBe(`lost words\n${restartMarker}\nyou said: restart\n`);
+    expect(result.code).toBe(0);
   });
 
   it("takes the token from CLAWBOT_TOKEN", async () => {

@@ -21,6 +21,9 @@ interface ChatCommandOptions {
   agent?: string;
 }
 
+/** A line of the answer (stdout) when a cluster's worker was lost mid-answer and another one starts it again; the new text follows on stdout. */
+export const restartMarker = "↻ restarted on another worker";
+
 /** A second Ctrl-C within this many milliseconds quits even while an answer streams. */
 const doubleInterruptMs = 1000;
 
@@ -78,6 +81,8 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
   const token = options.token ?? (process.env.CLAWBOT_TOKEN || undefined);
   const params: ChatParams = { max_tokens: options.maxTokens, temperature: options.temperature, tool_choice: options.toolChoice, agent: options.agent };
   let lostConnection: ChatClientError | undefined;
+  /** Whether the answer's last text left the cursor mid-line. */
+  const screen = { midLine: false };
   const input = new LineInput(interactive);
   let sm: { serverKey?: string } | undefined;
   try {
@@ -91,6 +96,12 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
     session: options.session,
     ...(sm ? { sm } : {}),
     onTool: (frame) => printToolFrame(frame, interactive),
+    // The text so far stays on screen (it cannot be taken back): a marker line in the answer, then the complete new text.
+    onRestart: () => {
+      const marker = process.stdout.isTTY ? `\x1b[2m${restartMarker}\x1b[0m` : restartMarker;
+      process.stdout.write(`${screen.midLine ? "\n" : ""}${marker}\n`);
+      screen.midLine = false;
+    },
     // A call that writes or sends asks the user at the prompt; piped input cannot answer, so such calls are refused.
     ...(interactive ? { approve: (frame: Extract<ToolFrame, { type: "tool-approval" }>) => askApproval(input, frame) } : {}),
     onClose: (error) => {
@@ -132,7 +143,7 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
     warned = false;
     if (line === undefined || quitCode !== undefined || lostConnection) break;
     if (line.trim() === "") continue;
-    const failure = await answer(client, line, params);
+    const failure = await answer(client, line, params, screen);
     if (quitCode !== undefined || lostConnection) break;
     if (failure) {
       printError(failure.error);
@@ -154,11 +165,13 @@ export async function runChat(options: ChatCommandOptions): Promise<number> {
 }
 
 /** Streams one answer to stdout, then the stats line (stderr); returns the failure, if any, for the caller to report. */
-async function answer(client: ChatClient, message: string, params: ChatParams): Promise<{ error: unknown } | undefined> {
+async function answer(client: ChatClient, message: string, params: ChatParams, screen: { midLine: boolean }): Promise<{ error: unknown } | undefined> {
   let streamed = "";
+  screen.midLine = false;
   try {
     const finish = await client.ask(message, params, (text) => {
       streamed += text;
+      if (text !== "") screen.midLine = !text.endsWith("\n");
       process.stdout.write(text);
     });
     // A cancel that landed before any delta leaves nothing on screen; show what the server kept.

@@ -12,6 +12,7 @@ import { registerWatermarkCommand } from "./watermark-command.js";
 import { registerEraseCommand } from "./erase-command.js";
 import { clawbotVersion } from "../core/version.js";
 import { registerKbCommand } from "./kb-command.js";
+import { registerClusterCommand } from "./cluster-command.js";
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("clawbot")
@@ -28,5 +29,6 @@ export async function main(argv: string[]): Promise<void> {
   registerWatermarkCommand(program);
   registerEraseCommand(program);
   registerKbCommand(program);
+  registerClusterCommand(program);
   await program.parseAsync(argv);
 }

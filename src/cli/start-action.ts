@@ -1,6 +1,7 @@
 // What `clawbot start` does: load config (or first-run defaults), make the model available, serve until SIGINT/SIGTERM.
 import fs from "node:fs";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.js";
+import { clusterSchema } from "../config/cluster-schema.js";
 import type { ClawbotConfig } from "../config/schema.js";
 import type { Daemon } from "../daemon/daemon.js";
 import { createLogger } from "../logging/logger.js";
@@ -16,6 +17,7 @@ export interface StartOptions {
   model?: string;
   port?: string;
   metricsPort?: string;
+  cluster?: string;
   insecureDev?: boolean;
   logLevel?: string;
 }
@@ -37,7 +39,7 @@ export async function start(options: StartOptions): Promise<void> {
       : firstRun && environment.CLAWBOT_METRICS_PORT
         ? { value: environment.CLAWBOT_METRICS_PORT, from: "CLAWBOT_METRICS_PORT" }
         : undefined;
-  const config = withMetricsPort(withPortOverride(loaded.config, options.port), metricsPort);
+  const config = withCluster(withMetricsPort(withPortOverride(loaded.config, options.port), metricsPort), options.cluster);
   const logger = createLogger(options.logLevel ?? config.log_level);
   // Printed whatever the log level: a node that accepts weak secrets must never run unnoticed.
   if (options.insecureDev) process.stderr.write("WARNING: --insecure-dev: weak JWT secrets are accepted. Never run like this in production.\n");
@@ -91,6 +93,14 @@ export async function start(options: StartOptions): Promise<void> {
   const websocket = daemon.gateways.find((gateway) => gateway.name.startsWith("websocket"));
   lines.push(...(await tokenLines(config, { firstRun, tokenConfigFile: configPath ?? options.gateways, websocketUrl: websocket?.name.split(" ")[1] })));
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/** `--cluster <url>`: cluster mode on that NATS server, with the config's other `cluster:` keys or their defaults. */
+function withCluster(config: ClawbotConfig, url: string | undefined): ClawbotConfig {
+  if (url === undefined) return config;
+  const result = clusterSchema.safeParse({ ...config.cluster, nats: url });
+  if (!result.success) throw new ConfigError(`--cluster: ${result.error.issues.map((issue) => issue.message).join("; ")}, got "${url}"`);
+  return { ...config, cluster: result.data };
 }
 
 /** `--metrics-port` wins over metrics.port and CLAWBOT_METRICS_PORT. */

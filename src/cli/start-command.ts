@@ -11,6 +11,7 @@ export function registerStartCommand(program: Command): void {
     .option("--gateways <file>", "the gateways JSON (top-level gateways:)")
     .option("-m, --model <name|path|url|hf-uri>", "model to load instead of agent.model_path: a name from `clawbot models list`, a file, or a URL / hf: URI (downloaded once)")
     .option("-p, --port <port>", "listen on this port instead of the configured ones (WebSocket and HTTP share it)")
+    .option("--cluster <url>", "join the cluster on this NATS server (nats://host:4222): sets cluster.nats; the config's other cluster: keys still apply")
     .option("--metrics-port <port>", "serve the Prometheus metrics on this port instead of metrics.port (0: any free port)")
     .option("--insecure-dev", "accept weak JWT secrets (placeholder or under 32 bytes) with a warning")
     .option("--log-level <level>", "trace, debug, info, warn, error")

@@ -8,6 +8,9 @@ import type { LanguageModel } from "../engine/language-model.js";
 import type { KnowledgeService } from "../knowledge/knowledge-service.js";
 import type { Logger } from "../logging/logger.js";
 import type { SessionRepository } from "../store/session-repository.js";
+import type { SessionStore } from "../store/session-store.js";
+import type { AuditSink, AuditSinkContext } from "../audit/sinks/audit-sink.js";
+import { ClusterAuditSink } from "./cluster-audit-sink.js";
 import { clusterNames } from "./cluster-names.js";
 import { startLeadership, type Leadership } from "./leadership.js";
 import { startMembership, type Membership, type NodeBeat } from "./membership.js";
@@ -46,9 +49,11 @@ export interface ClusterNode {
   /** The pipeline's engine: generations go through the work queue. */
   readonly engine: LanguageModel;
   /** The node's session repository wrapped so that its changes reach every node and theirs reach it (the pipeline's). */
-  replicateSessions(local: SessionRepository): SessionRepository;
+  replicateSessions(local: SessionRepository): SessionStore;
   /** Applies the knowledge-base changes other nodes publish to this node's knowledge base. */
   replicateKnowledge(knowledge: KnowledgeService): void;
+  /** The audit sink that ships this node's records to the cluster's audit stream (the audit trail adds it). */
+  auditSink(context: AuditSinkContext): AuditSink;
   readonly leadership: Leadership;
   readonly membership: Membership;
   status(): ClusterStatus;
@@ -111,6 +116,7 @@ export function openClusterNode(options: ClusterNodeOptions): ClusterNode {
         closers.push(["session replica", () => replicated.close()]);
         return replicated.store;
       },
+      auditSink: (context) => new ClusterAuditSink({ link, names, nodeId, replicas: config.replicas }, context),
       replicateKnowledge(knowledge) {
         const replica: KnowledgeReplica = startKnowledgeReplica({ link, names, nodeId, replicas: config.replicas, knowledge, logger });
         closers.push(["knowledge replica", () => replica.close()]);

@@ -25,6 +25,7 @@ import { createAdminActions } from "./admin-actions.js";
 import { openDatabase, type SqliteDatabase } from "../store/database.js";
 import { RequestLedger } from "../store/request-ledger.js";
 import { SessionRepository } from "../store/session-repository.js";
+import type { SessionStore } from "../store/session-store.js";
 import { StoreHealth } from "../store/store-health.js";
 import { ensurePrivateDirectory } from "../core/private-files.js";
 import { openAuditTrail, type AuditTrail } from "../audit/audit-trail.js";
@@ -38,6 +39,8 @@ import { acquirePidFile, type PidFile } from "./pid-file.js";
 import { type SessionExpiry, startSessionExpiry } from "./session-expiry.js";
 import type { KnowledgeService } from "../knowledge/knowledge-service.js";
 import type { ClusterNode } from "../cluster/cluster-node.js";
+import { SingletonGateway } from "../cluster/singleton-gateway.js";
+import type { AuditSinkContext } from "../audit/sinks/audit-sink.js";
 
 export interface DaemonOptions {
   config: ClawbotConfig;
@@ -176,7 +179,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     );
     // Each node expires its own replica of the sessions (the same rows everywhere, by its own clock).
     sessionExpiry = startSessionExpiry(localSessions, logger);
-    const sessions = cluster ? cluster.replicateSessions(localSessions) : localSessions;
+    const sessions: SessionStore = cluster ? cluster.replicateSessions(localSessions) : localSessions;
     const requestLedger = new RequestLedger(database);
     const revocations = new RevocationList(database);
     const store = database;
@@ -190,7 +193,11 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     }
     const nodeTools = await openNodeTools(config, { plugins, baseDir, logger, knowledge: knowledge?.retriever });
     tools = nodeTools;
-    if (config.audit.enabled) audit = openAuditTrail(config.audit, { database, nodeId: config.node_id, logger, baseDir, config });
+    if (config.audit.enabled) {
+      // In a cluster, every node's records also go to the cluster's audit stream (from their own cursor, like any sink).
+      const extraSinks = cluster ? [(context: AuditSinkContext) => (cluster as ClusterNode).auditSink(context)] : [];
+      audit = openAuditTrail(config.audit, { database, nodeId: config.node_id, logger, baseDir, config, extraSinks });
+    }
     // The security policy: a broken file stops the start; edits are watched, and every change is audited (config_reload).
     const enforcement = createPolicyEnforcement(config.security, {
       baseDir,
@@ -218,7 +225,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(authorizer ? { authorize: (request: AuthorizeRequest) => authorizer.authorize(request) } : {}),
     });
     // The http gateway's admin API (scope admin): policy, sessions, tools, revocation, erasure.
-    const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store, tools: nodeTools });
+    // In a cluster, an erased subject's sessions are erased on every node (`sessions.eraser`).
+    const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store, tools: nodeTools, ...(sessions.eraser ? { erasers: [sessions.eraser] } : {}) });
     const listeners = new HttpListeners({ baseDir });
     const gateways: Gateway[] = [];
     const gatewayTypes = gatewayConfigs.map((entry) => (entry.type === "custom" ? entry.protocol : entry.type));
@@ -246,12 +254,30 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         modelAliases: config.agent.model_aliases,
         gatewayStatuses: () => gateways.map((gateway, at) => gatewayStatusOf(gateway, gatewayTypes[at] ?? "custom")),
         toolServers: () => nodeTools.servers(),
+        ...(cluster ? { clusterStatus: () => (cluster as ClusterNode).status() } : {}),
         admin,
       };
-      gateways.push(await createGateway(gatewayConfig, context, listeners, `gateways[${index}]`));
+      const where = `gateways[${index}]`;
+      // In a cluster, an MQTT gateway is by default the primary's alone (one client id on the broker): standbys wait.
+      const singleton = cluster && gatewayConfig.type === "mqtt" && gatewayConfig.cluster_singleton;
+      gateways.push(
+        singleton && cluster
+          ? new SingletonGateway({
+              create: () => createGateway(gatewayConfig, context, listeners, where),
+              leadership: cluster.leadership,
+              type,
+              name: `mqtt ${brokerHost(gatewayConfig.broker)}`,
+              logger: context.logger,
+            })
+          : await createGateway(gatewayConfig, context, listeners, where),
+      );
     }
     // The metrics listener opens before the model loads: a slow load is visible in the scrapes.
-    await metrics.start({ gateways, ...(audit ? { audit: () => (audit as AuditTrail).status() } : {}) });
+    await metrics.start({
+      gateways,
+      ...(audit ? { audit: () => (audit as AuditTrail).status() } : {}),
+      ...(cluster ? { cluster: () => (cluster as ClusterNode).status() } : {}),
+    });
     // Gateways listen first so /readyz answers 503 while the model loads; requests get `unavailable` until then.
     for (const gateway of gateways) {
       await gateway.start();
@@ -280,5 +306,14 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/** A broker URL's host and port only (no credentials), for a gateway's name. */
+function brokerHost(broker: string): string {
+  try {
+    return new URL(broker).host;
+  } catch {
+    return "broker";
   }
 }

@@ -39,6 +39,21 @@ export interface Gateway {
   readonly linkPublicKey?: string;
 }
 
+/**
+ * What `/readyz` shows of the node's cluster (a part of `ClusterNode.status()`, declared here because the cluster sits
+ * above the gateways; the daemon passes `cluster.status`).
+ */
+export interface ClusterReadiness {
+  name: string;
+  nodeId: string;
+  connected: boolean;
+  primary: boolean;
+  /** The node holding the leader lease, when one does. */
+  leader: string | undefined;
+  /** Live nodes (recent heartbeats), this one included. */
+  alive: readonly unknown[];
+}
+
 /** What the daemon hands every adapter. */
 export interface GatewayContext {
   pipeline: Pipeline;
@@ -66,6 +81,8 @@ export interface GatewayContext {
   gatewayStatuses?(): GatewayStatus[];
   /** The MCP servers the node's tools come from, for `/readyz` (information only: one away never makes the node not ready). */
   toolServers?(): readonly ToolServerStatus[];
+  /** The node's cluster, for `/readyz`; absent when the node runs alone (config without `cluster`). */
+  clusterStatus?(): ClusterReadiness;
   /** What the http gateway's admin API acts on (policy, sessions, revocation, erasure); absent outside the daemon. */
   admin?: AdminServices;
 }

@@ -6,6 +6,7 @@ import { DocumentError, readDocuments, type DocumentFile } from "./document-read
 import { findIngestFiles, type FormatChoice } from "./ingest-files.js";
 import type { KnowledgeDatabase } from "./knowledge-database.js";
 import type { DocumentWrite, KnowledgeEmbedder } from "./knowledge-types.js";
+import type { ChangedDocument, KnowledgeChange } from "./apply-documents.js";
 import { defaultRecordFields, type RecordFields } from "./record-document.js";
 
 export interface IngestOptions {
@@ -21,6 +22,8 @@ export interface IngestOptions {
   /** Documents per transaction (default 128). */
   batchSize?: number;
   onProgress?: (progress: IngestProgress) => void;
+  /** Told of each batch of documents written and of the documents deleted, once written (a cluster replicates them). */
+  onChange?: (change: KnowledgeChange) => void;
   signal?: AbortSignal;
 }
 
@@ -100,7 +103,7 @@ export async function ingest(database: KnowledgeDatabase, paths: readonly string
     });
   };
 
-  const flush = async (batch: DocumentWrite[]) => {
+  const flush = async (batch: (DocumentWrite & { text: string })[]) => {
     if (batch.length === 0) return;
     if (embedder) {
       const texts = batch.flatMap((document) => document.chunks.map((chunk) => chunk.text));
@@ -113,6 +116,11 @@ export async function ingest(database: KnowledgeDatabase, paths: readonly string
       report.vectors += vectors.length;
     }
     database.writeDocuments(batch);
+    options.onChange?.({
+      kind: "documents",
+      collection,
+      documents: batch.map((document): ChangedDocument => ({ docId: document.docId, source: document.source, file: document.file, text: document.text, metadata: document.metadata })),
+    });
     report.chunks += batch.reduce((total, document) => total + document.chunks.length, 0);
   };
 
@@ -130,7 +138,7 @@ export async function ingest(database: KnowledgeDatabase, paths: readonly string
       const stored = database.documentsOfFile(collection, file.path);
       const seen = new Map<string, string>();
       const hash = sm3();
-      let batch: DocumentWrite[] = [];
+      let batch: (DocumentWrite & { text: string })[] = [];
       const reading = readDocuments(file, {
         fields,
         onData: (bytes) => {
@@ -164,6 +172,8 @@ export async function ingest(database: KnowledgeDatabase, paths: readonly string
         report.documents.deleted += database.deleteDocumentsOfFile(collection, file.path, new Set(seen.keys()));
         database.recordFile(collection, file.path, hash.digest("hex"));
       });
+      const gone = [...stored.keys()].filter((docId) => !seen.has(docId));
+      if (gone.length > 0) options.onChange?.({ kind: "delete_documents", collection, docIds: gone });
       report.files.ingested += 1;
     } catch (error) {
       if (!(error instanceof DocumentError)) throw error;
@@ -177,7 +187,10 @@ export async function ingest(database: KnowledgeDatabase, paths: readonly string
 
   if (options.deleteMissing) {
     for (const recorded of database.files(collection)) {
-      if (!fs.existsSync(recorded.file)) report.documents.deleted += database.deleteFile(collection, recorded.file);
+      if (fs.existsSync(recorded.file)) continue;
+      const gone = [...database.documentsOfFile(collection, recorded.file).keys()];
+      report.documents.deleted += database.deleteFile(collection, recorded.file);
+      if (gone.length > 0) options.onChange?.({ kind: "delete_documents", collection, docIds: gone });
     }
   }
   report.seconds = (Date.now() - started) / 1000;

@@ -8,6 +8,7 @@ import { KnowledgeStage } from "../pipeline/knowledge-stage.js";
 import { KnowledgeDatabase } from "./knowledge-database.js";
 import { engineEmbedder, openModelEmbedder } from "./knowledge-embedder.js";
 import { embedMissing } from "./ingest.js";
+import { applyKnowledgeChange, type KnowledgeChange } from "./apply-documents.js";
 import { KnowledgeSearch } from "./knowledge-search.js";
 import type { KnowledgeEmbedder, RetrievalQuery, RetrievedChunk, Retriever } from "./knowledge-types.js";
 import { TextSegmenter } from "./text-segmenter.js";
@@ -38,6 +39,8 @@ export interface KnowledgeService {
    * model, like a separate model at open); until then chat turns get `unavailable`. Nothing to do otherwise.
    */
   engineReady(): Promise<void>;
+  /** Applies a change another node made (cluster): chunked and embedded here, with this node's embedder when it has one. */
+  applyChange(change: KnowledgeChange): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,6 +64,10 @@ export async function openKnowledge(config: KnowledgeConfig, options: KnowledgeS
   /** With `embed_with_engine`: the background embedding of chunks that have no vector (the CLI cannot embed with the engine). */
   const backfill = new AbortController();
   let backfilling: Promise<void> | undefined;
+  /** The embedder in use for new chunks: the separate model, or the engine's once it has loaded. */
+  let active: KnowledgeEmbedder | undefined;
+  /** Applied changes bring the HNSW index up to date a little later, once for a burst of them. */
+  let indexTimer: NodeJS.Timeout | undefined;
   try {
     // The HNSW index file the CLI wrote (`kb ingest`/`kb embed`); searches scan exactly while it is missing or stale.
     const vectorIndex = new VectorIndex(database, logger);
@@ -68,6 +75,7 @@ export async function openKnowledge(config: KnowledgeConfig, options: KnowledgeS
     if (config.embedding_model_path) {
       embedder = await openModelEmbedder(path.resolve(options.baseDir, config.embedding_model_path), { threads: options.threads, logger });
       declareEmbedding(database, embedder);
+      active = embedder;
       retriever.use(new KnowledgeSearch(database, { embedder, fusion: config.fusion, vectorIndex }));
     } else if (!config.embed_with_engine) {
       retriever.use(new KnowledgeSearch(database, { fusion: config.fusion }));
@@ -86,6 +94,7 @@ export async function openKnowledge(config: KnowledgeConfig, options: KnowledgeS
         if (!config.embed_with_engine || config.embedding_model_path || retriever.ready) return;
         const fromEngine = engineEmbedder(options.engine);
         declareEmbedding(database, fromEngine);
+        active = fromEngine;
         retriever.use(new KnowledgeSearch(database, { embedder: fromEngine, fusion: config.fusion, vectorIndex }));
         logMode(logger, database, file, fromEngine, "they are being embedded in the background, with the chat model");
         // `clawbot kb ingest` has no engine: the chunks it wrote get their vectors here, while the node serves; then this
@@ -100,7 +109,24 @@ export async function openKnowledge(config: KnowledgeConfig, options: KnowledgeS
           (error: unknown) => void (!backfill.signal.aborted && logger.warn({ err: error }, "knowledge base: embedding the chunks without a vector failed; restart to retry")),
         );
       },
+      applyChange: async (change) => {
+        const applied = await applyKnowledgeChange(database, change, {
+          chunk: { maxTokens: config.chunk.max_tokens, overlapTokens: config.chunk.overlap_tokens },
+          embedder: active,
+          signal: backfill.signal,
+        });
+        if (!database.embedding() || (change.kind === "documents" && applied.vectors === 0)) return;
+        clearTimeout(indexTimer);
+        indexTimer = setTimeout(() => {
+          try {
+            syncVectorIndex(database);
+          } catch (error) {
+            logger.warn({ err: error }, "knowledge base: syncing the vector index failed (searches scan exactly meanwhile)");
+          }
+        }, 2000);
+      },
       close: async () => {
+        clearTimeout(indexTimer);
         backfill.abort();
         await backfilling;
         try {

@@ -32,7 +32,11 @@ function metricNames(expr: string): string[] {
 
 async function exported(): Promise<Map<string, string>> {
   const metrics = createNodeMetrics({ enabled: false, port: 0, host: "127.0.0.1", path: "/metrics" }, { engine: new EchoEngine({ parallel: 1, maxQueue: 1 }), logger: silentLogger });
-  await metrics.start({ gateways: [], audit: () => ({ records: 0, appendFailures: 0, sinks: [] }) });
+  await metrics.start({
+    gateways: [],
+    audit: () => ({ records: 0, appendFailures: 0, sinks: [] }),
+    cluster: () => ({ connected: true, reconnects: 0, primary: false, alive: [], restarts: 0, fallbacks: 0 }),
+  });
   const names = new Map<string, string>();
   for (const metric of await metrics.registry.getMetricsAsJSON()) names.set(metric.name, String(metric.type));
   await metrics.close();

@@ -10,6 +10,7 @@ import type { AuditStatus } from "../audit/audit-record.js";
 import type { Registry } from "prom-client";
 import { auditMetrics } from "./audit-metrics.js";
 import { channelMetrics } from "./channel-metrics.js";
+import { clusterMetrics, type ClusterMetricsStatus } from "./cluster-metrics.js";
 import { engineMetrics } from "./engine-metrics.js";
 import { hostMetrics } from "./host-metrics.js";
 import { knowledgeMetrics } from "./knowledge-metrics.js";
@@ -25,8 +26,11 @@ export interface NodeMetrics {
   gatewayEvents(gateway: string): GatewayEvents;
   /** The PluginHost's `onHook`: each hook call's duration and failure. */
   pluginHook(timing: HookTiming): void;
-  /** Opens the metrics listener (when enabled); gauges read the gateways' status() and the engine on every scrape. */
-  start(sources: { gateways: readonly Gateway[]; audit?: () => AuditStatus }): Promise<void>;
+  /**
+   * Opens the metrics listener (when enabled); gauges read the gateways' status() and the engine on every scrape, and
+   * the cluster node's status() when the node is in a cluster.
+   */
+  start(sources: { gateways: readonly Gateway[]; audit?: () => AuditStatus; cluster?: () => ClusterMetricsStatus }): Promise<void>;
   /** The model finished loading after this many seconds. */
   modelLoaded(seconds: number): void;
   /** One knowledge-base search of the retrieve stage: its mode, duration and outcome ("found", "empty", an error code). */
@@ -79,6 +83,7 @@ export function createNodeMetrics(config: MetricsConfig, options: NodeMetricsOpt
     async start(sources) {
       channels.watch(sources.gateways);
       if (sources.audit) auditMetrics(registry, sources.audit);
+      if (sources.cluster) clusterMetrics(registry, sources.cluster);
       if (!config.enabled || closed) return;
       listener = await MetricsListener.open({
         host: config.host,

@@ -13,7 +13,8 @@ import { type AgentDirectory, type ResolvedAgent, singleAgentDirectory } from ".
 import { createPluginContext } from "../plugins/plugin-context.js";
 import { PluginHost } from "../plugins/plugin-host.js";
 import { storageError } from "../store/storage-error.js";
-import type { ExchangeTokens, SessionRepository } from "../store/session-repository.js";
+import type { ExchangeTokens } from "../store/session-repository.js";
+import type { SessionStore } from "../store/session-store.js";
 import { splitConversation } from "./conversation.js";
 import type { KnowledgeStage } from "./knowledge-stage.js";
 import type { RequestEnd, RequestObserver, RequestStart, RequestTexts } from "./request-observer.js";
@@ -29,7 +30,7 @@ export type { PipelineRequest, Reply } from "./pipeline-request.js";
 export interface PipelineOptions {
   agent: AgentConfig;
   engine: LanguageModel;
-  sessions: SessionRepository;
+  sessions: SessionStore;
   logger: Logger;
   /** The configured plugins; none when absent. */
   plugins?: PluginHost;
@@ -255,6 +256,9 @@ export class Pipeline {
           texts.deliveredOutput = texts.deliveredOutput.slice(0, generationStart.delivered);
           if (logprobs) logprobs.length = generationStart.logprobs;
           output = await this.plugins.createOutput(context);
+          // The earlier steps' text goes through the new processing again (a buffering plugin's postProcess needs the whole
+          // answer; a transform holds back the same tail), its output dropped: the client already has it.
+          if (texts.generatedOutput !== "") await output.push(texts.generatedOutput);
           reply.write(part);
         },
         runCall: async (call) => {

@@ -5,6 +5,8 @@ import type { SqliteDatabase } from "./database.js";
 import { storageError } from "./storage-error.js";
 import { StoreHealth } from "./store-health.js";
 import { isToolStep } from "../core/tool-messages.js";
+import type { SessionStore } from "./session-store.js";
+import { withSecureDelete } from "./erasure.js";
 
 /** A stored message's role: a question, an answer (or an agent-loop step's tool calls), a tool's result. */
 export type TurnRole = "user" | "assistant" | "tool";
@@ -67,7 +69,7 @@ const defaultLimits: SessionLimits = { maxMessages: 1000, retentionMs: 0 };
 /** Sessions deleted per statement by `deleteExpired`, so one run never holds the event loop for long. */
 const expiryBatch = 200;
 
-export class SessionRepository {
+export class SessionRepository implements SessionStore {
   private readonly selectTurns;
   private readonly selectTail;
   private readonly updateCount;
@@ -75,13 +77,15 @@ export class SessionRepository {
   private readonly trimTurns;
   private readonly deleteTurns;
   private readonly deleteExpiredBatch;
+  private readonly selectLast;
+  private readonly deleteOwnerTurns;
   private readonly limits: SessionLimits;
   private readonly keepMessages: number;
   private readonly storeExchange: (owner: string, session: string, user: string, assistant: string, tokens: ExchangeTokens | undefined, steps: readonly ChatMessage[]) => void;
   private readonly storeCounts: (owner: string, session: string, rows: { position: number; tokens: number }[], countedBy: string) => void;
 
   constructor(
-    database: SqliteDatabase,
+    private readonly database: SqliteDatabase,
     limits: Partial<SessionLimits> = {},
     readonly health: StoreHealth = new StoreHealth(),
     private readonly now: () => number = Date.now,
@@ -110,6 +114,10 @@ export class SessionRepository {
            AND position > (SELECT MAX(position) FROM session_turns WHERE owner = ? AND session = ?) - ?)`,
     );
     this.deleteTurns = database.prepare<[string, string]>("DELETE FROM session_turns WHERE owner = ? AND session = ?");
+    this.selectLast = database.prepare<[string, string], { position: number; content: string }>(
+      "SELECT position, content FROM session_turns WHERE owner = ? AND session = ? ORDER BY position DESC LIMIT 1",
+    );
+    this.deleteOwnerTurns = database.prepare<[string]>("DELETE FROM session_turns WHERE owner = ?");
     this.deleteExpiredBatch = database.prepare<[number, number]>(
       `DELETE FROM session_turns WHERE (owner, session) IN (
          SELECT owner, session FROM session_turns GROUP BY owner, session HAVING MAX(created_at) < ? LIMIT ?)`,
@@ -196,6 +204,21 @@ export class SessionRepository {
 
   clear(owner: string, session: string): void {
     this.write("Deleting the session", () => this.deleteTurns.run(owner, session));
+  }
+
+  /** Milliseconds a session is kept after its last message (0: forever). */
+  get retentionMs(): number {
+    return this.limits.retentionMs;
+  }
+
+  /** The session's newest stored message's position and text (a replica checks with it that a write was committed). */
+  lastMessage(owner: string, session: string): { position: number; content: string } | undefined {
+    return this.guard("Reading the session history", () => this.selectLast.get(owner, session));
+  }
+
+  /** Deletes every session of `owner` with secure_delete (another node erased the subject); returns the messages deleted. */
+  deleteOwner(owner: string): number {
+    return this.write("Erasing the subject's sessions", () => withSecureDelete(this.database, () => this.deleteOwnerTurns.run(owner).changes));
   }
 
   /**

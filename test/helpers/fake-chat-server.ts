@@ -19,7 +19,8 @@ export interface FakeChatServerOptions {
 
 /**
  * Replies to a chat by echoing "you said: <message>" word by word. Special messages:
- * "fail" → an `overloaded` error frame; "long" → 200 words (to cancel mid-stream); "history" → the session's earlier messages.
+ * "fail" → an `overloaded` error frame; "long" → 200 words (to cancel mid-stream); "history" → the session's earlier messages;
+ * "restart" → "lost words", then a `restart` frame (a cluster's worker lost), then the real answer.
  */
 export async function startFakeChatServer(options: FakeChatServerOptions): Promise<FakeChatServer> {
   const frames: Record<string, unknown>[] = [];
@@ -64,11 +65,16 @@ export async function startFakeChatServer(options: FakeChatServerOptions): Promi
       if (message === "history") reply = `earlier: ${history.join(", ")}`;
       const request = { cancelled: false };
       running.set(id, request);
-      void stream(id, reply, request).finally(() => running.delete(id));
+      void stream(id, reply, request, message === "restart").finally(() => running.delete(id));
     });
 
-    async function stream(id: string, reply: string, request: { cancelled: boolean }): Promise<void> {
+    async function stream(id: string, reply: string, request: { cancelled: boolean }, restart = false): Promise<void> {
       const started = performance.now();
+      if (restart) {
+        send({ type: "text-delta", id, text: "lost" });
+        send({ type: "text-delta", id, text: " words" });
+        send({ type: "restart", id, reason: "worker_lost", attempt: 2 });
+      }
       let firstTokenAt: number | undefined;
       let text = "";
       let tokens = 0;

@@ -6,7 +6,7 @@ import { ClawError, toClawError } from "../../core/errors.js";
 import type { FinishPart, Principal, StreamPart } from "../../core/types.js";
 import { bearerToken } from "../bearer-token.js";
 import { certificatePrincipal } from "../client-certificate.js";
-import type { Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
+import type { ClusterReadiness, Gateway, GatewayContext, GatewayStatus } from "../gateway.js";
 import { ignoredGatewayEvents } from "../gateway-events.js";
 import type { HttpListeners } from "../http-listeners.js";
 import { citationEntries, toKnowledgeChoice } from "../knowledge-field.js";
@@ -101,6 +101,20 @@ export class HttpGateway implements Gateway {
     registerAdminRoutes(app, { admin: this.context.admin, authenticated, principalOf: route.principalOf, maxBody: this.config.max_body });
   }
 
+  /** The `cluster` block of `/readyz` (absent when the node runs alone). */
+  private clusterReadiness(): Record<string, unknown> | undefined {
+    let status: ClusterReadiness | undefined;
+    try {
+      status = this.context.clusterStatus?.();
+    } catch (error) {
+      // /readyz answers even when a part of the cluster fails to report; the log says which.
+      this.context.logger.warn({ err: error }, "reading the cluster status for /readyz failed");
+    }
+    if (!status) return undefined;
+    const { name, nodeId, connected, primary, leader, alive } = status;
+    return { name, node_id: nodeId, connected, primary, leader: leader ?? null, nodes_alive: alive.length };
+  }
+
   private principalOf(request: FastifyRequest): Principal {
     const principal = this.principals.get(request);
     if (!principal) throw new ClawError("internal", "The request reached its handler without a principal.");
@@ -108,7 +122,9 @@ export class HttpGateway implements Gateway {
   }
 
   private readiness(reply: FastifyReply): void {
-    if (!this.context.isReady()) return replyJson(reply, 503, { status: "loading" });
+    const cluster = this.clusterReadiness();
+    // In a cluster, not ready means NATS is away or no worker is alive (unless `fallback: local` serves): unavailable.
+    if (!this.context.isReady()) return replyJson(reply, 503, cluster ? { status: "unavailable", cluster } : { status: "loading" });
     const { info } = this.context.engine;
     // A store whose writes fail (disk full) fails every session request: not ready, so a balancer sends traffic elsewhere.
     const storeFailure = this.context.storeFailure?.();
@@ -137,6 +153,7 @@ export class HttpGateway implements Gateway {
       connections: { open: connections.open, buffered_bytes: connections.bufferedBytes },
       // Information only: a tool server that is away costs its tools, not the node's readiness (docs/protocol.md).
       ...(this.context.toolServers ? { mcp_servers: this.context.toolServers().map(toolServerJson) } : {}),
+      ...(cluster ? { cluster } : {}),
     });
   }
 

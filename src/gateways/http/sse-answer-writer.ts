@@ -50,6 +50,10 @@ export class SseAnswerWriter implements Reply {
         this.stream.finish();
         return true;
       }
+      case "restart":
+        // Clawbot extension: sent deltas cannot be taken back, so a chunk with no text says the generation starts again
+        // (a cluster's worker was lost); a client that knows drops the text since the last tool step. Others ignore it.
+        return this.stream.send({ ...this.shape.delta({ type: "text-delta", text: "" }), clawbot_restart: { reason: part.reason, attempt: part.attempt } });
       case "error":
         this.stream.fail(part.error);
         return true;
