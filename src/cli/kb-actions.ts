@@ -5,6 +5,7 @@ import { kbContext, openKb, openKbEmbedder, type KbCommonOptions } from "./kb-co
 import { embedProgressView } from "./kb-progress.js";
 import { formatBytes } from "./progress-bar.js";
 import { syncVectorIndexReport } from "./kb-vector-index.js";
+import { publishKbChanges } from "./kb-cluster.js";
 
 export interface KbSearchOptions extends KbCommonOptions {
   collection?: string[];
@@ -112,12 +113,16 @@ export async function runKbDelete(options: KbDeleteOptions): Promise<number> {
       result = database.deleteCollection(options.collection as string);
     }
     const index = syncVectorIndexReport(database);
+    const published = await publishKbChanges(
+      context,
+      options.doc !== undefined ? [{ kind: "delete_documents", collection: options.collection, docIds: [options.doc] }] : [{ kind: "delete_collection", collection: options.collection as string }],
+    );
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ database: context.databaseFile, collection: options.collection ?? null, doc: options.doc ?? null, deleted: result, vector_index: index.sync })}\n`);
     } else {
       const what = options.doc !== undefined ? `document ${JSON.stringify(options.doc)}` : `collection "${options.collection}"`;
       const chunks = result.chunks !== undefined ? ` and ${result.chunks} chunks` : "";
-      process.stdout.write(`Deleted ${what}: ${result.documents} document${result.documents === 1 ? "" : "s"}${chunks}.\n${index.line}`);
+      process.stdout.write(`Deleted ${what}: ${result.documents} document${result.documents === 1 ? "" : "s"}${chunks}.\n${index.line}${published}`);
     }
     return 0;
   } finally {

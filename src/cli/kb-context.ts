@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { KnowledgeConfig } from "../config/schema.js";
+import type { ClusterConfig } from "../config/cluster-schema.js";
 import { KnowledgeDatabase } from "../knowledge/knowledge-database.js";
 import type { KnowledgeEmbedder } from "../knowledge/knowledge-types.js";
 import { TextSegmenter } from "../knowledge/text-segmenter.js";
@@ -21,6 +22,8 @@ export interface KbContext {
   userDictionary: string | undefined;
   /** agent.threads: CPU threads for the embedding model. */
   threads: number;
+  /** The config's `cluster` section and this node's id in it: `kb ingest`/`kb delete` publish their changes to it. */
+  cluster?: { config: ClusterConfig; nodeId: string };
 }
 
 /** Loads the config (-c, else ./clawbot.yaml when present, else the defaults) and resolves the knowledge base's paths. */
@@ -28,7 +31,7 @@ export async function kbContext(options: KbCommonOptions): Promise<KbContext> {
   const { loadConfig } = await import("../config/load.js");
   const configPath = options.config ?? (fs.existsSync("clawbot.yaml") ? "clawbot.yaml" : undefined);
   const loaded = loadConfig({ configPath });
-  const { knowledge, agent } = loaded.config;
+  const { knowledge, agent, cluster } = loaded.config;
   const databaseFile = knowledge.database ? path.resolve(loaded.baseDir, knowledge.database) : path.join(await dataDirectory(options), "knowledge.db");
   return {
     knowledge,
@@ -36,6 +39,7 @@ export async function kbContext(options: KbCommonOptions): Promise<KbContext> {
     embeddingModelPath: knowledge.embedding_model_path ? path.resolve(loaded.baseDir, knowledge.embedding_model_path) : undefined,
     userDictionary: knowledge.user_dictionary ? path.resolve(loaded.baseDir, knowledge.user_dictionary) : undefined,
     threads: agent.threads,
+    ...(cluster ? { cluster: { config: cluster, nodeId: (await import("../cluster/cluster-node.js")).clusterNodeId(cluster, loaded.config.node_id) } } : {}),
   };
 }
 

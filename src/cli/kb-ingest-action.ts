@@ -4,6 +4,8 @@ import type { FormatChoice } from "../knowledge/ingest-files.js";
 import { kbContext, openKb, openKbEmbedder, type KbCommonOptions } from "./kb-context.js";
 import { ingestProgressView } from "./kb-progress.js";
 import { syncVectorIndexReport } from "./kb-vector-index.js";
+import { publishKbChanges } from "./kb-cluster.js";
+import type { KnowledgeChange } from "../knowledge/apply-documents.js";
 
 export interface KbIngestOptions extends KbCommonOptions {
   collection: string;
@@ -31,6 +33,7 @@ export async function runKbIngest(paths: string[], options: KbIngestOptions): Pr
     try {
       const view = ingestProgressView();
       let report: IngestReport;
+      const changes: KnowledgeChange[] = [];
       try {
         report = await ingest(database, paths, {
           collection,
@@ -44,6 +47,7 @@ export async function runKbIngest(paths: string[], options: KbIngestOptions): Pr
           embedder,
           deleteMissing: options.deleteMissing ?? false,
           onProgress: (progress) => view.update(progress),
+          ...(context.cluster ? { onChange: (change: KnowledgeChange) => void changes.push(change) } : {}),
         });
         // Chunks written earlier without a model (or by an interrupted run) get their vectors too.
         if (embedder) report.vectors += await embedMissing(database, embedder);
@@ -52,11 +56,13 @@ export async function runKbIngest(paths: string[], options: KbIngestOptions): Pr
       }
       // With vectors (now or from earlier runs), the HNSW index catches up; a BM25-only knowledge base has none.
       const index = database.embedding() ? syncVectorIndexReport(database) : undefined;
+      // After the local write: every node of the cluster applies it to its own knowledge base.
+      const published = await publishKbChanges(context, changes);
       const mode = embedder ? `hybrid (vectors of ${embedder.id}, ${embedder.dimensions} dimensions)` : "BM25 only (no knowledge.embedding_model_path)";
       if (options.json) {
-        process.stdout.write(`${JSON.stringify({ database: context.databaseFile, collection, mode: embedder ? "hybrid" : "bm25", ...report, ...(index ? { vector_index: index.sync } : {}) })}\n`);
+        process.stdout.write(`${JSON.stringify({ database: context.databaseFile, collection, mode: embedder ? "hybrid" : "bm25", ...report, ...(index ? { vector_index: index.sync } : {}), ...(context.cluster ? { cluster: context.cluster.config.name } : {}) })}\n`);
       } else {
-        process.stdout.write(summary(report, collection, context.databaseFile, mode, options.verbose ?? false) + (index?.line ?? ""));
+        process.stdout.write(summary(report, collection, context.databaseFile, mode, options.verbose ?? false) + (index?.line ?? "") + published);
       }
       return report.files.failed.length > 0 ? 1 : 0;
     } finally {

@@ -96,7 +96,7 @@ export async function start(options: StartOptions): Promise<void> {
 }
 
 /** `--cluster <url>`: cluster mode on that NATS server, with the config's other `cluster:` keys or their defaults. */
-function withCluster(config: ClawbotConfig, url: string | undefined): ClawbotConfig {
+export function withCluster(config: ClawbotConfig, url: string | undefined): ClawbotConfig {
   if (url === undefined) return config;
   const result = clusterSchema.safeParse({ ...config.cluster, nats: url });
   if (!result.success) throw new ConfigError(`--cluster: ${result.error.issues.map((issue) => issue.message).join("; ")}, got "${url}"`);

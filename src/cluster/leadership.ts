@@ -214,6 +214,8 @@ export function startLeadership(options: LeadershipOptions): Leadership {
     else if (!held) await acquire(kv);
   };
   let failing = false;
+  // A poll each second (at most) while waiting; a holder's renewal at exactly half the TTL, not up to a poll late.
+  const nextTickMs = () => (held ? Math.min(pollMs(), Math.max(0, held.sentAt + renewEveryMs() - clock.now())) : pollMs());
   const loop = () => {
     tickTimer = clock.setTimeout(() => {
       tick()
@@ -226,7 +228,7 @@ export function startLeadership(options: LeadershipOptions): Leadership {
         .finally(() => {
           if (!closed) loop();
         });
-    }, pollMs());
+    }, nextTickMs());
   };
   loop();
 

@@ -137,7 +137,7 @@ export async function* remoteCall(context: RemoteCallContext, request: EngineReq
       let wakeAt = deadline;
       if (withdrawAt !== undefined && !current) wakeAt = Math.min(wakeAt, withdrawAt);
       if (current && lostAt === undefined) wakeAt = Math.min(wakeAt, lastHeard + silenceMs);
-      if (lostAt !== undefined) wakeAt = Math.min(wakeAt, lostAt + config.ack_wait_s * 1000 + silenceMs);
+      if (lostAt !== undefined) wakeAt = Math.min(wakeAt, lostAt + config.ack_wait_s * 1000);
       if (abortedAt !== undefined) wakeAt = Math.min(wakeAt, abortedAt + cancelGraceMs);
       const event = await mailbox.take(wakeAt - Date.now());
       const now = Date.now();
@@ -169,7 +169,9 @@ export async function* remoteCall(context: RemoteCallContext, request: EngineReq
           lostAt = now;
           continue;
         }
-        if (lostAt !== undefined && now >= lostAt + config.ack_wait_s * 1000 + silenceMs) {
+        // JetStream redelivers within ack_wait of the lost worker's last extension, which came before its silence: by
+        // now another worker would have started it, unless none is left (or every one is busy).
+        if (lostAt !== undefined && now >= lostAt + config.ack_wait_s * 1000) {
           throw new ClawError("worker_lost", "The worker generating the answer stopped answering and no other worker took the request over; retry.");
         }
         continue;

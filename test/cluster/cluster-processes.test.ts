@@ -44,17 +44,6 @@ async function client(node: ClusterNodeProcess, subject = "alice"): Promise<WsTe
   return existing;
 }
 
-/** A node's metric (summed over its labels) from its Prometheus endpoint; 0 when the node does not export it yet. */
-async function metric(node: ClusterNodeProcess, name: string): Promise<number> {
-  const text = await (await fetch(node.metricsUrl!)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const match = line.match(/^([a-z_]+)(?:\{[^}]*\})? (\S+)$/);
-    if (match?.[1] === name) sum += Number(match[2]);
-  }
-  return sum;
-}
-
 /** How many of the generations first seen after `since` each node finished, once all `expected` have finished. */
 async function finishedPerNode(since: number, expected: number): Promise<Record<string, number>> {
   const works = await until(
@@ -82,11 +71,19 @@ async function chat(node: ClusterNodeProcess, id: string, message: string, param
 
 describe("a cluster of three node processes", () => {
   it("spreads 60 requests sent over the three gateways evenly over the three workers (each 20 ± 20 %)", async () => {
-    const ids = Array.from({ length: 60 }, (_, index) => `even-${index}`);
+    // In waves as large as the cluster's sequences (3 workers × parallel 2): the load keeps every worker full, and a
+    // worker may hold no more than its free sequences. (All 60 at once measured 24/18/18, 20/16/24, 20/20/20, 18/20/22
+    // here: within the bound, but at its edge, as the three processes' share of two cores varies.)
     const since = Date.now();
-    const ends = await Promise.all(
-      ids.map((id, index) => chat(nodes[index % 3]!, id, "Once upon a time", { max_tokens: 48, temperature: 0 }, { subject: `user-${index}` })),
-    );
+    const ends: Frame[] = [];
+    for (let wave = 0; wave < 10; wave++) {
+      const indexes = Array.from({ length: 6 }, (_, offset) => wave * 6 + offset);
+      ends.push(
+        ...(await Promise.all(
+          indexes.map((index) => chat(nodes[index % 3]!, `even-${index}`, "Once upon a time", { max_tokens: 48, temperature: 0 }, { subject: `user-${index}` })),
+        )),
+      );
+    }
     for (const end of ends) expect(end.type, JSON.stringify(end)).toBe("finish");
     const counts = await finishedPerNode(since, 60);
     console.log(`60 requests served per worker: ${JSON.stringify(counts)}`);
@@ -151,7 +148,7 @@ describe("a cluster of three node processes", () => {
       const sentAt = Date.now();
       const result = ws.result(id);
       // A long answer at temperature > 0 (the test model stops early at 0), so it is mid-stream when its worker dies.
-      ws.send({ type: "chat", id, message: "Once upon a time", params: { max_tokens: 1500, temperature: 0.8, seed: attempt } });
+      ws.send({ type: "chat", id, message: "Once upon a time", params: { max_tokens: 1000, temperature: 0.8, seed: attempt } });
       await ws.next((frame) => frame.id === id && frame.type === "text-delta", 30_000);
       // The one generation in flight: the worker that started it, as its start reply on NATS says.
       const work = await until(() => observer.since(sentAt)[0], `${id} started by a worker`, 10_000, describeAll);

@@ -167,7 +167,7 @@ async function startClusterNode(initial: ClusterNodeSpec, options: ClusterOption
         { type: "http", port, auth: { type: "jwt", secret: clusterSecret } },
       ],
       metrics: { port: 0 },
-      knowledge: { enabled: false },
+      knowledge: { enabled: true },
       cluster: {
         nats: options.nats,
         name: options.name ?? "test",
