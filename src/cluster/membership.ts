@@ -131,6 +131,8 @@ export function startMembership(options: MembershipOptions): Membership {
   let watcher: QueuedIterator<KvEntry> | undefined;
   let beating = false;
   let failing = false;
+  /** Since when a beat we wrote has not come back through the watch (undefined: it has). */
+  let unseenSince: number | undefined;
   let cpuMark = { usage: process.cpuUsage(), at: performance.now() };
   let timer: NodeJS.Timeout | undefined;
 
@@ -154,6 +156,7 @@ export function startMembership(options: MembershipOptions): Membership {
   };
 
   const apply = (entry: KvEntry) => {
+    if (entry.key === nodeId) unseenSince = undefined;
     if (entry.operation !== "PUT") {
       table.delete(entry.key);
       return;
@@ -230,7 +233,15 @@ export function startMembership(options: MembershipOptions): Membership {
       if (!table.has(nodeId)) table.set(nodeId, { beat: value, created: Date.now() });
       if (failing) logger.info("heartbeats written again");
       failing = false;
+      const now = Date.now();
       if (!watcher) startWatch();
+      else if (unseenSince === undefined) unseenSince = now;
+      else if (now - unseenSince > 2 * heartbeatMs) {
+        // Our own beats stopped coming back: the watch went quiet without ending (it can, after a NATS restart).
+        logger.warn("the nodes bucket watch went quiet; watching it again");
+        unseenSince = undefined;
+        startWatch();
+      }
     } catch (error) {
       if (!failing) logger.warn({ err: error }, "could not write the heartbeat; trying again each beat");
       failing = true;

@@ -204,6 +204,13 @@ describe("a cluster of three node processes", () => {
     const takeoverMs = lastEvent(next, killedAt)!.at - killedAt;
     console.log(`primary ${primary.id} killed: ${next.id} became primary after ${takeoverMs} ms`);
     expect(takeoverMs).toBeLessThanOrEqual(15_000);
+    // `clawbot cluster status` reads the same lease and the heartbeats from NATS.
+    const status = await next.run(["cluster", "status", "--config", next.configFile, "--json"]);
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+    const report = JSON.parse(status.stdout) as { primary: string | null; nodes: { node_id: string; primary: boolean }[] };
+    expect(report.primary).toBe(next.id);
+    expect(report.nodes.map((node) => node.node_id).sort()).toEqual(["n1", "n2", "n3"]);
+    expect(report.nodes.filter((node) => node.primary).map((node) => node.node_id)).toEqual([next.id]);
 
     // Paused past its lease: another node takes over meanwhile, and once running again the old one steps down.
     const pausedAt = Date.now();

@@ -136,8 +136,9 @@ describe("membership", () => {
     await server.resume();
     const restartedAt = Date.now();
     // A beat b wrote after the restart reaches a only through a watch made (again) after it.
-    await until(() => (a.membership.alive().find((beat) => beat.node_id === "node-b")?.at ?? 0) > restartedAt + 1000, "a sees b's beats again", 20_000);
+    await until(() => (a.membership.alive().find((beat) => beat.node_id === "node-b")?.at ?? 0) > restartedAt + 1000, "a sees b's beats again", 20_000).catch((error: Error) => {
+      throw new Error(`${error.message}\na's log: ${JSON.stringify(a.lines)}\nb's log: ${JSON.stringify(b.lines)}`);
+    });
     expect(ids(a.membership)).toEqual(["node-a", "node-b"]);
-    void b;
   });
 });

@@ -92,5 +92,4 @@ describe("failover on the cluster's work queue", () => {
     expect(error.message).toMatch(/No worker took the request within 1 s/);
     expect(engine.load()).toEqual({ active: 0, queued: 0 });
   });
-
 });

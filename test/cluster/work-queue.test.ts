@@ -134,5 +134,4 @@ describe("the cluster's work queue", () => {
     expect(parts.at(-1)).toMatchObject({ type: "finish", text: await expectedText(request()) });
     expect(fallbacks).toBe(1);
   });
-
 });
