@@ -44,8 +44,7 @@ async function clusterStatus(options: StatusOptions): Promise<number> {
   const { connect } = await import("nats");
   const { natsOptions } = await import("../cluster/nats-connection.js");
   const { clusterNames } = await import("../cluster/cluster-names.js");
-  const { readMembers } = await import("../cluster/membership.js");
-  const { readLease } = await import("../cluster/leadership.js");
+  const { readMembers, readLease } = await import("../cluster/cluster-snapshot.js");
   const servers = config.nats.join(", ");
   // One try, a short timeout: a command must say at once that NATS is not there, not retry forever like a node.
   const connecting = connect({ ...natsOptions(config, "clawbot-cluster-status"), waitOnFirstConnect: false, reconnect: false, maxReconnectAttempts: 0, timeout: connectTimeoutMs });

@@ -1,10 +1,9 @@
 // The leader lease: one node is primary (KV create; renewed with compare-and-set each heartbeat); fencing by revision.
 import { randomUUID } from "node:crypto";
-import type { KV, NatsConnection } from "nats";
+import type { KV } from "nats";
 import type { ClusterConfig } from "../config/cluster-schema.js";
 import type { Logger } from "../logging/logger.js";
 import type { ClusterNames } from "./cluster-names.js";
-import { bucketExists } from "./membership.js";
 import type { NatsLink, NatsSession } from "./nats-connection.js";
 
 export interface Leadership {
@@ -256,14 +255,4 @@ export function startLeadership(options: LeadershipOptions): Leadership {
       listeners.clear();
     },
   };
-}
-
-/** For `clawbot cluster status`: the lease as stored now, if a live one is there (no bucket yet: none). */
-export async function readLease(connection: NatsConnection, names: ClusterNames, config: ClusterConfig): Promise<LeaseValue | undefined> {
-  if (!(await bucketExists(connection, names.leaderBucket))) return undefined;
-  const kv = await connection.jetstream().views.kv(names.leaderBucket, { bindOnly: true });
-  const entry = await kv.get(leaderKey);
-  // An entry past the TTL is one the server has not removed yet: no one holds it.
-  if (!entry || entry.operation !== "PUT" || Date.now() - entry.created.getTime() > leaseTtlMs(config)) return undefined;
-  return parseLeaseValue(entry.value);
 }

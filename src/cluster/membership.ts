@@ -1,6 +1,6 @@
 // Membership: every node puts a heartbeat into the cluster's KV bucket each `heartbeat_s`; a node missing 3 is dead.
 import os from "node:os";
-import type { KV, KvEntry, NatsConnection, QueuedIterator } from "nats";
+import type { KV, KvEntry, QueuedIterator } from "nats";
 import { z } from "zod";
 import { clusterRoles, type ClusterConfig, type ClusterRole } from "../config/cluster-schema.js";
 import type { Logger } from "../logging/logger.js";
@@ -68,7 +68,7 @@ export const missedBeats = 3;
 /** The nodes bucket's TTL in heartbeats: long after a node is dead (3), so `cluster status` shows it as dead a while. */
 export const nodesBucketTtlBeats = 12;
 /** More keys than any real cluster has: a flood of keys written by someone else must not grow the table without bound. */
-const maxMembers = 1024;
+export const maxMembers = 1024;
 
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const nodeBeatSchema = z.object({
@@ -294,32 +294,4 @@ export function startMembership(options: MembershipOptions): Membership {
       table.clear();
     },
   };
-}
-
-/** For `clawbot cluster status`: every beat in the bucket, read once (no bucket yet: none). */
-export async function readMembers(connection: NatsConnection, names: ClusterNames, heartbeatS: number): Promise<MemberEntry[]> {
-  if (!(await bucketExists(connection, names.nodesBucket))) return [];
-  const kv = await connection.jetstream().views.kv(names.nodesBucket, { bindOnly: true });
-  const members: MemberEntry[] = [];
-  const now = Date.now();
-  const keys: string[] = [];
-  for await (const key of await kv.keys()) if (keys.length < maxMembers) keys.push(key);
-  for (const key of keys) {
-    const entry = await kv.get(key);
-    const beat = entry && entry.operation === "PUT" ? parseNodeBeat(entry.key, entry.value) : undefined;
-    if (entry && beat) members.push(memberEntry(beat, entry.created.getTime(), heartbeatS, now));
-  }
-  return members.sort((a, b) => a.beat.node_id.localeCompare(b.beat.node_id));
-}
-
-/** Whether a KV bucket exists (reading one must not create it). */
-export async function bucketExists(connection: NatsConnection, bucket: string): Promise<boolean> {
-  const manager = await connection.jetstreamManager();
-  try {
-    await manager.streams.info(`KV_${bucket}`);
-    return true;
-  } catch (error) {
-    if ((error as Error).message === "stream not found") return false;
-    throw error;
-  }
 }

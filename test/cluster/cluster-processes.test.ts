@@ -59,8 +59,14 @@ async function finishedPerNode(since: number, expected: number): Promise<Record<
   return Object.fromEntries(nodes.map((node) => [node.id, works.filter((work) => work.finishedBy === node.id).length]));
 }
 
+/** Every node's log without the per-request lines, for failure messages. */
 function describeAll(): string {
-  return nodes.map((node) => `=== ${node.id} (pid ${node.pid})\n${node.cli.stderr().slice(-6000)}`).join("\n");
+  return nodes
+    .map((node) => {
+      const lines = node.logs().filter((line) => line.msg !== "request");
+      return `=== ${node.id} (pid ${node.pid})\n${lines.map((line) => JSON.stringify(line)).join("\n").slice(-8000)}`;
+    })
+    .join("\n");
 }
 
 async function chat(node: ClusterNodeProcess, id: string, message: string, params: Record<string, unknown>, options: { subject?: string; session?: string } = {}): Promise<Frame> {
