@@ -207,7 +207,9 @@ describe("a cluster of three node processes", () => {
     await Promise.all([nodes[0]!.restart({ parallel: 1 }), nodes[1]!.restart({ parallel: 4 })]);
     const ids = Array.from({ length: 40 }, (_, index) => `capacity-${index}`);
     const since = Date.now();
-    const ends = await Promise.all(ids.map((id, index) => chat(nodes[2]!, id, "Once upon a time", { max_tokens: 48, temperature: 0 }, { subject: `load-${index}` })));
+    // Answers long enough that generating, not fetching the next request, is what takes a worker's time.
+    const params = { max_tokens: 128, temperature: 0.8, seed: 7 };
+    const ends = await Promise.all(ids.map((id, index) => chat(nodes[2]!, id, "Once upon a time", params, { subject: `load-${index}` })));
     for (const end of ends) expect(end.type, JSON.stringify(end)).toBe("finish");
     const counts = await finishedPerNode(since, 40);
     const count = (node: ClusterNodeProcess) => counts[node.id]!;
