@@ -3,6 +3,7 @@ import fs from "node:fs";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.js";
 import { clusterSchema } from "../config/cluster-schema.js";
 import type { ClawbotConfig } from "../config/schema.js";
+import { servesModel } from "../config/cluster-schema.js";
 import type { Daemon } from "../daemon/daemon.js";
 import { createLogger } from "../logging/logger.js";
 import { configDescription, firstRunConfig } from "./first-run.js";
@@ -70,7 +71,8 @@ export async function start(options: StartOptions): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
 
-  const modelPath = config.agent.engine === "llama" ? await modelForStart(options.model, config.agent.model_path, loaded.baseDir, environment) : undefined;
+  // A gateway-only cluster node needs no model file.
+  const modelPath = config.agent.engine === "llama" && servesModel(config) ? await modelForStart(options.model, config.agent.model_path, loaded.baseDir, environment) : undefined;
   const loadBar = createProgressBar("Loading model");
   // Imported here, not at the top: the daemon brings node-llama-cpp, fastify, mqtt and SQLite, which `clawbot --help` does not need.
   const { createDaemon } = await import("../daemon/daemon.js");

@@ -48,3 +48,8 @@ export const clusterSchema = z.strictObject({
 });
 
 export type ClusterConfig = z.infer<typeof clusterSchema>;
+
+/** Whether a node loads its model: always when it runs alone; in a cluster only with the `worker` role. */
+export function servesModel(config: { cluster?: ClusterConfig }): boolean {
+  return !config.cluster || config.cluster.roles.includes("worker");
+}

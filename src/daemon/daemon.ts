@@ -39,6 +39,7 @@ import { acquirePidFile, type PidFile } from "./pid-file.js";
 import { type SessionExpiry, startSessionExpiry } from "./session-expiry.js";
 import type { KnowledgeService } from "../knowledge/knowledge-service.js";
 import type { ClusterNode } from "../cluster/cluster-node.js";
+import { servesModel } from "../config/cluster-schema.js";
 import { SingletonGateway } from "../cluster/singleton-gateway.js";
 import type { AuditSinkContext } from "../audit/sinks/audit-sink.js";
 
@@ -180,7 +181,11 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     // Each node expires its own replica of the sessions (the same rows everywhere, by its own clock).
     sessionExpiry = startSessionExpiry(localSessions, logger);
     const sessions: SessionStore = cluster ? cluster.replicateSessions(localSessions) : localSessions;
-    const requestLedger = new RequestLedger(database);
+    // In a cluster with an MQTT gateway, its request ledger's changes reach every node (a new primary resumes what the
+    // old one accepted and drops what it answered), kept on the stream as long as the gateways keep answered records.
+    const mqttExpiries = gatewayConfigs.flatMap((entry) => (entry.type === "mqtt" ? [entry.session_expiry] : []));
+    const ledgerReplica = cluster && mqttExpiries.length > 0 ? cluster.replicateRequestLedger(new RequestLedger(database), Math.max(600, ...mqttExpiries) * 1000) : undefined;
+    const requestLedger = ledgerReplica?.ledger ?? new RequestLedger(database);
     const revocations = new RevocationList(database);
     const store = database;
     // The knowledge base (`knowledge.enabled`): its own SQLite file; loaded only when enabled (jieba, sqlite-vec).
@@ -225,8 +230,9 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(authorizer ? { authorize: (request: AuthorizeRequest) => authorizer.authorize(request) } : {}),
     });
     // The http gateway's admin API (scope admin): policy, sessions, tools, revocation, erasure.
-    // In a cluster, an erased subject's sessions are erased on every node (`sessions.eraser`).
-    const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store, tools: nodeTools, ...(sessions.eraser ? { erasers: [sessions.eraser] } : {}) });
+    // In a cluster, an erased subject's sessions (and MQTT ledger entries) are erased on every node (`sessions.eraser`).
+    const erasers = [sessions.eraser, ledgerReplica?.eraser].flatMap((eraser) => (eraser ? [eraser] : []));
+    const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store, tools: nodeTools, ...(erasers.length > 0 ? { erasers } : {}) });
     const listeners = new HttpListeners({ baseDir });
     const gateways: Gateway[] = [];
     const gatewayTypes = gatewayConfigs.map((entry) => (entry.type === "custom" ? entry.protocol : entry.type));
@@ -284,23 +290,29 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       started.push(gateway);
       logger.info({ gateway: gateway.name }, "gateway listening");
     }
-    const loadStartedAt = performance.now();
-    const loaded = await createEngine(config.agent, {
-      modelPath: options.modelPath,
-      baseDir,
-      dataDir,
-      logger,
-      onLoadProgress: options.onLoadProgress,
-      watermark: config.watermark,
-    });
-    metrics.modelLoaded((performance.now() - loadStartedAt) / 1000);
-    engine.resolve(loaded);
+    // A gateway-only cluster node (cluster.roles without worker) loads no model: the cluster's workers generate.
+    if (servesModel(config)) {
+      const loadStartedAt = performance.now();
+      const loaded = await createEngine(config.agent, {
+        modelPath: options.modelPath,
+        baseDir,
+        dataDir,
+        logger,
+        onLoadProgress: options.onLoadProgress,
+        watermark: config.watermark,
+      });
+      metrics.modelLoaded((performance.now() - loadStartedAt) / 1000);
+      engine.resolve(loaded);
+      logger.info({ ...loaded.info }, "model ready");
+    } else {
+      logger.info({ roles: config.cluster?.roles }, "gateway-only cluster node: no model loaded; the cluster's workers generate");
+    }
     // Agents with their own model_path: their engines load after the node's.
     await agents.load();
     // With knowledge.embed_with_engine, the knowledge base's vectors come from the loaded engine (checked against those stored).
-    await knowledge?.engineReady();
-    logger.info({ ...loaded.info }, "model ready");
-    audit?.recordLifecycle("start", { model: loaded.info.model, engine: loaded.info.engine, gateways: gateways.map((gateway) => gateway.name) });
+    if (engine.ready) await knowledge?.engineReady();
+    const info = (cluster?.engine ?? engine).info;
+    audit?.recordLifecycle("start", { model: info.model, engine: info.engine, gateways: gateways.map((gateway) => gateway.name) });
     auditedStart = true;
     return { gateways, pipeline, plugins, engine, sessions: localSessions, database, metrics, audit, revocations, policy: enforcement.store, knowledge, tools, cluster, close };
   } catch (error) {

@@ -58,6 +58,8 @@ export interface TestNodeOptions {
   knowledge?: Record<string, unknown>;
   /** The config's `tools` section (approval_timeout, allow, max_steps, …). */
   tools?: Record<string, unknown>;
+  /** The config's `cluster` section (nats, name, node_id, roles, …): the node joins that cluster. */
+  cluster?: Record<string, unknown>;
   /** Test-only subscribers: each gateway's channel events (by gateway type), and pipeline observers after the node's own. */
   observe?: { events?: (gateway: string) => GatewayEvents; observers?: RequestObserver[] };
 }
@@ -87,6 +89,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     ...(options.watermark ? { watermark: options.watermark } : {}),
     ...(options.knowledge ? { knowledge: options.knowledge } : {}),
     ...(options.tools ? { tools: options.tools } : {}),
+    ...(options.cluster ? { cluster: options.cluster } : {}),
   });
   const modelPath = engine === "llama" ? await testModelPath() : undefined;
   const daemon = await createDaemon({
