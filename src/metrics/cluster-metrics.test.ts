@@ -18,6 +18,7 @@ function clusterStatus(overrides: Partial<ClusterMetricsStatus> = {}): ClusterMe
     alive: [beat(["gateway", "worker"], 2), beat(["worker"], 3), beat(["gateway"], 0)],
     restarts: 0,
     fallbacks: 0,
+    served: {},
     ...overrides,
   };
 }
@@ -51,12 +52,13 @@ describe("cluster metrics", () => {
       clawbot_cluster_restarts_total: 0,
       clawbot_cluster_local_fallbacks_total: 0,
     });
-    status = clusterStatus({ connected: false, reconnects: 2, primary: true, alive: [beat(["worker"], 1)], restarts: 4, fallbacks: 1 });
+    status = clusterStatus({ connected: false, reconnects: 2, primary: true, alive: [beat(["worker"], 1)], restarts: 4, fallbacks: 1, served: { stop: 3 } });
     expect(Object.fromEntries(await values(metrics.registry))).toEqual({
       clawbot_cluster_nats_connected: 0,
       clawbot_cluster_nats_reconnects_total: 2,
       clawbot_cluster_nodes_alive: 1,
       clawbot_cluster_workers_free_sequences: 1,
+      clawbot_cluster_served_total: 3,
       clawbot_cluster_primary: 1,
       clawbot_cluster_restarts_total: 4,
       clawbot_cluster_local_fallbacks_total: 1,

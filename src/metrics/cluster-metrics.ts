@@ -14,6 +14,8 @@ export interface ClusterMetricsStatus {
   alive: readonly { roles: readonly string[]; free: number }[];
   restarts: number;
   fallbacks: number;
+  /** Generations this node's worker finished, by outcome (the finish reason or the error code). */
+  served: Readonly<Record<string, number>>;
 }
 
 /** Registered only when the node is in a cluster (config `cluster`): a node running alone exports none of these. */
@@ -34,6 +36,14 @@ export function clusterMetrics(registry: Registry, status: () => ClusterMetricsS
   const fallbacks = new StatusCounter(
     new Counter({ name: "clawbot_cluster_local_fallbacks_total", help: "Requests served by this node's own model because NATS could not be reached (cluster.fallback: local).", registers: [] }),
   );
+  const served = new StatusCounter(
+    new Counter({
+      name: "clawbot_cluster_served_total",
+      help: "Generations this node's worker took from the work queue and finished, by outcome (finish reason or error code).",
+      labelNames: ["outcome"],
+      registers: [],
+    }),
+  );
   // The first gauge reads the status once per scrape and sets the others (registered after it).
   new Gauge({
     name: "clawbot_cluster_nats_connected",
@@ -53,7 +63,8 @@ export function clusterMetrics(registry: Registry, status: () => ClusterMetricsS
       primary.set(now.primary ? 1 : 0);
       restarts.update({}, now.restarts);
       fallbacks.update({}, now.fallbacks);
+      for (const [outcome, count] of Object.entries(now.served)) served.update({ outcome }, count);
     },
   });
-  for (const metric of [reconnects.counter, nodesAlive, freeSequences, primary, restarts.counter, fallbacks.counter]) registry.registerMetric(metric);
+  for (const metric of [reconnects.counter, nodesAlive, freeSequences, primary, restarts.counter, fallbacks.counter, served.counter]) registry.registerMetric(metric);
 }

@@ -35,7 +35,7 @@ async function exported(): Promise<Map<string, string>> {
   await metrics.start({
     gateways: [],
     audit: () => ({ records: 0, appendFailures: 0, sinks: [] }),
-    cluster: () => ({ connected: true, reconnects: 0, primary: false, alive: [], restarts: 0, fallbacks: 0 }),
+    cluster: () => ({ connected: true, reconnects: 0, primary: false, alive: [], restarts: 0, fallbacks: 0, served: { stop: 1 } }),
   });
   const names = new Map<string, string>();
   for (const metric of await metrics.registry.getMetricsAsJSON()) names.set(metric.name, String(metric.type));
