@@ -26,10 +26,13 @@ export interface ClusterNames {
   knowledgeStream: string;
   /** Stream of every node's audit records. */
   auditStream: string;
+  /** Stream of the inbound request ledger's changes (accepted, recorded, answered) every node applies to its own. */
+  ledgerStream: string;
   /** Subject prefix of a replicated stream's messages: `<prefix>.<origin node>`. */
   sessionsSubject: string;
   knowledgeSubject: string;
   auditSubject: string;
+  ledgerSubject: string;
 }
 
 export function clusterNames(config: Pick<ClusterConfig, "name">): ClusterNames {
@@ -52,5 +55,7 @@ export function clusterNames(config: Pick<ClusterConfig, "name">): ClusterNames 
     sessionsSubject: `${base}.sessions`,
     knowledgeSubject: `${base}.knowledge`,
     auditSubject: `${base}.audit`,
+    ledgerStream: `CLAWBOT_${upper}_LEDGER`,
+    ledgerSubject: `${base}.ledger`,
   };
 }

@@ -7,6 +7,7 @@ import type { DeferredEngine } from "../engine/deferred-engine.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { KnowledgeService } from "../knowledge/knowledge-service.js";
 import type { Logger } from "../logging/logger.js";
+import type { RequestLedger } from "../store/request-ledger.js";
 import type { SessionRepository } from "../store/session-repository.js";
 import type { SessionStore } from "../store/session-store.js";
 import type { AuditSink, AuditSinkContext } from "../audit/sinks/audit-sink.js";
@@ -17,6 +18,7 @@ import { startMembership, type Membership, type NodeBeat } from "./membership.js
 import { openNatsLink, type NatsLink } from "./nats-connection.js";
 import { RemoteEngine } from "./remote-engine.js";
 import { startKnowledgeReplica, type KnowledgeReplica } from "./replicated-knowledge.js";
+import { startReplicatedRequestLedger, type ReplicatedRequestLedger } from "./replicated-request-ledger.js";
 import { startReplicatedSessions, type ReplicatedSessions } from "./replicated-sessions.js";
 import { startWorkServer, type WorkServer } from "./work-server.js";
 
@@ -43,6 +45,8 @@ export interface ClusterStatus {
   /** Generations started again on another worker, and requests served locally while NATS was down. */
   restarts: number;
   fallbacks: number;
+  /** Generations this node's worker finished, by outcome (finish reason or error code). */
+  served: Record<string, number>;
 }
 
 export interface ClusterNode {
@@ -50,6 +54,11 @@ export interface ClusterNode {
   readonly engine: LanguageModel;
   /** The node's session repository wrapped so that its changes reach every node and theirs reach it (the pipeline's). */
   replicateSessions(local: SessionRepository): SessionStore;
+  /**
+   * The node's MQTT request ledger with its changes sent to every node and theirs applied to it (kept on the stream for
+   * `retentionMs`): the primary that takes the MQTT gateway over resumes and drops duplicates like the old one.
+   */
+  replicateRequestLedger(local: RequestLedger, retentionMs: number): Pick<ReplicatedRequestLedger, "ledger" | "eraser">;
   /** Applies the knowledge-base changes other nodes publish to this node's knowledge base. */
   replicateKnowledge(knowledge: KnowledgeService): void;
   /** The audit sink that ships this node's records to the cluster's audit stream (the audit trail adds it). */
@@ -71,6 +80,7 @@ export function openClusterNode(options: ClusterNodeOptions): ClusterNode {
   const link: NatsLink = openNatsLink(config, { nodeId, logger });
   let restarts = 0;
   let fallbacks = 0;
+  const served: Record<string, number> = {};
   const closers: [string, () => Promise<unknown>][] = [];
   try {
     const leadership = startLeadership({ link, names, config, nodeId, logger });
@@ -96,7 +106,15 @@ export function openClusterNode(options: ClusterNodeOptions): ClusterNode {
       },
     });
     closers.push(["heartbeat", () => membership.close()]);
-    const workServer: WorkServer | undefined = worker ? startWorkServer({ link, names, config, nodeId, engine: localEngine, logger }) : undefined;
+    const workServer: WorkServer | undefined = worker ? startWorkServer({
+          link,
+          names,
+          config,
+          nodeId,
+          engine: localEngine,
+          logger,
+          onServed: (outcome) => void (served[outcome] = (served[outcome] ?? 0) + 1),
+        }) : undefined;
     const engine = new RemoteEngine({
       link,
       names,
@@ -116,6 +134,11 @@ export function openClusterNode(options: ClusterNodeOptions): ClusterNode {
         closers.push(["session replica", () => replicated.close()]);
         return replicated.store;
       },
+      replicateRequestLedger(local, retentionMs) {
+        const replicated = startReplicatedRequestLedger({ link, names, nodeId, replicas: config.replicas, local, retentionMs, logger });
+        closers.push(["request ledger replica", () => replicated.close()]);
+        return replicated;
+      },
       auditSink: (context) => new ClusterAuditSink({ link, names, nodeId, replicas: config.replicas }, context),
       replicateKnowledge(knowledge) {
         const replica: KnowledgeReplica = startKnowledgeReplica({ link, names, nodeId, replicas: config.replicas, knowledge, logger });
@@ -134,6 +157,7 @@ export function openClusterNode(options: ClusterNodeOptions): ClusterNode {
         alive: membership.alive(),
         restarts,
         fallbacks,
+        served: { ...served },
       }),
       ready: () => (link.connected() ? hasWorker() : config.fallback === "local" && worker && localEngine.ready),
       async close(graceMs) {

@@ -1,4 +1,4 @@
-// The MQTT gateway's durable record of requests it has acknowledged: accepted until answered, so a crash loses none; no tokens kept.
+// The inbound request ledger (MQTT): each acknowledged request kept until answered, so a crash loses none; no tokens kept; change hooks for a cluster replica.
 import type { Principal } from "../core/types.js";
 import type { SqliteDatabase } from "./database.js";
 
@@ -44,6 +44,28 @@ interface LedgerRow {
 
 type Key = [gateway: string, owner: string, requestId: string];
 
+/** The key of one record: whose request on which gateway. */
+export interface LedgerKey {
+  gateway: string;
+  owner: string;
+  requestId: string;
+}
+
+/**
+ * One change of the ledger, as a replica (src/cluster/replicated-request-ledger.ts) sends it to the other nodes and
+ * applies theirs: the same records on every node, so a new primary's MQTT gateway resumes and drops duplicates alike.
+ */
+export type LedgerChange =
+  | { kind: "accepted"; entry: LedgerEntry; receivedAt: number }
+  | { kind: "recorded"; key: LedgerKey; finalFrame: string }
+  | { kind: "answered"; key: LedgerKey }
+  | { kind: "forgotten"; key: LedgerKey }
+  /** A data subject's records were erased (on the node that erased them: by the erasure itself). */
+  | { kind: "erased"; owner: string };
+
+/** Told of each local change right after it is written, possibly inside a transaction that may still roll back. */
+export type LedgerListener = (change: LedgerChange) => void;
+
 export class RequestLedger {
   private readonly insert;
   private readonly selectState;
@@ -53,6 +75,10 @@ export class RequestLedger {
   private readonly selectUnanswered;
   private readonly deleteAnswered;
   private readonly recordTransaction: (store: () => void, key: Key, finalFrame: string) => void;
+  private readonly insertAnswered;
+  private readonly deleteOwner;
+  private readonly selectRecord;
+  private readonly listeners = new Set<LedgerListener>();
 
   constructor(
     database: SqliteDatabase,
@@ -74,6 +100,13 @@ export class RequestLedger {
       "SELECT * FROM mqtt_request_ledger WHERE gateway = ? AND state != 'answered' ORDER BY received_at, owner, request_id",
     );
     this.deleteAnswered = database.prepare<[string, number]>("DELETE FROM mqtt_request_ledger WHERE gateway = ? AND state = 'answered' AND received_at < ?");
+    // An answer another node gave to a request this node never heard of (its acceptance was lost): kept for duplicates.
+    this.insertAnswered = database.prepare<[...Key, number]>(
+      `INSERT OR IGNORE INTO mqtt_request_ledger (gateway, owner, request_id, request, principal, reply_topic, state, received_at)
+       VALUES (?, ?, ?, '{}', '{}', '', 'answered', ?)`,
+    );
+    this.deleteOwner = database.prepare<[string]>("DELETE FROM mqtt_request_ledger WHERE owner = ?");
+    this.selectRecord = database.prepare<Key, { state: LedgerState; final_frame: string | null }>(`SELECT state, final_frame FROM mqtt_request_ledger ${where}`);
     this.recordTransaction = database.transaction((store: () => void, key: Key, finalFrame: string) => {
       store();
       this.updateRecorded.run(finalFrame, ...key);
@@ -82,9 +115,16 @@ export class RequestLedger {
 
   /** Records a request as accepted; false when a record of the same (gateway, owner, request id) already exists. */
   accept(entry: LedgerEntry): boolean {
+    const receivedAt = this.now();
+    const accepted = this.insertEntry(entry, receivedAt);
+    if (accepted) this.notify({ kind: "accepted", entry, receivedAt });
+    return accepted;
+  }
+
+  private insertEntry(entry: LedgerEntry, receivedAt: number): boolean {
     const { gateway, owner, requestId, request, principal, expiresAt, replyTopic, correlationData } = entry;
     const principalJson = JSON.stringify({ subject: principal.subject, roles: principal.roles, scopes: principal.scopes, claims: principal.claims });
-    return this.insert.run(gateway, owner, requestId, request, principalJson, expiresAt ?? null, replyTopic, correlationData ?? null, this.now()).changes === 1;
+    return this.insert.run(gateway, owner, requestId, request, principalJson, expiresAt ?? null, replyTopic, correlationData ?? null, receivedAt).changes === 1;
   }
 
   state(gateway: string, owner: string, requestId: string): LedgerState | undefined {
@@ -98,15 +138,56 @@ export class RequestLedger {
    */
   record(gateway: string, owner: string, requestId: string, store: () => void, finalFrame: string): void {
     this.recordTransaction(store, [gateway, owner, requestId], finalFrame);
+    this.notify({ kind: "recorded", key: { gateway, owner, requestId }, finalFrame });
   }
 
   markAnswered(gateway: string, owner: string, requestId: string): void {
     this.updateAnswered.run(gateway, owner, requestId);
+    this.notify({ kind: "answered", key: { gateway, owner, requestId } });
   }
 
   /** Drops a record, so that the same request id may be sent again and run (it was refused as busy or not ready). */
   forget(gateway: string, owner: string, requestId: string): void {
     this.deleteOne.run(gateway, owner, requestId);
+    this.notify({ kind: "forgotten", key: { gateway, owner, requestId } });
+  }
+
+  /** Whether a record is (still) in the state a change left it in: false once its transaction rolled back. */
+  holds(change: LedgerChange): boolean {
+    if (change.kind === "erased") return true;
+    const key = "entry" in change ? change.entry : change.key;
+    const row = this.selectRecord.get(key.gateway, key.owner, key.requestId);
+    if (change.kind === "forgotten") return row === undefined;
+    if (change.kind === "recorded") return row?.state === "recorded" && row.final_frame === change.finalFrame;
+    if (change.kind === "answered") return row?.state === "answered";
+    return row !== undefined;
+  }
+
+  /** Calls `listener` after each local change (not after `apply`); returns the unsubscribe. */
+  onChange(listener: LedgerListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Writes another node's change to this ledger (listeners are not told: it is not this node's to send on). */
+  apply(change: LedgerChange): void {
+    if (change.kind === "accepted") {
+      this.insertEntry(change.entry, change.receivedAt);
+    } else if (change.kind === "recorded") {
+      const { gateway, owner, requestId } = change.key;
+      this.updateRecorded.run(change.finalFrame, gateway, owner, requestId);
+    } else if (change.kind === "answered") {
+      const { gateway, owner, requestId } = change.key;
+      if (this.updateAnswered.run(gateway, owner, requestId).changes === 0) this.insertAnswered.run(gateway, owner, requestId, this.now());
+    } else if (change.kind === "forgotten") {
+      this.deleteOne.run(change.key.gateway, change.key.owner, change.key.requestId);
+    } else {
+      this.deleteOwner.run(change.owner);
+    }
+  }
+
+  private notify(change: LedgerChange): void {
+    for (const listener of this.listeners) listener(change);
   }
 
   /** This gateway's requests accepted or recorded but never answered (the process stopped mid-answer), oldest first. */

@@ -20,6 +20,8 @@ export interface ClusterNodeSpec {
   cluster?: Record<string, unknown>;
   /** Extra keys of `agent`. */
   agent?: Record<string, unknown>;
+  /** More gateways after the websocket and http ones (an MQTT gateway, `cluster_singleton` by default). */
+  gateways?: Record<string, unknown>[];
 }
 
 export interface ClusterOptions {
@@ -165,6 +167,7 @@ async function startClusterNode(initial: ClusterNodeSpec, options: ClusterOption
       gateways: [
         { type: "websocket", port, auth: { type: "jwt", secret: clusterSecret } },
         { type: "http", port, auth: { type: "jwt", secret: clusterSecret } },
+        ...(spec.gateways ?? []),
       ],
       metrics: { port: 0 },
       knowledge: { enabled: true },
