@@ -21,7 +21,7 @@ describe("bench options", () => {
 
   it("refuses an unknown argument and a bad setting with a message naming it", () => {
     expect(() => readBenchOptions({}, ["--write"])).toThrow(BenchSetupError);
-    expect(() => readBenchOptions({}, ["--write"])).toThrow(/unknown argument "--write"; the flags are --write-report, --skip-knowledge, --kb-records=N and --skip-tools/);
+    expect(() => readBenchOptions({}, ["--write"])).toThrow(/unknown argument "--write"; the flags are --write-report, --skip-knowledge, --kb-records=N, --skip-tools and --skip-cluster/);
     expect(() => readBenchOptions({ BENCH_REPETITIONS: "two" }, [])).toThrow(/^BENCH_REPETITIONS="two": expected a whole number ≥ 1$/);
     expect(() => readBenchOptions({ BENCH_ECHO_SECONDS: "0.01" }, [])).toThrow(/^BENCH_ECHO_SECONDS="0.01": expected a number ≥ 0.1$/);
     expect(() => readBenchOptions({ BENCH_CONCURRENCIES: "1,,4" }, [])).toThrow(/^BENCH_CONCURRENCIES="": expected a whole number ≥ 1$/);
@@ -41,6 +41,12 @@ describe("bench options", () => {
     expect(readBenchOptions({ BENCH_TOOLS_REPETITIONS: "3", BENCH_SKIP_TOOLS: "1" }, [])).toMatchObject({ toolsRepetitions: 3, skipTools: true });
     expect(readBenchOptions({}, ["--skip-tools"]).skipTools).toBe(true);
     expect(() => readBenchOptions({ BENCH_TOOLS_REPETITIONS: "0" }, [])).toThrow(/^BENCH_TOOLS_REPETITIONS="0": expected a whole number ≥ 1$/);
+  });
+
+  it("skips the cluster hop with BENCH_SKIP_CLUSTER or --skip-cluster", () => {
+    expect(readBenchOptions({}, []).skipCluster).toBe(false);
+    expect(readBenchOptions({ BENCH_SKIP_CLUSTER: "1" }, []).skipCluster).toBe(true);
+    expect(readBenchOptions({}, ["--skip-cluster"]).skipCluster).toBe(true);
   });
 });
 
