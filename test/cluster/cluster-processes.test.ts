@@ -274,8 +274,12 @@ function lastEvent(node: ClusterNodeProcess, since: number): LeaderEvent | undef
     .at(-1);
 }
 
+/** The node whose running process last said it became primary (a restarted node's earlier process does not count). */
 function currentPrimary(): ClusterNodeProcess | undefined {
-  return nodes.find((node) => leaderEvents(node).at(-1)?.became === true);
+  return nodes.find((node) => {
+    const running = node.processes().find((process) => process.exitedAt === undefined);
+    return running !== undefined && leaderEvents(node, running.pid).at(-1)?.became === true;
+  });
 }
 
 /**
