@@ -21,6 +21,7 @@ import type { RequestEnd, RequestObserver, RequestStart, RequestTexts } from "./
 import { buildPrompt, messageTokens, promptBudget, tokenCountKey, tokenizerId } from "./prompt-builder.js";
 import { SubjectLimits } from "./subject-limits.js";
 import { runAgentLoop } from "./agent-loop.js";
+import { GenerationMark } from "./generation-mark.js";
 import { planTools, type ToolPlan } from "./tool-plan.js";
 import { readableCollections, ToolSteps } from "./tool-step.js";
 import type { PipelineRequest, Reply } from "./pipeline-request.js";
@@ -228,13 +229,7 @@ export class Pipeline {
         write: (part: StreamPart) => void reply.write(part),
         signal: controller.signal,
       };
-      /** Where the generation in progress began in the texts (a restart cuts them back to it). */
-      const generationStart = { generated: 0, delivered: 0, logprobs: 0 };
-      const markGeneration = () => {
-        generationStart.generated = texts.generatedOutput.length;
-        generationStart.delivered = texts.deliveredOutput.length;
-        generationStart.logprobs = logprobs?.length ?? 0;
-      };
+      const generation = new GenerationMark(texts, logprobs);
       const { finish: part, steps: toolSteps } = await runAgentLoop({
         engine,
         request: { messages, prompt, params, conversation: conversationKey, owner },
@@ -252,18 +247,16 @@ export class Pipeline {
         // A cluster's worker was lost mid-generation and another one starts it again: the client is told to drop what it
         // got of this generation; the plugins' output processing starts afresh.
         onRestart: async (part) => {
-          texts.generatedOutput = texts.generatedOutput.slice(0, generationStart.generated);
-          texts.deliveredOutput = texts.deliveredOutput.slice(0, generationStart.delivered);
-          if (logprobs) logprobs.length = generationStart.logprobs;
+          const earlier = generation.rewind();
           output = await this.plugins.createOutput(context);
           // The earlier steps' text goes through the new processing again (a buffering plugin's postProcess needs the whole
           // answer; a transform holds back the same tail), its output dropped: the client already has it.
-          if (texts.generatedOutput !== "") await output.push(texts.generatedOutput);
+          if (earlier !== "") await output.push(earlier);
           reply.write(part);
         },
         runCall: async (call) => {
           const result = await this.toolSteps.run(call, toolPlan as ToolPlan, stepRequest, (record) => this.notify("toolCalled", start, record));
-          markGeneration();
+          generation.set();
           return result;
         },
       });
