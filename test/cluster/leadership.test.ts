@@ -1,43 +1,16 @@
 // The leader lease through a real nats-server: one primary, failover, a paused primary steps down, clean hand-over.
-import { Writable } from "node:stream";
-import { connect, type NatsConnection } from "nats";
-import pino from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { clusterNames } from "../../src/cluster/cluster-names.js";
 import { leaderKey, parseLeaseValue, startLeadership, type LeaseScheduler, type Leadership } from "../../src/cluster/leadership.js";
 import { openNatsLink, type NatsLink } from "../../src/cluster/nats-connection.js";
 import { clusterSchema } from "../../src/config/cluster-schema.js";
-import { NatsServer } from "../helpers/nats-server.js";
+import { capturingLogger, useNatsServer } from "../helpers/cluster-test-kit.js";
 
-let server: NatsServer;
-let raw: NatsConnection;
-const cleanups: (() => Promise<unknown>)[] = [];
+const nats = useNatsServer();
+const cleanups = nats.cleanups;
 let clusterCount = 0;
 
-beforeAll(async () => {
-  server = await NatsServer.start();
-  raw = await connect({ servers: server.url });
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
-afterAll(async () => {
-  await raw?.close();
-  await server?.close();
-});
-
 type LogLine = { msg: string; time: number; revision?: number; valid_until?: number; reason?: string };
-
-function capturingLogger() {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line) lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  return { logger: pino({ level: "info" }, stream), lines };
-}
 
 /** Real time, but timers can be frozen like a SIGSTOPped process's: due callbacks wait until thawed. */
 function freezableScheduler() {
@@ -74,10 +47,10 @@ async function until(check: () => boolean, what: string, timeoutMs = 15_000, onE
 /** A cluster of its own per test, heartbeat 1 s (lease TTL 2 s). */
 function newCluster(heartbeatS = 1) {
   clusterCount += 1;
-  const config = clusterSchema.parse({ nats: server.url, name: `leaders${clusterCount}`, heartbeat_s: heartbeatS });
+  const config = clusterSchema.parse({ nats: nats.server.url, name: `leaders${clusterCount}`, heartbeat_s: heartbeatS });
   const nodes: { id: string; link: NatsLink; leadership: Leadership; lines: LogLine[] }[] = [];
   const start = (id: string, scheduler?: LeaseScheduler) => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger<LogLine>();
     const link = openNatsLink(config, { nodeId: id, logger });
     const leadership = startLeadership({ link, names: clusterNames(config), config, nodeId: id, logger, scheduler });
     cleanups.push(() => leadership.close(), () => link.close());
@@ -158,7 +131,7 @@ describe("leadership", () => {
     const b = cluster.start("node-b");
     await until(() => b.leadership.holder() === "node-a", "b sees a as primary");
     await a.leadership.close();
-    const kv = await raw.jetstream().views.kv(cluster.names.leaderBucket);
+    const kv = await nats.raw.jetstream().views.kv(cluster.names.leaderBucket);
     const entry = await kv.get(leaderKey);
     // Right after close: a delete marker, or already b's (never a's lease left to expire, which takes 10 s here).
     expect(entry?.operation === "DEL" || (entry && parseLeaseValue(entry.value)?.node_id === "node-b")).toBe(true);
@@ -173,7 +146,7 @@ describe("leadership", () => {
     const b = cluster.start("node-b");
     await until(() => b.leadership.holder() === "node-a", "b sees a");
     await b.leadership.close();
-    const kv = await raw.jetstream().views.kv(cluster.names.leaderBucket);
+    const kv = await nats.raw.jetstream().views.kv(cluster.names.leaderBucket);
     const entry = await kv.get(leaderKey);
     expect(entry?.operation).toBe("PUT");
     expect(parseLeaseValue(entry!.value)?.node_id).toBe("node-a");

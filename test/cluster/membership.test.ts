@@ -1,42 +1,14 @@
 // Heartbeats through a real nats-server: every node sees every beat, a silent node turns dead, garbage is ignored.
-import { Writable } from "node:stream";
-import { connect, type NatsConnection } from "nats";
-import pino from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { clusterNames } from "../../src/cluster/cluster-names.js";
 import { startMembership, type Membership } from "../../src/cluster/membership.js";
 import { openNatsLink, type NatsLink } from "../../src/cluster/nats-connection.js";
 import { clusterSchema } from "../../src/config/cluster-schema.js";
-import { NatsServer } from "../helpers/nats-server.js";
+import { capturingLogger, useNatsServer } from "../helpers/cluster-test-kit.js";
 
-let server: NatsServer;
-let raw: NatsConnection;
-const cleanups: (() => Promise<unknown>)[] = [];
+const nats = useNatsServer();
+const cleanups = nats.cleanups;
 let clusterCount = 0;
-
-beforeAll(async () => {
-  server = await NatsServer.start();
-  raw = await connect({ servers: server.url });
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
-afterAll(async () => {
-  await raw?.close();
-  await server?.close();
-});
-
-/** A logger whose JSON lines the test can read. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: "info" }, stream), lines };
-}
 
 async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -49,7 +21,7 @@ async function until(check: () => boolean, what: string, timeoutMs = 15_000): Pr
 /** A cluster of its own per test (its own buckets), heartbeat 1 s. */
 function newCluster() {
   clusterCount += 1;
-  const config = clusterSchema.parse({ nats: server.url, name: `members${clusterCount}`, heartbeat_s: 1 });
+  const config = clusterSchema.parse({ nats: nats.server.url, name: `members${clusterCount}`, heartbeat_s: 1 });
   const start = (nodeId: string, roles: ("gateway" | "worker")[] = ["gateway", "worker"]) => {
     const { logger, lines } = capturingLogger();
     const link: NatsLink = openNatsLink(config, { nodeId, logger });
@@ -110,7 +82,7 @@ describe("membership", () => {
     const cluster = newCluster();
     const a = cluster.start("node-a");
     await until(() => ids(a.membership).join() === "node-a", "a sees itself");
-    const kv = await raw.jetstream().views.kv(cluster.names.nodesBucket);
+    const kv = await nats.raw.jetstream().views.kv(cluster.names.nodesBucket);
     const valid = a.membership.alive()[0]!;
     for (let round = 0; round < 3; round += 1) await kv.put("garbage", new Uint8Array([0xff, 0x00, 0x7b]));
     await kv.put("wrong-shape", JSON.stringify({ node_id: "wrong-shape", roles: "all", free: -1 }));
@@ -132,8 +104,8 @@ describe("membership", () => {
     const a = cluster.start("node-a");
     const b = cluster.start("node-b");
     await until(() => ids(a.membership).join() === "node-a,node-b", "a sees b");
-    await server.stop();
-    await server.resume();
+    await nats.server.stop();
+    await nats.server.resume();
     const restartedAt = Date.now();
     // A beat b wrote after the restart reaches a only through a watch made (again) after it.
     await until(() => (a.membership.alive().find((beat) => beat.node_id === "node-b")?.at ?? 0) > restartedAt + 1000, "a sees b's beats again", 20_000).catch((error: Error) => {

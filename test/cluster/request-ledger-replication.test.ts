@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { connect } from "nats";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { clusterNames } from "../../src/cluster/cluster-names.js";
 import { openNatsLink, type NatsLink } from "../../src/cluster/nats-connection.js";
 import { startReplicatedRequestLedger, type ReplicatedRequestLedger } from "../../src/cluster/replicated-request-ledger.js";
@@ -13,7 +13,7 @@ import { eraseSubject } from "../../src/daemon/subject-erasure.js";
 import { silentLogger } from "../../src/logging/logger.js";
 import { openDatabase, type SqliteDatabase } from "../../src/store/database.js";
 import { RequestLedger } from "../../src/store/request-ledger.js";
-import { NatsServer } from "../helpers/nats-server.js";
+import { eventually, useNatsServer } from "../helpers/cluster-test-kit.js";
 
 interface TestNode {
   id: string;
@@ -25,24 +25,18 @@ interface TestNode {
   close(): Promise<void>;
 }
 
-let server: NatsServer;
+const nats = useNatsServer();
 const open: TestNode[] = [];
 let clusterCount = 0;
 const gateway = "clawbot-ward";
 const principal = { subject: "alice", roles: ["user"], scopes: ["chat"], claims: { sub: "alice" } };
 
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
 afterEach(async () => {
   for (const node of open.splice(0)) await node.close();
 });
-afterAll(async () => {
-  await server?.close();
-});
 
 function startNode(cluster: string, id: string, dir = fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-ledger-"))): TestNode {
-  const config = clusterSchema.parse({ nats: server.url, name: cluster, node_id: id });
+  const config = clusterSchema.parse({ nats: nats.server.url, name: cluster, node_id: id });
   const database = openDatabase(dir);
   const link = openNatsLink(config, { nodeId: id, logger: silentLogger });
   const replica = startReplicatedRequestLedger({ link, names: clusterNames(config), nodeId: id, replicas: 1, local: new RequestLedger(database), retentionMs: 3_600_000, logger: silentLogger });
@@ -64,20 +58,6 @@ function startNode(cluster: string, id: string, dir = fs.mkdtempSync(path.join(o
   };
   open.push(node);
   return node;
-}
-
-/** Polls until `check` stops throwing (replication is asynchronous), up to 10 s. */
-async function eventually(check: () => void): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 }
 
 const cluster = () => `ledger${++clusterCount}`;
@@ -176,7 +156,7 @@ describe("replicated request ledger", () => {
     await eventually(() => expect(b.ledger.state(gateway, "dave", "r1")).toBeUndefined());
     expect(b.ledger.state(gateway, "erin", "r1")).toBe("accepted");
     await a.replica.flushed();
-    const raw = await connect({ servers: server.url });
+    const raw = await connect({ servers: nats.server.url });
     try {
       const names = clusterNames({ name });
       const info = await (await raw.jetstreamManager()).streams.info(names.ledgerStream, { subjects_filter: `${names.ledgerSubject}.*.${ownerKey("dave")}` });
@@ -196,7 +176,7 @@ describe("replicated request ledger", () => {
     const b = startNode(name, "node-b");
     await Promise.all([a.replica.started, b.replica.started]);
     const names = clusterNames({ name });
-    const raw = await connect({ servers: server.url });
+    const raw = await connect({ servers: nats.server.url });
     try {
       const jetstream = raw.jetstream();
       const change = (value: unknown) => new TextEncoder().encode(JSON.stringify({ v: 1, origin: "evil", change: value }));

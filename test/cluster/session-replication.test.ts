@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { connect } from "nats";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { clusterNames } from "../../src/cluster/cluster-names.js";
 import { openNatsLink, type NatsLink } from "../../src/cluster/nats-connection.js";
 import { ownerKey, startReplicatedSessions, type ReplicatedSessions } from "../../src/cluster/replicated-sessions.js";
@@ -12,7 +12,7 @@ import { eraseSubject } from "../../src/daemon/subject-erasure.js";
 import { silentLogger } from "../../src/logging/logger.js";
 import { openDatabase, type SqliteDatabase } from "../../src/store/database.js";
 import { SessionRepository } from "../../src/store/session-repository.js";
-import { NatsServer } from "../helpers/nats-server.js";
+import { eventually, useNatsServer } from "../helpers/cluster-test-kit.js";
 
 interface TestNode {
   id: string;
@@ -24,22 +24,16 @@ interface TestNode {
   close(): Promise<void>;
 }
 
-let server: NatsServer;
+const nats = useNatsServer();
 const open: TestNode[] = [];
 let clusterCount = 0;
 
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
 afterEach(async () => {
   for (const node of open.splice(0)) await node.close();
 });
-afterAll(async () => {
-  await server?.close();
-});
 
 function startNode(cluster: string, id: string, dir = fs.mkdtempSync(path.join(os.tmpdir(), "clawbot-sessions-"))): TestNode {
-  const config = clusterSchema.parse({ nats: server.url, name: cluster, node_id: id });
+  const config = clusterSchema.parse({ nats: nats.server.url, name: cluster, node_id: id });
   const database = openDatabase(dir);
   const local = new SessionRepository(database, { maxMessages: 100, retentionMs: 24 * 3600 * 1000 });
   const link = openNatsLink(config, { nodeId: id, logger: silentLogger });
@@ -62,20 +56,6 @@ function startNode(cluster: string, id: string, dir = fs.mkdtempSync(path.join(o
   };
   open.push(node);
   return node;
-}
-
-/** Polls until `check` stops throwing (replication is asynchronous), up to 10 s. */
-async function eventually(check: () => void): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 }
 
 const cluster = () => `sessions${++clusterCount}`;
@@ -130,13 +110,13 @@ describe("replicated sessions", () => {
     b = startNode(name, "node-b", bDir);
     await eventually(() => expect(texts(b, "carol", "s")).toEqual(["user:while B was away", "assistant:noted"]));
 
-    await server.stop();
+    await nats.server.stop();
     a.replica.store.appendExchange("carol", "s", "while NATS was down", "queued");
     await new Promise((resolve) => setTimeout(resolve, 100));
     try {
       expect(a.replica.stats().pending).toBe(1);
     } finally {
-      await server.resume();
+      await nats.server.resume();
     }
     await eventually(() => expect(texts(b, "carol", "s").slice(-2)).toEqual(["user:while NATS was down", "assistant:queued"]));
     expect(b.replica.stats().applied).toBe(2);
@@ -162,7 +142,7 @@ describe("replicated sessions", () => {
     await eventually(() => expect(texts(b, "dave", "two")).toEqual([]));
     await a.replica.flushed();
     // The stream keeps only the erasure of dave's changes (his texts were purged from it).
-    const raw = await connect({ servers: server.url });
+    const raw = await connect({ servers: nats.server.url });
     try {
       const names = clusterNames({ name });
       const info = await (await raw.jetstreamManager()).streams.info(names.sessionsStream, { subjects_filter: `${names.sessionsSubject}.*.${ownerKey("dave")}` });
@@ -184,7 +164,7 @@ describe("replicated sessions", () => {
     const b = startNode(name, "node-b");
     await Promise.all([a.replica.started, b.replica.started]);
     const names = clusterNames({ name });
-    const raw = await connect({ servers: server.url });
+    const raw = await connect({ servers: nats.server.url });
     try {
       const jetstream = raw.jetstream();
       const garbage = [
