@@ -20,8 +20,10 @@ interface Panel {
 
 /** Every query of the dashboard: panel targets and template variables. */
 function dashboardQueries(): string[] {
-  const dashboard = JSON.parse(fs.readFileSync(dashboardFile, "utf8")) as { panels: Panel[]; templating: { list: { query: { query: string } }[] } };
-  return [...dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr)), ...dashboard.templating.list.map((variable) => variable.query.query)];
+  const dashboard = JSON.parse(fs.readFileSync(dashboardFile, "utf8")) as { panels: Panel[]; templating: { list: { type: string; query: { query: string } }[] } };
+  // Query variables read metrics; the data source variable (for provisioning, deploy/grafana/provisioning) reads none.
+  const queryVariables = dashboard.templating.list.filter((variable) => variable.type === "query");
+  return [...dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr)), ...queryVariables.map((variable) => variable.query.query)];
 }
 
 /** The metric (family) names a PromQL expression reads; histogram series resolve to their histogram. */
