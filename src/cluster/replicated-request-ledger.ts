@@ -7,7 +7,7 @@ import type { LedgerChange, LedgerKey, RequestLedger } from "../store/request-le
 import type { SessionEraser } from "../store/session-store.js";
 import type { ClusterNames } from "./cluster-names.js";
 import type { NatsLink } from "./nats-connection.js";
-import { ownerKey } from "./replicated-sessions.js";
+import { ownerEraser, ownerKey } from "./replicated-sessions.js";
 import { startReplicationLog, type ReplicationLog, type ReplicationLogStats } from "./replication-log.js";
 
 export interface ReplicatedRequestLedgerOptions {
@@ -88,18 +88,7 @@ export function startReplicatedRequestLedger(options: ReplicatedRequestLedgerOpt
       if (local.holds(change)) log.publish(toWire(change), ownerKey(ownerOf(change)));
     }),
   );
-  const eraser: SessionEraser = {
-    kind: "cluster_mqtt_requests",
-    // Runs inside the erasure's transaction (this node's rows are deleted by it): the owner's earlier changes are purged
-    // from the stream first, so a node catching up never reads them, then the other nodes delete theirs.
-    erase(subject) {
-      queueMicrotask(() => {
-        log.purge(ownerKey(subject));
-        log.publish({ kind: "erased", owner: subject }, ownerKey(subject));
-      });
-      return 0;
-    },
-  };
+  const eraser = ownerEraser(log, "cluster_mqtt_requests", (owner) => ({ kind: "erased" as const, owner }));
   return {
     ledger: local,
     eraser,

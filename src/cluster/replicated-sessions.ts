@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { ChatMessage } from "../core/types.js";
 import type { Logger } from "../logging/logger.js";
 import type { ExchangeTokens, SessionRepository } from "../store/session-repository.js";
-import type { SessionStore } from "../store/session-store.js";
+import type { SessionEraser, SessionStore } from "../store/session-store.js";
 import type { ClusterNames } from "./cluster-names.js";
 import type { NatsLink } from "./nats-connection.js";
 import { startReplicationLog, type ReplicationLog, type ReplicationLogStats } from "./replication-log.js";
@@ -67,6 +67,24 @@ export function ownerKey(owner: string): string {
   return createHash("sha256").update(owner).digest("hex").slice(0, 32);
 }
 
+/**
+ * An erasure hook for a replicated log keyed by owner. It runs inside the erasure's transaction (which deletes this
+ * node's rows): the owner's earlier changes are purged from the stream first, so a node catching up never reads them,
+ * then `change` tells the other nodes to delete theirs.
+ */
+export function ownerEraser<Change>(log: ReplicationLog<Change>, kind: string, change: (owner: string) => Change): SessionEraser {
+  return {
+    kind,
+    erase(subject) {
+      queueMicrotask(() => {
+        log.purge(ownerKey(subject));
+        log.publish(change(subject), ownerKey(subject));
+      });
+      return 0;
+    },
+  };
+}
+
 export function startReplicatedSessions(options: ReplicatedSessionsOptions): ReplicatedSessions {
   const { local, logger } = options;
   const log: ReplicationLog<SessionChange> = startReplicationLog<SessionChange>({
@@ -101,18 +119,7 @@ export function startReplicatedSessions(options: ReplicatedSessionsOptions): Rep
       // Deferred like an exchange's, so the changes go out in the order they were made.
       queueMicrotask(() => log.publish({ kind: "clear", owner, session }, ownerKey(owner)));
     },
-    eraser: {
-      kind: "cluster_sessions",
-      // Runs inside the erasure's transaction (this node's rows are deleted by it): the other nodes delete theirs,
-      // and the owner's earlier changes are purged from the stream first, so a node catching up never reads them.
-      erase(subject) {
-        queueMicrotask(() => {
-          log.purge(ownerKey(subject));
-          log.publish({ kind: "erase", owner: subject }, ownerKey(subject));
-        });
-        return 0;
-      },
-    },
+    eraser: ownerEraser(log, "cluster_sessions", (owner) => ({ kind: "erase", owner })),
   };
   return { store, stats: () => log.stats(), started: log.started, flushed: () => log.flushed(), close: () => log.close() };
 }
