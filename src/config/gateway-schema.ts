@@ -1,6 +1,18 @@
 // The gateways' part of the configuration schema (src/config/schema.ts composes it): auth, listeners, TLS, websocket, http, mqtt, custom.
 import { z } from "zod";
 
+/** One person who may log in with a password (auth.users). */
+export const loginUserSchema = z.strictObject({
+  /** The login name; also the token's subject. */
+  username: z.string().min(1).max(128),
+  /** `scrypt$N$r$p$salt$hash` (base64url), from `clawbot auth hash-password`; never the password itself. */
+  password_hash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/, "expected a hash from `clawbot auth hash-password` (scrypt$N$r$p$salt$hash)"),
+  /** Roles put in the token (the security policy's roles). */
+  roles: z.array(z.string().min(1)).default([]),
+  /** Scopes put in the token (`admin` opens the admin API and the operator console). */
+  scopes: z.array(z.string().min(1)).default([]),
+});
+
 const jwtAuthSchema = z.strictObject({
   type: z.literal("jwt"),
   /** HS256/384/512 shared secret (at least 32 bytes). */
@@ -15,11 +27,21 @@ const jwtAuthSchema = z.strictObject({
   issuer: z.string().optional(),
   /** Clock skew allowed on exp/nbf, in seconds. */
   clock_tolerance: z.number().int().min(0).max(300).default(30),
+  /**
+   * People who may sign in with a password (`POST /auth/login` on the http gateway, the web chat's login form); the
+   * node signs their tokens with `secret`. `password_hash` comes from `clawbot auth hash-password` (scrypt).
+   */
+  users: z.array(loginUserSchema).optional(),
+  /** Lifetime of a token signed at login ("30m", "8h", "7d"); 8h when absent. */
+  login_ttl: z.string().regex(/^\d+[smhd]$/, 'expected a lifetime such as "30m", "8h" or "7d"').optional(),
 });
 
 const noAuthSchema = z.strictObject({ type: z.literal("none") });
 
-export const authSchema = z.discriminatedUnion("type", [jwtAuthSchema, noAuthSchema]);
+export const authSchema = z.discriminatedUnion("type", [jwtAuthSchema, noAuthSchema]).refine((auth) => auth.type !== "jwt" || !auth.users?.length || auth.secret !== undefined, {
+  message: "auth.users needs auth.secret: the node signs the tokens of people who log in with it",
+  path: ["users"],
+});
 
 /** How much a slow reader may hold: above `max_buffered` bytes its generation waits; stuck past the timeout it fails. */
 export const backpressureKeys = {
@@ -103,6 +125,8 @@ const websocketGatewaySchema = z.strictObject({
 const httpGatewaySchema = z.strictObject({
   type: z.literal("http"),
   ...listenerKeys,
+  /** Serve the web chat at `/` and the operator console at `/console` (docs/web.md); every asset is local, no CDN. */
+  web: z.boolean().default(true),
   /** Largest accepted request body in bytes. */
   max_body: z.number().int().positive().default(1024 * 1024),
 });

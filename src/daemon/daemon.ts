@@ -1,11 +1,11 @@
 // Builds a node from its config, starts everything in order and closes it in reverse order.
 import path from "node:path";
-import { authSchema, type ClawbotConfig } from "../config/schema.js";
+import { authSchema, type ClawbotConfig, type GatewayConfig } from "../config/schema.js";
 import { clawbotHome } from "../config/paths.js";
 import { createEngine } from "../engine/create-engine.js";
 import { DeferredEngine } from "../engine/deferred-engine.js";
 import type { LanguageModel } from "../engine/language-model.js";
-import type { Gateway } from "../gateways/gateway.js";
+import type { Gateway, WebsocketEndpoint } from "../gateways/gateway.js";
 import { HttpListeners } from "../gateways/http-listeners.js";
 import { createGateway, resolveGatewayConfig } from "../gateways/registry.js";
 import type { Logger } from "../logging/logger.js";
@@ -26,6 +26,8 @@ import { openDatabase, type SqliteDatabase } from "../store/database.js";
 import { RequestLedger } from "../store/request-ledger.js";
 import { SessionRepository } from "../store/session-repository.js";
 import type { SessionStore } from "../store/session-store.js";
+import type { SessionReader } from "../store/session-reader.js";
+import { listSessions } from "../store/session-listing.js";
 import { StoreHealth } from "../store/store-health.js";
 import { ensurePrivateDirectory } from "../core/private-files.js";
 import { openAuditTrail, type AuditTrail } from "../audit/audit-trail.js";
@@ -233,6 +235,11 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     // In a cluster, an erased subject's sessions (and MQTT ledger entries) are erased on every node (`sessions.eraser`).
     const erasers = [sessions.eraser, ledgerReplica?.eraser].flatMap((eraser) => (eraser ? [eraser] : []));
     const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store, tools: nodeTools, ...(erasers.length > 0 ? { erasers } : {}) });
+    // The clients' own sessions (`sessions`/`history` frames): read from this node's database (in a cluster, its replica).
+    const sessionReader: SessionReader = {
+      list: (owner, page) => listSessions(database as SqliteDatabase, { ...page, owner }),
+      history: (owner, session) => localSessions.history(owner, session),
+    };
     const listeners = new HttpListeners({ baseDir });
     const gateways: Gateway[] = [];
     const gatewayTypes = gatewayConfigs.map((entry) => (entry.type === "custom" ? entry.protocol : entry.type));
@@ -262,6 +269,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         toolServers: () => nodeTools.servers(),
         ...(cluster ? { clusterStatus: () => (cluster as ClusterNode).status() } : {}),
         admin,
+        sessions: sessionReader,
+        websocketEndpoints: () => websocketEndpoints(gatewayConfigs, gateways),
       };
       const where = `gateways[${index}]`;
       // In a cluster, an MQTT gateway is by default the primary's alone (one client id on the broker): standbys wait.
@@ -319,6 +328,15 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     await close();
     throw error;
   }
+}
+
+/** The WebSocket gateways' bound ports, paths and auth, in config order (gateways[i] is gatewayConfigs[i]'s). */
+function websocketEndpoints(configs: readonly GatewayConfig[], gateways: readonly Gateway[]): WebsocketEndpoint[] {
+  return configs.flatMap((entry, index) => {
+    if (entry.type !== "websocket") return [];
+    const port = (gateways[index] as { port?: number } | undefined)?.port;
+    return [{ port, path: entry.path, tls: entry.tls !== undefined, auth: entry.auth.type }];
+  });
 }
 
 /** A broker URL's host and port only (no credentials), for a gateway's name. */

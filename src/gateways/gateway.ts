@@ -4,6 +4,7 @@ import type { Pipeline } from "../pipeline/pipeline.js";
 import type { Authenticator } from "../security/authenticator.js";
 import type { LanguageModel } from "../engine/language-model.js";
 import type { RequestLedger } from "../store/request-ledger.js";
+import type { SessionReader } from "../store/session-reader.js";
 import type { ToolServerStatus } from "../tools/tool-types.js";
 import type { GatewayEvents } from "./gateway-events.js";
 import type { AdminServices } from "./http/admin-services.js";
@@ -85,4 +86,18 @@ export interface GatewayContext {
   clusterStatus?(): ClusterReadiness;
   /** What the http gateway's admin API acts on (policy, sessions, revocation, erasure); absent outside the daemon. */
   admin?: AdminServices;
+  /** The clients' own sessions, for the `sessions` and `history` frames; absent outside the daemon (the frames answer not_found). */
+  sessions?: SessionReader;
+  /** Where the node's WebSocket gateways listen (bound ports), for the web chat's `/web/config.json`. */
+  websocketEndpoints?(): WebsocketEndpoint[];
+}
+
+/** One WebSocket gateway as a web page reaches it. */
+export interface WebsocketEndpoint {
+  /** The bound port (undefined while it starts). */
+  port: number | undefined;
+  path: string;
+  tls: boolean;
+  /** Whether it wants a token (jwt) or lets anyone in (none). */
+  auth: "jwt" | "none";
 }

@@ -1,4 +1,4 @@
-// The OpenAI-compatible HTTP gateway: /v1/chat/completions (JSON or SSE), /v1/completions, /v1/embeddings, /v1/models[/{id}], /healthz, /readyz, /admin/*, as fastify routes.
+// The HTTP gateway: the OpenAI-compatible /v1/* API, /healthz, /readyz, /admin/*, /auth/login and the web pages (/, /console, /web/*), as fastify routes.
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { HttpGatewayConfig } from "../../config/schema.js";
@@ -26,6 +26,8 @@ import { findUnsupportedField } from "./unsupported-fields.js";
 import { alreadyReported } from "./reported-errors.js";
 import { toolServerJson } from "./tool-listing.js";
 import { ToolStepsField } from "./tool-steps-field.js";
+import { registerLoginRoute } from "./login-route.js";
+import { registerWebRoutes } from "./web-routes.js";
 
 export class HttpGateway implements Gateway {
   private boundPort: number | undefined;
@@ -99,6 +101,10 @@ export class HttpGateway implements Gateway {
     registerEmbeddingsRoute(app, route);
     registerCompletionsRoute(app, route);
     registerAdminRoutes(app, { admin: this.context.admin, authenticated, principalOf: route.principalOf, maxBody: this.config.max_body });
+    registerLoginRoute(app, { config: this.config, logger: this.context.logger });
+    if (this.config.web) {
+      registerWebRoutes(app, { config: this.config, websocketEndpoints: () => this.context.websocketEndpoints?.() ?? [], boundPort: () => this.boundPort });
+    }
   }
 
   /** The `cluster` block of `/readyz` (absent when the node runs alone). */
