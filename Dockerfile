@@ -20,6 +20,7 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/web ./web
 COPY --from=build /app/node_modules ./node_modules
 COPY deploy/clawbot.yaml /etc/clawbot/clawbot.yaml
 ENV NODE_ENV=production \

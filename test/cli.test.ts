@@ -105,6 +105,8 @@ describe("first run with nothing configured", () => {
     expect(ready.httpUrl).toBe(httpUrl);
     expect(ready.token).toMatch(jwtPattern);
     expect(ready.chatLine).toBe(`Chat: npx clawbot chat --url ws://127.0.0.1:${port}/ --token ${ready.token}`);
+    // The web chat takes the token from the URL fragment (which the browser never sends to the server).
+    expect(ready.webLine).toBe(`Web: http://127.0.0.1:${port}/#token=${ready.token}`);
     expect(fs.existsSync(path.join(root, "models-cache", "stories260K.gguf"))).toBe(true);
     const secretFile = path.join(root, "clawbot-home", "jwt-secret");
     const secret = fs.readFileSync(secretFile, "utf8");

@@ -81,6 +81,8 @@ describe("Dockerfile", () => {
 
   it("ships a config that loads as clawbot start loads it, with JWT on every gateway that leaves loopback", () => {
     expect(dockerfile).toContain("COPY deploy/clawbot.yaml /etc/clawbot/clawbot.yaml");
+    // The web chat and console are read from web/ beside dist/ at run time.
+    expect(dockerfile).toContain("COPY --from=build /app/web ./web");
     const environment = { CLAWBOT_MODEL_PATH: "/models/model.gguf", CLAWBOT_JWT_SECRET: "0123456789abcdef0123456789abcdef-deploy" };
     const { config } = loadConfig({ configPath: path.join(root, "deploy/clawbot.yaml"), environment });
     const gateways = config.gateways.map((entry, index) => resolveGatewayConfig(entry, `gateways[${index}]`));

@@ -122,6 +122,12 @@ describe.skipIf(unavailable !== undefined)("the packed package, installed slim (
       max_tokens: 16,
     });
     expect(completion.choices[0]?.message.content).toMatch(/^\[typescript plugin\] .*[a-z]{2,}/i);
+    // The web chat ships in the package: its page and markdown-it's browser build are served from the installed files.
+    const origin = new URL(ready.httpUrl as string).origin;
+    const page = await fetch(`${origin}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    expect((await fetch(`${origin}/web/vendor/markdown-it.mjs`)).status).toBe(200);
     node.child.kill("SIGTERM");
     expect((await node.exited).code, node.describe()).toBe(0);
   });

@@ -2,7 +2,6 @@
 import type { ClawbotConfig, JwtAuthConfig } from "../config/schema.js";
 import { authSchema } from "../config/schema.js";
 import { resolveGatewayConfig } from "../gateways/registry.js";
-import { issueToken, signingAlgorithms } from "../security/jwt-issuer.js";
 
 /** The JWT auth of each gateway that uses one, in config order: websocket, http, mqtt and custom entries alike. */
 export function jwtGatewayAuths(config: ClawbotConfig): JwtAuthConfig[] {
@@ -16,22 +15,5 @@ export function jwtGatewayAuths(config: ClawbotConfig): JwtAuthConfig[] {
   return auths;
 }
 
-/** When the gateway narrows `algorithms`, the first one the key can produce, so the token is accepted. */
-export function configuredAlgorithm(auth: JwtAuthConfig | undefined, key: { secret?: string; privateKeyPem?: string }): string | undefined {
-  if (!auth?.algorithms) return undefined;
-  const fitting = signingAlgorithms(key);
-  return auth.algorithms.find((algorithm) => fitting.includes(algorithm));
-}
-
-/** A token a gateway with this shared-secret auth accepts (its audience, issuer and algorithms applied). */
-export function issueGatewayToken(auth: JwtAuthConfig & { secret: string }, claims: { subject: string; roles: string[]; ttl: string }): Promise<string> {
-  return issueToken({
-    secret: auth.secret,
-    algorithm: configuredAlgorithm(auth, { secret: auth.secret }),
-    subject: claims.subject,
-    roles: claims.roles,
-    ttl: claims.ttl,
-    audience: auth.audience,
-    issuer: auth.issuer,
-  });
-}
+// Signing to fit a gateway lives in src/security (the http gateway's password login signs too); re-exported for the CLI.
+export { configuredAlgorithm, issueGatewayToken } from "../security/jwt-issuer.js";

@@ -93,7 +93,11 @@ export async function start(options: StartOptions): Promise<void> {
   }
   if (daemon.metrics.port !== undefined) lines.push(`  metrics http://${config.metrics.host}:${daemon.metrics.port}${config.metrics.path}`);
   const websocket = daemon.gateways.find((gateway) => gateway.name.startsWith("websocket"));
-  lines.push(...(await tokenLines(config, { firstRun, tokenConfigFile: configPath ?? options.gateways, websocketUrl: websocket?.name.split(" ")[1] })));
+  // The web chat is served at the root of the (first) http gateway that has `web` on.
+  const webIndex = config.gateways.findIndex((gateway) => gateway.type === "http" && gateway.web);
+  const webUrl = webIndex >= 0 ? daemon.gateways[webIndex]?.name.split(" ")[1]?.replace(/\/v1$/, "/") : undefined;
+  if (webUrl !== undefined) lines.push(`  web chat ${webUrl} (operator console ${webUrl}console)`);
+  lines.push(...(await tokenLines(config, { firstRun, tokenConfigFile: configPath ?? options.gateways, websocketUrl: websocket?.name.split(" ")[1], webUrl })));
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 

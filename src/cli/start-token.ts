@@ -9,6 +9,8 @@ export interface TokenLineOptions {
   tokenConfigFile: string | undefined;
   /** The WebSocket URL, for the `Chat:` line. */
   websocketUrl: string | undefined;
+  /** The web chat's URL, for the `Web:` line (the token in the fragment, which the browser never sends). */
+  webUrl?: string | undefined;
 }
 
 /** Lines for the ready block; none when no gateway uses JWT auth. */
@@ -24,6 +26,7 @@ export async function tokenLines(config: ClawbotConfig, options: TokenLineOption
   const token = await issueGatewayToken({ ...auth, secret: auth.secret }, { subject: "local", roles: ["user"], ttl });
   const lines = [`  token (${label}): ${token}`];
   if (options.websocketUrl !== undefined) lines.push(`Chat: npx clawbot chat --url ${options.websocketUrl} --token ${token}`);
+  if (options.webUrl !== undefined) lines.push(`Web: ${options.webUrl}#token=${token}`);
   if (issue !== undefined) lines.push(`More tokens: ${issue} --ttl 1h`);
   return lines;
 }

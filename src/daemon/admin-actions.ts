@@ -1,4 +1,4 @@
-// The node's side of the admin API: lists sessions and tools, revokes tokens and erases subjects, each revocation and erasure audited.
+// The node's side of the admin API: lists sessions and tools, the console's status, revokes tokens and erases subjects (audited).
 import type { AuditTrail } from "../audit/audit-trail.js";
 import { eraseText } from "../audit/audit-canonical.js";
 import type { AdminServices, RevocationRequest } from "../gateways/http/admin-services.js";
@@ -11,6 +11,7 @@ import type { SqliteDatabase } from "../store/database.js";
 import { listSessions } from "../store/session-listing.js";
 import { storageError } from "../store/storage-error.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
+import { createConsoleStatus, type ConsoleStatusOptions } from "./console-status.js";
 import { eraseSubject, type SubjectDataEraser } from "./subject-erasure.js";
 
 export interface AdminActionsOptions {
@@ -25,12 +26,17 @@ export interface AdminActionsOptions {
   erasers?: readonly SubjectDataEraser[];
   /** The node's tools (GET /admin/tools); without them the listing is empty. */
   tools?: Pick<ToolRegistry, "all" | "servers">;
+  /** What the operator console reads (GET /admin/status); without it the route answers 404. The database is this one. */
+  console?: Omit<ConsoleStatusOptions, "database">;
 }
 
 export function createAdminActions(options: AdminActionsOptions): AdminServices {
   const { database, revocations, audit, logger } = options;
+  // Its traffic sampler stops by itself once the node closes the database (the daemon has no step for it).
+  const consoleStatus = options.console ? createConsoleStatus({ ...options.console, database }) : undefined;
   return {
     ...(options.policy ? { policy: adminPolicy(options.policy) } : {}),
+    ...(consoleStatus ? { status: () => consoleStatus.read() } : {}),
     listSessions: (request) => listSessions(database, request),
     listTools: () => (options.tools ? toolListing(options.tools) : { tools: [], mcp_servers: [] }),
     revoke: (request: RevocationRequest, by: string) => {

@@ -234,10 +234,22 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     // The http gateway's admin API (scope admin): policy, sessions, tools, revocation, erasure.
     // In a cluster, an erased subject's sessions (and MQTT ledger entries) are erased on every node (`sessions.eraser`).
     const erasers = [sessions.eraser, ledgerReplica?.eraser].flatMap((eraser) => (eraser ? [eraser] : []));
-    const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store, tools: nodeTools, ...(erasers.length > 0 ? { erasers } : {}) });
+    // The console's status (GET /admin/status) reads the gateways built below, the metrics, the audit chain, the knowledge base.
+    const console = {
+      nodeId: config.node_id,
+      engine,
+      ready: () => (cluster ? cluster.ready() : engine.ready),
+      registry: metrics.registry,
+      auditEnabled: audit !== undefined,
+      gatewayStatuses: () => gateways.map((gateway, at) => gatewayStatusOf(gateway, gatewayTypes[at] ?? "custom")),
+      ...(cluster ? { cluster } : {}),
+      ...(knowledge ? { knowledge } : {}),
+      policy: () => enforcement.store.current(),
+    };
+    const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store, tools: nodeTools, console, ...(erasers.length > 0 ? { erasers } : {}) });
     // The clients' own sessions (`sessions`/`history` frames): read from this node's database (in a cluster, its replica).
     const sessionReader: SessionReader = {
-      list: (owner, page) => listSessions(database as SqliteDatabase, { ...page, owner }),
+      list: (owner, page) => listSessions(database as SqliteDatabase, { ...page, owner, titles: true }),
       history: (owner, session) => localSessions.history(owner, session),
     };
     const listeners = new HttpListeners({ baseDir });

@@ -1,10 +1,12 @@
-// The one chat dispatcher of every frame gateway (WebSocket, MQTT, custom adapters): chat, cancel, ping and tool.approve frames, keyed by owner and id.
+// The one chat dispatcher of every frame gateway (WebSocket, MQTT, custom adapters): chat, cancel, ping, tool.approve, sessions and history frames, keyed by owner and id.
 import { ClawError, toClawError, type ErrorCode } from "../core/errors.js";
 import type { Principal, StreamPart, ToolCall } from "../core/types.js";
 import type { Logger } from "../logging/logger.js";
 import type { Pipeline, PipelineRequest, Reply } from "../pipeline/pipeline.js";
+import type { SessionReader } from "../store/session-reader.js";
 import { errorFrame, serverFrame, toGenerationParams, type ClientFrame, type ToolApproveFrame } from "./frames.js";
 import { toKnowledgeChoice } from "./knowledge-field.js";
+import { answerSessionFrame } from "./session-frames.js";
 import { toToolChoice } from "./tool-choice-field.js";
 
 export type ServerFrame = Record<string, unknown>;
@@ -31,6 +33,8 @@ export interface FrameSessionOptions extends Partial<FrameSink> {
   approvals?: boolean;
   /** Told of each frame refused here (a `tool.approve` that matches no waiting call), with its error code: the gateway's events. */
   refused?(code: ErrorCode): void;
+  /** Where `sessions` and `history` frames read the caller's stored sessions (GatewayContext.sessions); without it they get `not_found`. */
+  sessions?: SessionReader;
 }
 
 /** How one frame is run, beyond the frame itself. */
@@ -56,7 +60,8 @@ export class FrameSession {
   constructor(private readonly options: FrameSessionOptions) {}
 
   /**
-   * Handles a parsed `chat`, `cancel`, `ping` or `tool.approve` frame. A chat needs a principal (pings do not). A chat whose id
+   * Handles a parsed `chat`, `cancel`, `ping`, `tool.approve`, `sessions` or `history` frame. A chat and the session reads
+   * need a principal (pings do not); the reads see only the principal's own sessions. A chat whose id
    * is already running for the same owner is ignored (logged): its one answer is the running request's, so no
    * request ever gets two terminal frames, and a redelivered MQTT request never runs twice.
    * Resolves when a chat's answer has been fully written (at once for other frames). Never rejects.
@@ -75,6 +80,12 @@ export class FrameSession {
         return this.chat(frame, principal, options, sink);
       case "tool.approve":
         return this.answerApproval(frame, options.owner ?? "", sink);
+      case "sessions":
+      case "history":
+        // The owner is the verified subject, as the pipeline stores sessions: the same list over every gateway.
+        if (!principal) return void sink.send(errorFrame(frame.id, new ClawError("unauthorized", "Authenticate first.")));
+        sink.send(answerSessionFrame(frame, principal.subject, this.options.sessions));
+        return;
     }
   }
 

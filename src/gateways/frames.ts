@@ -32,12 +32,13 @@ const paramsSchema = z
   });
 
 const idSchema = z.string().min(1).max(128);
+const sessionSchema = z.string().min(1).max(256);
 
 export const clientFrameSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("chat"),
     id: idSchema,
-    session: z.string().min(1).max(256).optional(),
+    session: sessionSchema.optional(),
     message: z.string(),
     params: paramsSchema.optional(),
   }),
@@ -46,11 +47,23 @@ export const clientFrameSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("auth"), token: z.string().min(1) }),
   /** Approves or denies a `confirm: true` tool call of request `id` that a `tool-approval` frame asked about (WebSocket). */
   z.strictObject({ type: z.literal("tool.approve"), id: idSchema, ...toolApproveFields }),
+  /** Lists the caller's own sessions, newest activity first, a page at a time (session-frames.ts answers). */
+  z.strictObject({
+    type: z.literal("sessions"),
+    id: idSchema,
+    limit: z.number().int().min(1).max(200).optional(),
+    // Past 2^53 an offset is no longer an exact integer (and SQLite refuses it): no list is that long anyway.
+    offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  }),
+  /** Loads one of the caller's own sessions: its questions and answers, oldest first. */
+  z.strictObject({ type: z.literal("history"), id: idSchema, session: sessionSchema }),
 ]);
 
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ChatFrame = Extract<ClientFrame, { type: "chat" }>;
 export type ToolApproveFrame = Extract<ClientFrame, { type: "tool.approve" }>;
+/** The frames that read the caller's own stored sessions. */
+export type SessionReadFrame = Extract<ClientFrame, { type: "sessions" | "history" }>;
 
 export type FrameError = { error: ClawError; id: string | null };
 

@@ -2,6 +2,7 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
+import type { JwtAuthConfig } from "../config/schema.js";
 import { algorithmsForKey, hmacAlgorithms } from "./jwt-verifier.js";
 import { signSm2Jwt, sm2Algorithm } from "./sm2-jwt.js";
 import { sm2PrivateKeyFromPem } from "./sm2-key.js";
@@ -15,6 +16,8 @@ export interface IssueTokenOptions {
   algorithm?: string;
   subject: string;
   roles?: string[];
+  /** Scopes, written as the `scope` claim (space-separated, RFC 8693), e.g. ["admin"]. */
+  scopes?: string[];
   /** Lifetime such as "3600s", "30m", "1h" or "7d". */
   ttl: string;
   audience?: string;
@@ -41,7 +44,7 @@ export function signingAlgorithms(options: Pick<IssueTokenOptions, "secret" | "p
   return key instanceof Uint8Array ? [...hmacAlgorithms] : algorithmsForKey(key);
 }
 
-/** Signs a JWT with iat, exp, sub, a random jti, role (one role) or roles (several), and aud/iss when given. */
+/** Signs a JWT with iat, exp, sub, a random jti, role (one role) or roles (several), scope, and aud/iss when given. */
 export async function issueToken(options: IssueTokenOptions): Promise<string> {
   if (!options.subject) throw new Error("a subject (sub) is required");
   const lifetime = parseTtl(options.ttl);
@@ -55,6 +58,7 @@ export async function issueToken(options: IssueTokenOptions): Promise<string> {
   const claims: Record<string, unknown> = {};
   if (roles.length === 1) claims.role = roles[0];
   else if (roles.length > 1) claims.roles = [...roles];
+  if (options.scopes && options.scopes.length > 0) claims.scope = options.scopes.join(" ");
   const now = Math.floor(Date.now() / 1000);
   if (sm2Key) {
     // jose cannot sign SM2: the same claims, in the order SignJWT writes them, signed by sm2-jwt.ts.
@@ -72,6 +76,27 @@ export async function issueToken(options: IssueTokenOptions): Promise<string> {
   if (options.audience) token.setAudience(options.audience);
   if (options.issuer) token.setIssuer(options.issuer);
   return token.sign(key as Uint8Array | KeyObject);
+}
+
+/** When the gateway narrows `algorithms`, the first one the key can produce, so the token is accepted. */
+export function configuredAlgorithm(auth: JwtAuthConfig | undefined, key: { secret?: string; privateKeyPem?: string }): string | undefined {
+  if (!auth?.algorithms) return undefined;
+  const fitting = signingAlgorithms(key);
+  return auth.algorithms.find((algorithm) => fitting.includes(algorithm));
+}
+
+/** A token a gateway with this shared-secret auth accepts (its audience, issuer and algorithms applied). */
+export function issueGatewayToken(auth: JwtAuthConfig & { secret: string }, claims: { subject: string; roles: string[]; scopes?: string[]; ttl: string }): Promise<string> {
+  return issueToken({
+    secret: auth.secret,
+    algorithm: configuredAlgorithm(auth, { secret: auth.secret }),
+    subject: claims.subject,
+    roles: claims.roles,
+    ...(claims.scopes ? { scopes: claims.scopes } : {}),
+    ttl: claims.ttl,
+    audience: auth.audience,
+    issuer: auth.issuer,
+  });
 }
 
 function resolveSigningKey(options: Pick<IssueTokenOptions, "secret" | "privateKeyPem">): { key: Uint8Array | KeyObject; algorithms: string[] } {

@@ -1,5 +1,6 @@
-// Pages through the stored sessions for the admin API: owner, session name, last activity and turns, newest first.
+// Pages through the stored sessions (admin API, and a client's own list): owner, session name, last activity and turns, newest first.
 import type { SqliteDatabase } from "./database.js";
+import { sessionTitle, titleSourceLength } from "./session-title.js";
 import { storageError } from "./storage-error.js";
 
 export interface SessionPageRequest {
@@ -9,6 +10,11 @@ export interface SessionPageRequest {
   offset: number;
   /** Only this owner's sessions. */
   owner?: string;
+  /**
+   * Each session's `title` too (its first question): for the owner's own list only. The admin API never lists texts,
+   * so it leaves this unset.
+   */
+  titles?: boolean;
 }
 
 export interface SessionSummary {
@@ -20,6 +26,8 @@ export interface SessionSummary {
   turns: number;
   /** Stored messages (with the agent loop's tool calls and results between a question and its answer). */
   messages: number;
+  /** With `titles`: the first stored question, whitespace collapsed, at most 80 characters (session-title.ts). */
+  title?: string;
 }
 
 export interface SessionPage {
@@ -51,7 +59,18 @@ export function listSessions(database: SqliteDatabase, request: SessionPageReque
     const { total } = database
       .prepare(`SELECT COUNT(*) AS total FROM (SELECT 1 FROM session_turns ${where} GROUP BY owner, session)`)
       .get(request.owner === undefined ? {} : { owner: request.owner }) as { total: number };
-    const sessions = rows.map((row) => ({ ...row, last_activity: new Date(row.last_activity).toISOString() }));
+    const firstQuestion = request.titles
+      ? database.prepare<[string, string], { text: string }>(
+          // Only the start is read (a question can be megabytes); leading whitespace first, so it cannot crowd out the text.
+          `SELECT substr(ltrim(content, ' ' || char(9, 10, 11, 12, 13)), 1, ${titleSourceLength}) AS text
+           FROM session_turns WHERE owner = ? AND session = ? AND role = 'user' ORDER BY position LIMIT 1`,
+        )
+      : undefined;
+    const sessions = rows.map((row) => ({
+      ...row,
+      last_activity: new Date(row.last_activity).toISOString(),
+      ...(firstQuestion ? { title: sessionTitle(firstQuestion.get(row.owner, row.session)?.text) } : {}),
+    }));
     const next = request.offset + sessions.length;
     return { sessions, total, next_offset: next < total && sessions.length > 0 ? next : null };
   } catch (error) {

@@ -165,6 +165,8 @@ export interface ReadyInfo {
   httpUrl: string | undefined;
   token: string | undefined;
   chatLine: string | undefined;
+  /** The `Web:` line: the web chat's URL with the token in its fragment. */
+  webLine: string | undefined;
 }
 
 export async function waitUntilReady(cli: CliProcess, timeoutMs = 30_000): Promise<ReadyInfo> {
@@ -179,5 +181,6 @@ export async function waitUntilReady(cli: CliProcess, timeoutMs = 30_000): Promi
     httpUrl,
     token: out.match(/^ {2}token \([^)]+\): (\S+)$/m)?.[1],
     chatLine: out.match(/^Chat: .*$/m)?.[0],
+    webLine: out.match(/^Web: .*$/m)?.[0],
   };
 }

@@ -1,4 +1,4 @@
-// The admin HTTP API: GET/PUT /admin/policy, GET /admin/sessions, GET /admin/tools, POST /admin/tokens/revoke, POST /admin/erase (scope `admin`).
+// The admin HTTP API: GET/PUT /admin/policy, GET /admin/sessions, GET /admin/tools, GET /admin/status, POST /admin/tokens/revoke, POST /admin/erase (scope `admin`).
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { ClawError } from "../../core/errors.js";
@@ -75,6 +75,13 @@ export function registerAdminRoutes(app: FastifyInstance, route: AdminRouteConte
     scope.get("/admin/tools", adminOnly, async (request, reply) => {
       if (hasKeys(request.query)) throw new ClawError("bad_request", "GET /admin/tools takes no query parameters.");
       replyJson(reply, 200, services().listTools());
+    });
+    scope.get("/admin/status", adminOnly, async (request, reply) => {
+      if (hasKeys(request.query)) throw new ClawError("bad_request", "GET /admin/status takes no query parameters.");
+      const { status } = services();
+      if (!status) throw new ClawError("not_found", "This node has no console status.");
+      void reply.header("cache-control", "no-store");
+      replyJson(reply, 200, await status());
     });
     scope.post("/admin/tokens/revoke", adminOnly, async (request, reply) => {
       const body = revokeBodySchema.safeParse(request.body);

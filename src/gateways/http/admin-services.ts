@@ -1,4 +1,4 @@
-// What the admin HTTP API acts on (the daemon supplies it): the policy, the session listing, revocation, erasure and the tools.
+// What the admin HTTP API acts on (the daemon supplies it): the policy, the session listing, revocation, erasure, the tools and the console's status.
 import type { SessionPage, SessionPageRequest } from "../../store/session-listing.js";
 
 /** The current permission policy and how to change it (the node's PolicyStore). */
@@ -49,4 +49,6 @@ export interface AdminServices {
   erase(subject: string, by: string): Record<string, unknown>;
   /** Every node-side tool now (built-ins, plugins, connected MCP servers) and each MCP server's state. */
   listTools(): AdminToolListing;
+  /** What the operator console shows (`GET /admin/status`, docs/console.md); absent: the route answers 404 not_found. */
+  status?(): Promise<Record<string, unknown>>;
 }

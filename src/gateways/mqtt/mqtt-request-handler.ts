@@ -69,7 +69,7 @@ export class MqttRequestHandler {
 
   constructor(private readonly options: MqttRequestHandlerOptions) {
     this.events = options.context.events ?? ignoredGatewayEvents;
-    this.session = new FrameSession({ pipeline: options.context.pipeline, gateway: "mqtt", logger: options.context.logger });
+    this.session = new FrameSession({ pipeline: options.context.pipeline, gateway: "mqtt", logger: options.context.logger, sessions: options.context.sessions });
   }
 
   /**
@@ -185,6 +185,8 @@ export class MqttRequestHandler {
       return;
     }
     if (frame.type === "cancel") return void this.session.receive(frame, principal, { owner, sink: this.sink(target) });
+    // Reads are answered at once and may be asked again: no ledger record, acknowledged once the reply is published.
+    if (frame.type === "sessions" || frame.type === "history") return void this.session.receive(frame, principal, { owner, sink: this.sink(target) });
     const key = keyOf(owner, frame.id);
     if (this.active.has(key)) {
       this.duplicatesDropped += 1;

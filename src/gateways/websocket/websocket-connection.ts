@@ -73,6 +73,7 @@ export class WebsocketConnection {
       // A connection to ask over: `confirm: true` tools wait for the client's tool.approve (closing it denies them).
       approvals: true,
       refused: (code) => options.events.frameRefused(code),
+      sessions: options.context.sessions,
     });
     socket.on("message", (data) => {
       options.events.frameReceived();
@@ -162,17 +163,22 @@ export class WebsocketConnection {
       return;
     }
     if (frame.type === "chat") return this.chat(frame, this.principal as Principal);
+    if ((frame.type === "sessions" || frame.type === "history") && this.refuseExpired(frame.id)) return;
     void this.session.receive(frame, this.principal);
   }
 
-  private chat(frame: ChatFrame, principal: Principal): void {
+  /** Refuses a new request (a chat, a session read) once the token has expired: true when it did. */
+  private refuseExpired(id: string): boolean {
     // The clock is checked too: the expiry timer may not have fired yet.
-    if (this.expired || (this.expiresAt !== undefined && Date.now() >= this.expiresAt)) {
-      this.options.events.frameRefused("unauthorized");
-      this.send(errorFrame(frame.id, new ClawError("unauthorized", "The token has expired: send a fresh auth frame before new requests.")));
-      this.expire();
-      return;
-    }
+    if (!this.expired && (this.expiresAt === undefined || Date.now() < this.expiresAt)) return false;
+    this.options.events.frameRefused("unauthorized");
+    this.send(errorFrame(id, new ClawError("unauthorized", "The token has expired: send a fresh auth frame before new requests.")));
+    this.expire();
+    return true;
+  }
+
+  private chat(frame: ChatFrame, principal: Principal): void {
+    if (this.refuseExpired(frame.id)) return;
     // Not awaited: answers stream while later frames (more chats, cancels, a fresh auth) are read.
     this.running += 1;
     void this.session
