@@ -42,7 +42,7 @@ export default defineGatewayAdapter({
         events.frameSent();
         return socket.write(`${codec.encode(frame).toString()}\n`);
       };
-      const session = new FrameSession({ pipeline: context.pipeline, gateway: "tcp-ndjson", send });
+      const session = new FrameSession({ pipeline: context.pipeline, gateway: "tcp-ndjson", send, sessions: context.sessions });
       let principal: Principal | undefined;
       let pending = "";
       // Lines are handled in order, so an auth line is verified before the chat after it.
@@ -78,7 +78,7 @@ export default defineGatewayAdapter({
         }
         // Without auth configured, every client is the anonymous principal.
         if (!principal && !context.authenticator.required) principal = await context.authenticator.authenticate(undefined, socket.remoteAddress);
-        if (!principal && frame.type === "chat") events.frameRefused("unauthorized");
+        if (!principal && (frame.type === "chat" || frame.type === "sessions" || frame.type === "history")) events.frameRefused("unauthorized");
         void session.receive(frame, principal);
       };
 

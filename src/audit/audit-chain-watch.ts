@@ -63,8 +63,9 @@ export class AuditChainWatch {
       startHash: this.verified.hash,
       ...(atEnd ? { highestEver: highestEverSequence(this.database) } : {}),
     });
-    if (forward.broken) return void (this.broken = forward.broken);
+    // verifyChain's head is the last good record, with or without a break after it.
     this.verified = forward.head;
+    if (forward.broken) return void (this.broken = forward.broken);
     const left = this.budget - rows.length;
     if (!atEnd || left <= 0) return;
     // Caught up: spend the rest re-reading from record 1, up to what was verified.

@@ -1,4 +1,5 @@
 // `clawbot doctor`'s first check: the config loads and validates (every unset ${ENV} named), and what the other checks need from it.
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.js";
@@ -31,7 +32,8 @@ export function loadDoctorConfig(configOption: string | undefined, environment: 
     const dataDir = loaded.config.agent.data_dir ? path.resolve(loaded.baseDir, loaded.config.agent.data_dir) : path.join(clawbotHome(environment), "data");
     return { check: ok("config", `${path.resolve(configPath)} loads and validates`), loaded, dataDir };
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    // Anything else (a document nested too deep for the stack) is a broken config too, never a crash of the doctor.
+    if (!(error instanceof ConfigError)) return { check: fail("config", `${configPath}: cannot load it (${(error as Error).message})`, `correct ${configPath}: docs/configuration.md lists every key`) };
     const fix =
       unset.length > 0
         ? `set ${unset.join(", ")} in the node's environment (or give a default: \${NAME:-value}), then run clawbot doctor again`
@@ -69,7 +71,7 @@ function firstRunDefaults(environment: NodeJS.ProcessEnv): LoadedConfig {
   } catch {
     // Not made yet: `clawbot start` writes 32 random bytes, which pass the secret check.
   }
-  const auth = secret ? { type: "jwt", secret } : { type: "jwt", secret: "first-run-secret-is-random-32-bytes-long" };
+  const auth = { type: "jwt", secret: secret || randomBytes(32).toString("base64url") };
   const config = configSchema.parse({ gateways: [{ type: "websocket", port: 8080, auth }, { type: "http", port: 8080, auth }] });
   return { config, baseDir: clawbotHome(environment), sources: [] };
 }

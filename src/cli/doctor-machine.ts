@@ -18,8 +18,7 @@ export async function modelChecks(loaded: LoadedConfig, environment: NodeJS.Proc
   if (config.agent.engine !== "llama") return [ok("model", `engine ${config.agent.engine}: no model file needed`)];
   if (!servesModel(config)) return [ok("model", "gateway-only cluster node: no model file needed (the workers load it)")];
   const file = await modelFile(config.agent.model_path, baseDir, environment);
-  if ("check" in file) return [file.check];
-  return [await modelFileCheck(file.path), threadsCheck(config.agent.threads)];
+  return ["check" in file ? file.check : await modelFileCheck(file.path), threadsCheck(config.agent.threads)];
 }
 
 /** The GGUF file start would load, or the finding that there is none (yet). */

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { registerStartCommand } from "./start-command.js";
 import { registerInitCommand } from "./init-command.js";
 import { registerTokenCommand } from "./token-command.js";
+import { registerAuthCommand } from "./auth-command.js";
 import { registerChatCommand } from "./chat-command.js";
 import { registerModelsCommand } from "./models-command.js";
 import { registerAuditCommand } from "./audit-command.js";
@@ -13,6 +14,8 @@ import { registerEraseCommand } from "./erase-command.js";
 import { clawbotVersion } from "../core/version.js";
 import { registerKbCommand } from "./kb-command.js";
 import { registerClusterCommand } from "./cluster-command.js";
+import { registerDoctorCommand } from "./doctor-command.js";
+import { registerReportCommand } from "./report-command.js";
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("clawbot")
@@ -21,6 +24,7 @@ export async function main(argv: string[]): Promise<void> {
   registerStartCommand(program);
   registerInitCommand(program);
   registerTokenCommand(program);
+  registerAuthCommand(program);
   registerChatCommand(program);
   registerModelsCommand(program);
   registerAuditCommand(program);
@@ -30,5 +34,7 @@ export async function main(argv: string[]): Promise<void> {
   registerEraseCommand(program);
   registerKbCommand(program);
   registerClusterCommand(program);
+  registerDoctorCommand(program);
+  registerReportCommand(program);
   await program.parseAsync(argv);
 }

@@ -90,8 +90,11 @@ function readDocument(file: string): unknown {
 
 const placeholder = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-/** Replaces ${VAR} and ${VAR:-default} in every string; an unset variable without default is an error. */
-function interpolate(value: unknown, environment: NodeJS.ProcessEnv, file: string, keyPath: (string | number)[]): unknown {
+/**
+ * Replaces ${VAR} and ${VAR:-default} in every string; an unset variable without default is an error. `keyPath` and
+ * `ancestors` are stacks shared down the recursion (pushed and popped), so a deeply nested document costs linear memory.
+ */
+function interpolate(value: unknown, environment: NodeJS.ProcessEnv, file: string, keyPath: (string | number)[], ancestors = new Set<object>()): unknown {
   if (typeof value === "string") {
     return value.replace(placeholder, (_match, name: string, fallback: string | undefined) => {
       const found = environment[name];
@@ -100,11 +103,24 @@ function interpolate(value: unknown, environment: NodeJS.ProcessEnv, file: strin
       throw new ConfigError(`${file}: ${formatPath(keyPath)}: environment variable ${name} is not set`);
     });
   }
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, environment, file, [...keyPath, index]));
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolate(item, environment, file, [...keyPath, key])]));
+  if (value === null || typeof value !== "object") return value;
+  // A YAML alias can name its own ancestor (`a: &a [*a]`): an endless document, refused instead of overflowing the stack.
+  if (ancestors.has(value)) throw new ConfigError(`${file}: ${formatPath(keyPath)}: a YAML alias refers to itself`);
+  ancestors.add(value);
+  const child = (key: string | number, item: unknown) => {
+    keyPath.push(key);
+    try {
+      return interpolate(item, environment, file, keyPath, ancestors);
+    } finally {
+      keyPath.pop();
+    }
+  };
+  try {
+    if (Array.isArray(value)) return value.map((item, index) => child(index, item));
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, child(key, item)]));
+  } finally {
+    ancestors.delete(value);
   }
-  return value;
 }
 
 function describeIssue(issue: z.ZodIssue, origin: Map<string, string>, fallback: string): string {

@@ -26,7 +26,7 @@ export interface ConsoleStatusOptions {
   knowledge?: Pick<KnowledgeService, "database">;
   /** The policy in force, when the node has one. */
   policy?(): { digest: string; origin: string } | undefined;
-  /** Milliseconds between traffic samples (tests use less than the default 5 s). */
+  /** Milliseconds between traffic samples (2 s by default). */
   trafficIntervalMs?: number;
   clock?(): number;
 }
@@ -48,6 +48,9 @@ export function createConsoleStatus(options: ConsoleStatusOptions): ConsoleStatu
     clock,
   });
   const chain = options.auditEnabled ? new AuditChainWatch(options.database) : undefined;
+  // Counting a large knowledge base's chunks takes a while: counted at most every 10 s, however many consoles poll.
+  const knowledge = options.knowledge;
+  const collections = knowledge ? cached(knowledgeCollectionsTtlMs, clock, () => knowledgeCollections(knowledge)) : undefined;
   return {
     read: async () => ({
       node: nodeSection(options, startedAt, clock()),
@@ -55,10 +58,22 @@ export function createConsoleStatus(options: ConsoleStatusOptions): ConsoleStatu
       traffic: { interval_s: traffic.intervalSeconds, samples: traffic.samples() },
       gateways: await gatewaySection(options),
       audit: auditSection(chain),
-      knowledge: options.knowledge ? { collections: knowledgeCollections(options.knowledge) } : null,
+      knowledge: collections ? { collections: collections() } : null,
       policy: policySection(options),
     }),
     close: () => traffic.close(),
+  };
+}
+
+const knowledgeCollectionsTtlMs = 10_000;
+
+/** `compute`'s value, computed again once it is older than `ttlMs`. */
+function cached<T>(ttlMs: number, clock: () => number, compute: () => T): () => T {
+  let value: { at: number; result: T } | undefined;
+  return () => {
+    const now = clock();
+    if (!value || now - value.at >= ttlMs) value = { at: now, result: compute() };
+    return value.result;
   };
 }
 

@@ -235,7 +235,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     // In a cluster, an erased subject's sessions (and MQTT ledger entries) are erased on every node (`sessions.eraser`).
     const erasers = [sessions.eraser, ledgerReplica?.eraser].flatMap((eraser) => (eraser ? [eraser] : []));
     // The console's status (GET /admin/status) reads the gateways built below, the metrics, the audit chain, the knowledge base.
-    const console = {
+    const consoleSources = {
       nodeId: config.node_id,
       engine,
       ready: () => (cluster ? cluster.ready() : engine.ready),
@@ -246,7 +246,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(knowledge ? { knowledge } : {}),
       policy: () => enforcement.store.current(),
     };
-    const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store, tools: nodeTools, console, ...(erasers.length > 0 ? { erasers } : {}) });
+    const admin = createAdminActions({ database, dataDir, revocations, audit, logger, policy: enforcement.store, tools: nodeTools, console: consoleSources, ...(erasers.length > 0 ? { erasers } : {}) });
     // The clients' own sessions (`sessions`/`history` frames): read from this node's database (in a cluster, its replica).
     const sessionReader: SessionReader = {
       list: (owner, page) => listSessions(database as SqliteDatabase, { ...page, owner, titles: true }),

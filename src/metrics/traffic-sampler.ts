@@ -19,9 +19,9 @@ export interface TrafficSamplerOptions {
   registry: Registry;
   /** Requests waiting now (the engine's load().queued). */
   queueDepth(): number;
-  /** Milliseconds between samples (5000 by default; tests use less). */
+  /** Milliseconds between samples (2000 by default, the console's refresh; tests use less). */
   intervalMs?: number;
-  /** Samples kept (120 by default: 10 minutes at 5 s). */
+  /** Samples kept (150 by default: 5 minutes at 2 s). */
   capacity?: number;
   /** Stops sampling once this says false (the node closed its store): the timer needs no close of its own. */
   running?(): boolean;
@@ -46,8 +46,8 @@ interface Reading {
   buckets: Map<number, number>;
 }
 
-export const defaultTrafficInterval = 5000;
-export const defaultTrafficCapacity = 120;
+export const defaultTrafficInterval = 2000;
+export const defaultTrafficCapacity = 150;
 
 export function createTrafficSampler(options: TrafficSamplerOptions): TrafficSampler {
   const intervalMs = options.intervalMs ?? defaultTrafficInterval;
@@ -56,11 +56,11 @@ export function createTrafficSampler(options: TrafficSamplerOptions): TrafficSam
   const ring: TrafficSample[] = [];
   let previous: Reading | undefined;
   let closed = false;
-  let busy = false;
+  /** Samples run one after the other (a slow registry read never interleaves with the next). */
+  let queue: Promise<void> = Promise.resolve();
 
-  const sample = async (): Promise<void> => {
-    if (closed || busy) return;
-    busy = true;
+  const take = async (): Promise<void> => {
+    if (closed) return;
     try {
       const now = await read(options.registry, clock());
       if (previous) {
@@ -77,10 +77,9 @@ export function createTrafficSampler(options: TrafficSamplerOptions): TrafficSam
       previous = now;
     } catch {
       // A failed read leaves a gap in the series; the next sample covers both intervals.
-    } finally {
-      busy = false;
     }
   };
+  const sample = (): Promise<void> => (queue = queue.then(take));
   const timer = setInterval(() => {
     if (options.running && !options.running()) return close();
     void sample();

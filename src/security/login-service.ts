@@ -18,7 +18,7 @@ export interface LoginResult {
 }
 
 /** Why an attempt was refused, for the gateway's authFailed event (the client only ever sees the one message). */
-export type LoginRefusal = "unknown user" | "wrong password" | "too many failures" | "busy";
+export type LoginRefusal = "unknown user" | "wrong password" | "too many failures";
 
 export interface LoginAttempt {
   username: string;
@@ -28,7 +28,10 @@ export interface LoginAttempt {
 }
 
 export interface LoginService {
-  /** The token, or a ClawError: unauthorized (wrong name or password), rate_limited (too many failures), overloaded. */
+  /**
+   * The token, or a ClawError: unauthorized (wrong name or password) and rate_limited (too many failures), each told
+   * to onRefused first; overloaded (too many checks at once: not a refused credential) is only thrown.
+   */
   login(attempt: LoginAttempt, onRefused?: (reason: LoginRefusal, error: ClawError) => void): Promise<LoginResult>;
 }
 
@@ -38,7 +41,7 @@ export const defaultLoginTtl = "8h";
 
 /** Password checks running at once; the rest wait (up to maxWaiting). scrypt runs on libuv's 4 threads, which fs needs too. */
 const maxRunning = 2;
-const maxWaiting = 32;
+const maxWaiting = 8;
 
 type UsersAuth = JwtAuthConfig & { secret: string; users: NonNullable<JwtAuthConfig["users"]> };
 
@@ -49,7 +52,10 @@ export function createLoginService(auth: JwtAuthConfig | { type: "none" }, optio
   const usersAuth = auth as UsersAuth;
   const ttl = usersAuth.login_ttl ?? defaultLoginTtl;
   parseTtl(ttl);
-  usersAuth.users.forEach((user, index) => checkHash(user.password_hash, index));
+  usersAuth.users.forEach((user, index) => {
+    checkHash(user.password_hash, index);
+    if (usersAuth.users.findIndex((other) => other.username === user.username) !== index) throw new Error(`auth.users[${index}]: the username "${user.username}" is given twice`);
+  });
   const users = new Map(usersAuth.users.map((user) => [user.username, user]));
   // An unknown user is checked against this stand-in with the first user's cost, so it takes as long as a wrong password.
   const first = usersAuth.users[0] as (typeof usersAuth.users)[number];
@@ -69,7 +75,7 @@ export function createLoginService(auth: JwtAuthConfig | { type: "none" }, optio
         refuse("too many failures", new ClawError("rate_limited", `Too many failed logins; try again in ${retryAfter} s.`, { retryAfter }));
       }
       const user = users.get(username);
-      if (!(await gate.enter())) refuse("busy", new ClawError("overloaded", "Too many logins are being checked; retry in a moment."));
+      if (!(await gate.enter())) throw new ClawError("overloaded", "Too many logins are being checked; retry in a moment.");
       let matches: boolean;
       try {
         matches = await verifyPassword(password, user?.password_hash ?? (await standIn));

@@ -166,6 +166,29 @@ export const frameParamsArbitrary: fc.Arbitrary<unknown> = fc.oneof(
   ),
 );
 
+/** A count for a `sessions` frame's limit or offset: in range, at and past the bounds, fractional, huge, or of a wrong type. */
+export const sessionCountArbitrary: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 60 }) },
+  { weight: 2, arbitrary: fc.constantFrom(-1, 0, 1, 199, 200, 201, 1.5, -0.5, 2 ** 53 - 1, 2 ** 53, 1e300, -1e300, Number.MAX_VALUE) },
+  { weight: 1, arbitrary: wrongTypeValue },
+);
+
+/** A session name for a `history` frame: ordinary, unicode, at and past 256 characters, SQL and path junk, or a wrong type. */
+export const sessionNameArbitrary: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ minLength: 1, maxLength: 16 }) },
+  { weight: 2, arbitrary: fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }) },
+  { weight: 2, arbitrary: fc.constantFrom("", "s".repeat(256), "s".repeat(257), "\u0000", "\ud800", "' OR 1=1 --", "%", "../../etc/passwd", "会话") },
+  { weight: 1, arbitrary: wrongTypeValue },
+);
+
+/** A `sessions` or `history` frame (as an object), mostly well-formed, some with bad fields or extra keys. */
+export function sessionFrameArbitrary(id: fc.Arbitrary<unknown>): fc.Arbitrary<Record<string, unknown>> {
+  return fc.oneof(
+    fc.record({ type: fc.constant("sessions"), id, limit: sessionCountArbitrary, offset: sessionCountArbitrary, owner: fc.constant("someone-else") }, { requiredKeys: ["type", "id"] }),
+    fc.record({ type: fc.constant("history"), id, session: sessionNameArbitrary, owner: fc.constant("someone-else") }, { requiredKeys: ["type", "id"] }),
+  );
+}
+
 /**
  * One client frame of the Clawbot protocol as text: well-formed chats, pings, cancels, auth and tool.approve frames,
  * the same with wrong types or unknown keys, arbitrary JSON, bad JSON, deep JSON.
@@ -205,6 +228,7 @@ export function frameTextArbitrary(idPrefix: string, tokens: TokenSet): fc.Arbit
       ),
     },
     { weight: 1, arbitrary: fc.record({ type: fc.oneof(fc.string({ maxLength: 8 }), wrongTypeValue), id }) },
+    { weight: 1, arbitrary: sessionFrameArbitrary(id) },
   );
   // Mutations: one key replaced by a wrong value, or an unknown key added.
   const mutated = fc
@@ -241,6 +265,21 @@ export function serverFrameProblem(frame: unknown): string | undefined {
     const whole = typeof callId === "string" && toolOutcomes.has(String(outcome)) && typeof content === "string";
     return whole ? undefined : `tool-result frame without a call id, a known outcome and content: ${JSON.stringify(frame).slice(0, 200)}`;
   }
+  if (type === "sessions" || type === "history") return sessionReplyProblem(frame as Record<string, unknown>);
   if (["text-delta", "finish", "pong", "authenticated"].includes(String(type))) return undefined;
   return `unknown frame type: ${JSON.stringify(frame).slice(0, 200)}`;
+}
+
+/** Why a `sessions` or `history` reply is malformed (fields of the documented types), or undefined. */
+export function sessionReplyProblem(frame: Record<string, unknown>): string | undefined {
+  const whole = (ok: boolean) => (ok ? undefined : `malformed ${String(frame.type)} reply: ${JSON.stringify(frame).slice(0, 300)}`);
+  const count = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
+  if (typeof frame.id !== "string") return whole(false);
+  if (frame.type === "sessions") {
+    const sessions = frame.sessions;
+    const entries = Array.isArray(sessions) && sessions.every((entry: Record<string, unknown>) => typeof entry.session === "string" && typeof entry.title === "string" && typeof entry.last_activity === "string" && count(entry.turns));
+    return whole(entries && count(frame.total) && (frame.next_offset === null || count(frame.next_offset)));
+  }
+  const messages = frame.messages;
+  return whole(typeof frame.session === "string" && Array.isArray(messages) && messages.every((entry: Record<string, unknown>) => (entry.role === "user" || entry.role === "assistant") && typeof entry.content === "string"));
 }

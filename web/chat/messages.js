@@ -5,9 +5,11 @@ import { linkCitationMarkers, renderMarkdown } from "./markdown.js";
 /** @typedef {Record<string, any>} Frame */
 
 /**
- * @param {string} tag
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
  * @param {string} [className]
  * @param {string} [text] set as textContent (never parsed as HTML)
+ * @returns {HTMLElementTagNameMap[K]}
  */
 function element(tag, className, text) {
   const node = document.createElement(tag);

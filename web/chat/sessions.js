@@ -82,7 +82,7 @@ export class SessionList {
       const when = entry.last_activity ? new Date(entry.last_activity) : undefined;
       const parts = [];
       if (when && !Number.isNaN(when.getTime())) parts.push(formatter.format(when));
-      if (typeof entry.turns === "number") parts.push(`${entry.turns} ${t("turns")}`);
+      if (typeof entry.turns === "number") parts.push(`${entry.turns} ${entry.turns === 1 ? t("turn") : t("turns")}`);
       meta.textContent = parts.join(" · ");
       button.append(title, meta);
       button.addEventListener("click", () => this.onSelect(entry.session));

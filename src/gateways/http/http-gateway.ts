@@ -101,7 +101,7 @@ export class HttpGateway implements Gateway {
     registerEmbeddingsRoute(app, route);
     registerCompletionsRoute(app, route);
     registerAdminRoutes(app, { admin: this.context.admin, authenticated, principalOf: route.principalOf, maxBody: this.config.max_body });
-    registerLoginRoute(app, { config: this.config, logger: this.context.logger });
+    registerLoginRoute(app, { config: this.config, logger: this.context.logger, events: this.context.events ?? ignoredGatewayEvents });
     if (this.config.web) {
       registerWebRoutes(app, { config: this.config, websocketEndpoints: () => this.context.websocketEndpoints?.() ?? [], boundPort: () => this.boundPort });
     }

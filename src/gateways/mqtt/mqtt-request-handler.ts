@@ -185,7 +185,7 @@ export class MqttRequestHandler {
       return;
     }
     if (frame.type === "cancel") return void this.session.receive(frame, principal, { owner, sink: this.sink(target) });
-    // Reads are answered at once and may be asked again: no ledger record, acknowledged once the reply is published.
+    // Reads are answered at once and change nothing: no ledger record (a reply lost with the node is simply asked for again).
     if (frame.type === "sessions" || frame.type === "history") return void this.session.receive(frame, principal, { owner, sink: this.sink(target) });
     const key = keyOf(owner, frame.id);
     if (this.active.has(key)) {
