@@ -172,6 +172,13 @@ describe("init, token issue and chat", () => {
     expect(chat.code, chat.stderr).toBe(0);
     expect(chat.stdout).toMatch(/[a-z]{2,}/i);
     expect(chat.stderr).toMatch(/\d+ tokens/);
+
+    // --scope admin: a token for the admin API and the operator console; the user's token is refused there.
+    const admin = await runCli(["token", "issue", "--config", "clawbot.yaml", "--sub", "ops", "--scope", "admin", "--ttl", "10m"], { cwd, env });
+    expect(admin.code, admin.stderr).toBe(0);
+    const status = (bearer: string) => fetch(`http://127.0.0.1:${port}/admin/status`, { headers: { authorization: `Bearer ${bearer}` } });
+    expect((await status(admin.stdout.trim())).status).toBe(200);
+    expect((await status(token)).status).toBe(403);
     expect(await stop(node)).toBe(0);
   });
 

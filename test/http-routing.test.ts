@@ -49,6 +49,12 @@ describe("http routing on fastify", () => {
     expect(putModels.headers.allow).toBe("GET, HEAD");
   });
 
+  it("answers an HTTP/1.1 request without a Host header through the routes, coded (not Node's bare 400)", async () => {
+    const health = (await rawRequest(port, "GET /healthz HTTP/1.1\r\nconnection: close\r\n\r\n")) as RawResponse;
+    expect(health.status).toBe(200);
+    await expectError("GET /nowhere HTTP/1.1\r\nconnection: close\r\n\r\n", 404, "not_found");
+  });
+
   it("answers HEAD on GET routes with the GET headers and no body", async () => {
     const get = (await rawRequest(port, buildRequest("GET", "/healthz", []))) as RawResponse;
     const head = (await rawRequest(port, buildRequest("HEAD", "/healthz", []), { head: true })) as RawResponse;

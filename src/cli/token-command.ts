@@ -12,6 +12,7 @@ export function registerTokenCommand(program: Command): void {
     .option("--key <private.pem>", "PEM private key to sign with (RSA, EC, Ed25519, or SM2 for SM2-SM3)")
     .requiredOption("--sub <subject>", "subject (sub claim)")
     .option("--role <role>", "role claim; repeat for several (default: user)", (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+    .option("--scope <scope>", "scope claim (admin: the admin API and the operator console); repeat for several", (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
     .option("--ttl <ttl>", "lifetime such as 30m, 1h, 7d, 3600s", "1h")
     .option("--aud <audience>", "audience (aud claim)")
     .option("--iss <issuer>", "issuer (iss claim)")

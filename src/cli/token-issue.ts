@@ -12,6 +12,8 @@ export interface IssueCommandOptions {
   key?: string;
   sub: string;
   role?: string[];
+  /** Scopes (`admin` opens the admin API and the operator console). */
+  scope?: string[];
   ttl: string;
   aud?: string;
   iss?: string;
@@ -43,6 +45,7 @@ export async function issueFromOptions(options: IssueCommandOptions): Promise<st
     algorithm: options.alg ?? configuredAlgorithm(auth, { secret, privateKeyPem }),
     subject: options.sub,
     roles: options.role && options.role.length > 0 ? options.role : ["user"],
+    ...(options.scope && options.scope.length > 0 ? { scopes: options.scope } : {}),
     ttl: options.ttl,
     audience: options.aud ?? auth?.audience,
     issuer: options.iss ?? auth?.issuer,

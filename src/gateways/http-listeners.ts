@@ -167,9 +167,9 @@ function createListener(host: string, logger: Logger, tls: LoadedTls | undefined
         handler(request, response);
       };
       // https.Server has http.Server's request, upgrade, timeout and close API; only its sockets are TLS sockets.
-      server = tls
-        ? (https.createServer({ ...tls.options, connectionsCheckingInterval }, serve) as unknown as http.Server)
-        : http.createServer({ connectionsCheckingInterval }, serve);
+      // An HTTP/1.1 request without a Host header reaches the routes (and gets their coded answers) rather than Node's bare 400.
+      const options = { connectionsCheckingInterval, requireHostHeader: false };
+      server = tls ? (https.createServer({ ...tls.options, ...options }, serve) as unknown as http.Server) : http.createServer(options, serve);
       return server;
     },
   });

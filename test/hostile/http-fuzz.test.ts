@@ -40,6 +40,8 @@ const pathArbitrary: fc.Arbitrary<string> = fc.oneof(
       "/v1/models/", "/v1/models//", "/v1/models/%", "/v1/models/echo%00", "/v1/models/%2e%2e", "/v1/models/echo?x=%",
       "/admin/policy", "/admin/sessions", "/admin/sessions?limit=%", "/admin/tokens/revoke", "/admin/erase", "/admin/", "/admin//erase",
       "/admin/tools", "/admin/tools?x=1", "/admin/tools/", "/admin//tools",
+      "/admin/status", "/admin/status?x=1", "/auth/login", "/auth/login/", "/console", "/console/", "/web/config.json",
+      "/web/chat/chat.js", "/web/vendor/markdown-it.mjs", "/web/../package.json", "/web/%2e%2e/package.json", "/web/",
     ),
   },
   {
@@ -166,6 +168,10 @@ function responseProblem(result: RawResponse | NoResponse, head: boolean): strin
   }
   if (status < 200 || status >= 300) return `unexpected HTTP ${status}`;
   if ((headers["content-type"] ?? "").startsWith("text/event-stream")) return sseProblem(text);
+  // The web chat's and console's files: only ever served with their Content-Security-Policy.
+  if (/^(text\/html|text\/javascript|text\/css|image\/)/.test(headers["content-type"] ?? "")) {
+    return headers["content-security-policy"] ? undefined : `a web file without its Content-Security-Policy: ${headers["content-type"]}`;
+  }
   const json = parseJson(text);
   if (json?.object === "chat.completion" && typeof json.choices?.[0]?.message?.content === "string") return undefined;
   // Calls of the client's tools: content null (or text before them), tool_calls in OpenAI's shape.
@@ -179,6 +185,10 @@ function responseProblem(result: RawResponse | NoResponse, head: boolean): strin
   if (typeof json?.subject?.sm3 === "string" && typeof json.counts === "object") return undefined;
   if (typeof json?.digest === "string" && typeof json.policy === "object") return undefined;
   if (Array.isArray(json?.tools) && Array.isArray(json.mcp_servers)) return undefined;
+  // The pages' config, the console's status (an admin token) and a login's token.
+  if (typeof json?.version === "string" && "websocket" in json && typeof json.login === "boolean") return undefined;
+  if (typeof json?.node === "object" && typeof json.traffic === "object" && Array.isArray(json.gateways)) return undefined;
+  if (json?.token_type === "Bearer" && typeof json.token === "string") return undefined;
   return `HTTP ${status} with a body that is no known answer: ${JSON.stringify(text.slice(0, 300))}`;
 }
 
