@@ -282,6 +282,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         ...(cluster ? { clusterStatus: () => (cluster as ClusterNode).status() } : {}),
         admin,
         sessions: sessionReader,
+        listeners,
         websocketEndpoints: () => websocketEndpoints(gatewayConfigs, gateways),
       };
       const where = `gateways[${index}]`;

@@ -7,6 +7,7 @@ import type { RequestLedger } from "../store/request-ledger.js";
 import type { SessionReader } from "../store/session-reader.js";
 import type { ToolServerStatus } from "../tools/tool-types.js";
 import type { GatewayEvents } from "./gateway-events.js";
+import type { HttpListeners } from "./http-listeners.js";
 import type { AdminServices } from "./http/admin-services.js";
 
 /** What a gateway says about itself, for `/readyz`, the metrics and the logs. */
@@ -88,6 +89,12 @@ export interface GatewayContext {
   admin?: AdminServices;
   /** The clients' own sessions, for the `sessions` and `history` frames; absent outside the daemon (the frames answer not_found). */
   sessions?: SessionReader;
+  /**
+   * The node's HTTP listeners (one fastify server per port): a webhook adapter adds its routes to the http gateway's
+   * port (`attach` with that gateway's listener keys, before the gateways start) or claims a port of its own and
+   * `listen`s on it in start(). Absent for a gateway built outside the daemon.
+   */
+  listeners?: HttpListeners;
   /** Where the node's WebSocket gateways listen (bound ports), for the web chat's `/web/config.json`. */
   websocketEndpoints?(): WebsocketEndpoint[];
 }

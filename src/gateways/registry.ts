@@ -18,9 +18,16 @@ const builtinProtocols = new Map<string, (options: Record<string, unknown>, wher
   ["enterprise_mqtt", (options, where) => ({ type: "mqtt", ...parseOptions(mqttOptionsSchema, options, where, "enterprise_mqtt") })],
 ]);
 
+/** The work-IM adapters (docs/channels.md): built in, each module loaded only when a config names its protocol. */
+const imProtocols = new Map<string, () => Promise<ProtocolFactory>>([
+  ["wecom", async () => (await import("./im/wecom/wecom-gateway.js")).createWecomGateway],
+  ["dingtalk", async () => (await import("./im/dingtalk/dingtalk-gateway.js")).createDingtalkGateway],
+  ["feishu", async () => (await import("./im/feishu/feishu-gateway.js")).createFeishuGateway],
+]);
+
 /** Makes `{"type": "custom", "protocol": name}` resolve to this adapter. */
 export function registerProtocol(name: string, factory: ProtocolFactory): void {
-  if (protocols.has(name) || builtinProtocols.has(name)) throw new Error(`Gateway protocol "${name}" is already registered`);
+  if (protocols.has(name) || builtinProtocols.has(name) || imProtocols.has(name)) throw new Error(`Gateway protocol "${name}" is already registered`);
   protocols.set(name, factory);
 }
 
@@ -62,9 +69,10 @@ export async function createGateway(config: GatewayConfig, context: GatewayConte
         const adapter = await loadGatewayAdapter(config.path, context.baseDir, config.protocol);
         return adapter.create(adapterOptions(adapter, config, where), context);
       }
-      const factory = protocols.get(config.protocol);
+      const im = imProtocols.get(config.protocol);
+      const factory = im ? await im() : protocols.get(config.protocol);
       if (!factory) {
-        const known = [...builtinProtocols.keys(), ...protocols.keys()];
+        const known = [...builtinProtocols.keys(), ...imProtocols.keys(), ...protocols.keys()];
         throw new Error(
           `Gateway protocol "${config.protocol}" is not available: no adapter registers it ` +
             `(registered: ${known.length > 0 ? known.join(", ") : "none"}). Remove the gateway or install its adapter.`,
