@@ -253,6 +253,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       history: (owner, session) => localSessions.history(owner, session),
     };
     const listeners = new HttpListeners({ baseDir });
+    const httpListener = gatewayConfigs.find((entry) => entry.type === "http");
     const gateways: Gateway[] = [];
     const gatewayTypes = gatewayConfigs.map((entry) => (entry.type === "custom" ? entry.protocol : entry.type));
     for (const [index, gatewayConfig] of gatewayConfigs.entries()) {
@@ -283,6 +284,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         admin,
         sessions: sessionReader,
         listeners,
+        ...(httpListener ? { httpListener } : {}),
         websocketEndpoints: () => websocketEndpoints(gatewayConfigs, gateways),
       };
       const where = `gateways[${index}]`;

@@ -7,7 +7,7 @@ import type { RequestLedger } from "../store/request-ledger.js";
 import type { SessionReader } from "../store/session-reader.js";
 import type { ToolServerStatus } from "../tools/tool-types.js";
 import type { GatewayEvents } from "./gateway-events.js";
-import type { HttpListeners } from "./http-listeners.js";
+import type { HttpListeners, ListenerConfig } from "./http-listeners.js";
 import type { AdminServices } from "./http/admin-services.js";
 
 /** What a gateway says about itself, for `/readyz`, the metrics and the logs. */
@@ -95,6 +95,8 @@ export interface GatewayContext {
    * `listen`s on it in start(). Absent for a gateway built outside the daemon.
    */
   listeners?: HttpListeners;
+  /** The listener keys (host, port, limits, tls) of the node's first `http` gateway: a webhook without a port of its own mounts there. */
+  httpListener?: ListenerConfig;
   /** Where the node's WebSocket gateways listen (bound ports), for the web chat's `/web/config.json`. */
   websocketEndpoints?(): WebsocketEndpoint[];
 }

@@ -65,8 +65,12 @@ export class HttpListeners {
     this.baseDir = options.baseDir ?? process.cwd();
   }
 
-  /** Claims the server on config.host:config.port for routes and/or an upgrade handler. Call before listen(). */
-  attach(config: ListenerConfig, logger: Logger, handlers: { routes?: RouteRegistrar; upgrade?: UpgradeHandler; events?: GatewayEvents }): void {
+  /**
+   * Claims the server on config.host:config.port for routes and/or an upgrade handler. Call before listen().
+   * `mount` adds routes to the port of another gateway (a webhook on the http gateway's port) without claiming it:
+   * the port stays that gateway's (its events, its listen and release).
+   */
+  attach(config: ListenerConfig, logger: Logger, handlers: { routes?: RouteRegistrar; upgrade?: UpgradeHandler; events?: GatewayEvents; mount?: RouteRegistrar }): void {
     let listener = this.listeners.get(config.port);
     if (listener && listener.host !== config.host) {
       throw new Error(`Gateways on port ${config.port} name different hosts (${listener.host} and ${config.host}); one port has one host`);
@@ -98,7 +102,8 @@ export class HttpListeners {
       listener.upgradeHandler = handlers.upgrade;
       if (!listener.hasRoutes) listener.events = handlers.events ?? ignoredGatewayEvents;
     }
-    listener.users += 1;
+    handlers.mount?.(listener.app);
+    if (handlers.routes || handlers.upgrade) listener.users += 1;
   }
 
   /** Starts listening (once per port); resolves with the bound port. */
@@ -199,6 +204,12 @@ function createListener(host: string, logger: Logger, tls: LoadedTls | undefined
       // Not an error here: fastify would close the connection, though the body was read whole.
       done(null, malformedJson);
     }
+  });
+  // Only origin-form targets ("/path") and absolute-form ones ("http://host/path") name a resource here; "*" and the
+  // like would otherwise reach the router as if they were "/" (the web chat) and get a page instead of an error.
+  app.addHook("onRequest", (request, _reply, done) => {
+    const target = request.raw.url ?? "";
+    done(target.startsWith("/") || /^https?:\/\//i.test(target) ? undefined : new ClawError("bad_request", "The request target must be a path starting with /."));
   });
   app.addHook("preValidation", (request, _reply, done) => {
     done(request.body === malformedJson ? new ClawError("bad_request", "The body is not valid JSON.") : undefined);

@@ -84,7 +84,7 @@ export async function createGateway(config: GatewayConfig, context: GatewayConte
 }
 
 /** Parses an adapter's keys; every problem names its key path, like the config loader's messages. */
-function parseOptions<Schema extends z.ZodTypeAny>(schema: Schema, options: Record<string, unknown>, where: string, protocol: string): z.output<Schema> {
+export function parseOptions<Schema extends z.ZodTypeAny>(schema: Schema, options: Record<string, unknown>, where: string, protocol: string): z.output<Schema> {
   const result = schema.safeParse(options);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {

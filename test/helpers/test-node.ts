@@ -58,6 +58,8 @@ export interface TestNodeOptions {
   knowledge?: Record<string, unknown>;
   /** The config's `tools` section (approval_timeout, allow, max_steps, …). */
   tools?: Record<string, unknown>;
+  /** More gateway entries after the websocket and http ones (e.g. `{type: "custom", protocol: "wecom", …}`). */
+  extraGateways?: unknown[];
   /** The config's `cluster` section (nats, name, node_id, roles, …): the node joins that cluster. */
   cluster?: Record<string, unknown>;
   /** Test-only subscribers: each gateway's channel events (by gateway type), and pipeline observers after the node's own. */
@@ -77,6 +79,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
       { type: "websocket", port: 0, auth, ...options.websocket },
       { type: "http", port: 0, auth, ...options.http },
       ...(mqtt ? [{ type: "mqtt", broker: mqtt.url, client_id: `clawbot-node-${unique}`, topic_prefix: mqtt.prefix, auth }] : []),
+      ...(options.extraGateways ?? []),
     ],
     shutdown_grace: options.shutdownGrace ?? 5,
     metrics: { port: 0 },
