@@ -22,7 +22,7 @@ import type { ClawbotConfig, PluginEntry } from "../src/config/schema.js";
 import { checkExposure } from "../src/daemon/exposure-check.js";
 import { adapterOptions, loadGatewayAdapter } from "../src/gateways/custom-adapter.js";
 import { parseClientFrame, parseTransportFrame } from "../src/gateways/frames.js";
-import { resolveGatewayConfig } from "../src/gateways/registry.js";
+import { checkBuiltinProtocolOptions, resolveGatewayConfig } from "../src/gateways/registry.js";
 import { silentLogger } from "../src/logging/logger.js";
 import { loadPlugins } from "../src/plugins/plugin-loader.js";
 import { extractSnippets, parseMark, type MarkdownSnippet } from "./helpers/markdown-snippets.js";
@@ -174,6 +174,8 @@ async function checkGateways(config: ClawbotConfig, examplePaths: boolean): Prom
     const where = `gateways[${index}]`;
     const resolved = resolveGatewayConfig(gateway, where);
     if (resolved.type !== "custom") continue;
+    // The work-IM adapters (wecom, dingtalk, feishu) are built in: their keys are checked by their own schemas.
+    if (await checkBuiltinProtocolOptions(resolved, where)) continue;
     if (typeof resolved.path !== "string") throw new Error(`${where}: protocol "${resolved.protocol}" is not built in, and the entry names no adapter file (path)`);
     const file = path.resolve(repositoryRoot, resolved.path);
     if (examplePaths && !fs.existsSync(file)) continue;

@@ -6,7 +6,8 @@ import type { Gateway, GatewayContext } from "./gateway.js";
 import { adapterOptions, loadGatewayAdapter } from "./custom-adapter.js";
 import type { HttpListeners } from "./http-listeners.js";
 
-export type ProtocolFactory = (config: CustomGatewayConfig, context: GatewayContext) => Gateway | Promise<Gateway>;
+/** `where` names the entry in configuration errors, e.g. "gateways[2]". */
+export type ProtocolFactory = (config: CustomGatewayConfig, context: GatewayContext, where?: string) => Gateway | Promise<Gateway>;
 
 const protocols = new Map<string, ProtocolFactory>();
 
@@ -24,6 +25,24 @@ const imProtocols = new Map<string, () => Promise<ProtocolFactory>>([
   ["dingtalk", async () => (await import("./im/dingtalk/dingtalk-gateway.js")).createDingtalkGateway],
   ["feishu", async () => (await import("./im/feishu/feishu-gateway.js")).createFeishuGateway],
 ]);
+
+/** Each work-IM adapter's config parser (loaded on demand), for checking an entry without building its gateway. */
+const imConfigParsers = new Map<string, () => Promise<(config: CustomGatewayConfig, where: string) => unknown>>([
+  ["wecom", async () => (await import("./im/wecom/wecom-config.js")).parseWecomConfig],
+  ["dingtalk", async () => (await import("./im/dingtalk/dingtalk-config.js")).parseDingtalkConfig],
+  ["feishu", async () => (await import("./im/feishu/feishu-config.js")).parseFeishuConfig],
+]);
+
+/**
+ * Checks the keys of an entry naming a built-in work-IM protocol as the node would at start (throws a ConfigError
+ * naming the key); false for any other protocol.
+ */
+export async function checkBuiltinProtocolOptions(config: CustomGatewayConfig, where: string): Promise<boolean> {
+  const parser = imConfigParsers.get(config.protocol);
+  if (!parser) return false;
+  (await parser())(config, where);
+  return true;
+}
 
 /** Makes `{"type": "custom", "protocol": name}` resolve to this adapter. */
 export function registerProtocol(name: string, factory: ProtocolFactory): void {
@@ -78,7 +97,7 @@ export async function createGateway(config: GatewayConfig, context: GatewayConte
             `(registered: ${known.length > 0 ? known.join(", ") : "none"}). Remove the gateway or install its adapter.`,
         );
       }
-      return factory(config, context);
+      return factory(config, context, where);
     }
   }
 }

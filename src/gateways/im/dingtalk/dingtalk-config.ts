@@ -35,7 +35,7 @@ export const dingtalkConfigSchema = z.strictObject({
 export type DingtalkConfig = z.output<typeof dingtalkConfigSchema>;
 
 /** The entry's own keys (without type/protocol) checked against the schema; a problem names its key. */
-export function parseDingtalkConfig(config: CustomGatewayConfig): DingtalkConfig {
+export function parseDingtalkConfig(config: CustomGatewayConfig, where = "gateway"): DingtalkConfig {
   const { type: _type, protocol: _protocol, ...options } = config;
-  return parseOptions(dingtalkConfigSchema, options, "gateway dingtalk", "dingtalk");
+  return parseOptions(dingtalkConfigSchema, options, where, "dingtalk");
 }

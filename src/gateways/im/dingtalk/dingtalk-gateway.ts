@@ -16,8 +16,8 @@ const readyPollMs = 200;
 const closeGraceMs = 5_000;
 
 /** Parses the entry's keys with the DingTalk schema (errors name the key) and builds the gateway (not started). */
-export function createDingtalkGateway(config: CustomGatewayConfig, context: GatewayContext): Gateway {
-  const settings = parseDingtalkConfig(config);
+export function createDingtalkGateway(config: CustomGatewayConfig, context: GatewayContext, where?: string): Gateway {
+  const settings = parseDingtalkConfig(config, where);
   const api = new DingtalkApi({ apiBase: settings.api_base, clientId: settings.client_id, clientSecret: settings.client_secret, robotCode: settings.robot_code ?? settings.client_id, logger: context.logger });
   const channelOptions = (name: string) => ({
     platform: "dingtalk",

@@ -17,8 +17,8 @@ const maxMessageBytes = 28_000;
 const maxOpenCards = 10_000;
 
 /** Parses the entry's keys with the Feishu schema (errors name the key) and builds the gateway (not started). */
-export function createFeishuGateway(rawConfig: CustomGatewayConfig, context: GatewayContext): Gateway {
-  const config = parseFeishuConfig(rawConfig, "feishu gateway");
+export function createFeishuGateway(rawConfig: CustomGatewayConfig, context: GatewayContext, where = "feishu gateway"): Gateway {
+  const config = parseFeishuConfig(rawConfig, where);
   const events = context.events ?? ignoredGatewayEvents;
   const logger = context.logger.child({ gateway: "feishu", mode: config.mode });
   const api = new FeishuApi(config.api_base, config.app_id, config.app_secret);

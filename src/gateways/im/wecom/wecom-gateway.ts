@@ -16,8 +16,8 @@ import { ownListener, parseWecomConfig, type WecomAibotConfig, type WecomCallbac
 export const wecomMessageBytes = 2048;
 
 /** Parses the entry's keys with the WeCom schema (errors name the key) and builds the gateway (not started). */
-export function createWecomGateway(config: CustomGatewayConfig, context: GatewayContext): Gateway {
-  const wecom = parseWecomConfig(config);
+export function createWecomGateway(config: CustomGatewayConfig, context: GatewayContext, where?: string): Gateway {
+  const wecom = parseWecomConfig(config, where);
   if (wecom.mode === "aibot") return new WecomAibotGateway(wecom as WecomAibotConfig, context);
   return new WecomCallbackGateway(wecom as WecomCallbackConfig, context);
 }
