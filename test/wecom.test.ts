@@ -85,6 +85,12 @@ describe("WeCom self-built app callback", () => {
     await simulator.postText(callbackUrl, { from: "dave", content: "Name a country.", msgId: "4001" });
     await until(() => answersTo("dave").length > 0, "dave's answer");
     expect(simulator.tokenCalls).toBe(tokenCalls + 1);
+    // The platform's errors show in the channel metrics: the retried pieces, and every delivered one.
+    const metrics = await (await fetch(`http://127.0.0.1:${node.daemon.metrics.port}/metrics`)).text();
+    const series = (outcome: string) => Number(new RegExp(`^clawbot_im_deliveries_total\\{gateway="wecom",outcome="${outcome}"\\} (\\d+)$`, "m").exec(metrics)?.[1]);
+    expect(series("retried")).toBeGreaterThanOrEqual(2);
+    expect(series("delivered")).toBeGreaterThanOrEqual(answersTo("dave").length);
+    expect(series("failed")).toBe(0);
   }, 60_000);
 
   it("acknowledges events and non-text messages with an empty 200 and does not answer them", async () => {

@@ -12,6 +12,13 @@ export interface ChannelMetrics {
   watch(gateways: readonly Gateway[]): void;
 }
 
+/** What a work-IM gateway's status adds (its channel's delivery counters: src/gateways/im/im-channel.ts stats()). */
+interface ImCounters {
+  delivered?: number;
+  retried?: number;
+  failed?: number;
+}
+
 /** What an MQTT gateway's status adds (the message counters where the gateway reports them). */
 interface MqttCounters {
   connected?: boolean;
@@ -43,6 +50,14 @@ export function channelMetrics(registry: Registry): ChannelMetrics {
   const messagesIn = mqttCounter("clawbot_mqtt_messages_received_total", "MQTT request messages taken from the broker.");
   const messagesOut = mqttCounter("clawbot_mqtt_messages_sent_total", "MQTT reply messages published.");
   const duplicates = mqttCounter("clawbot_mqtt_duplicates_dropped_total", "MQTT requests dropped as duplicates (a redelivery of one already answered or running).");
+  const deliveries = new StatusCounter(
+    new Counter({
+      name: "clawbot_im_deliveries_total",
+      help: "Work-IM answer pieces by outcome: delivered to the platform, retried after a platform error or an expired token, failed (given up).",
+      labelNames: ["gateway", "outcome"] as const,
+      registers: [],
+    }),
+  );
   new Gauge({
     name: "clawbot_gateway_connected_clients",
     help: "Open client connections (an MQTT gateway: 1 while connected to its broker).",
@@ -62,6 +77,10 @@ export function channelMetrics(registry: Registry): ChannelMetrics {
         const labels = { gateway: type };
         this.set(labels, list.reduce((sum, status) => sum + status.connections, 0));
         up.set(labels, list.every((status) => status.healthy) ? 1 : 0);
+        const im = list as (GatewayStatus & ImCounters)[];
+        for (const outcome of ["delivered", "retried", "failed"] as const) {
+          if (im.some((status) => typeof status[outcome] === "number")) deliveries.update({ gateway: type, outcome }, im.reduce((sum, status) => sum + (status[outcome] ?? 0), 0));
+        }
         if (type !== "mqtt") continue;
         const mqtt = list as (GatewayStatus & MqttCounters)[];
         mqttConnected.set(labels, mqtt.every((status) => status.connected === true) ? 1 : 0);
@@ -77,6 +96,7 @@ export function channelMetrics(registry: Registry): ChannelMetrics {
   registry.registerMetric(up);
   registry.registerMetric(mqttConnected);
   for (const derived of [reconnects, messagesIn, messagesOut, duplicates]) registry.registerMetric(derived.counter);
+  registry.registerMetric(deliveries.counter);
 
   return {
     events(gateway) {

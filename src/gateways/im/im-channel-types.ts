@@ -55,6 +55,8 @@ export interface ImChannelOptions<Target> {
   streaming?: { intervalMs: number };
   /** Called before a retry whose error had tokenExpired (the adapter drops its cached token). */
   onTokenExpired?(): void;
+  /** The platform's own send limits, used when the config sets no `user_rate_per_minute` / `group_rate_per_minute`. */
+  platformRates?: { userPerMinute?: number; groupPerMinute?: number };
 }
 
 export type ReceiveOutcome = "accepted" | "duplicate" | "ignored" | "refused";

@@ -40,8 +40,7 @@ export class ImChannel<Target> {
       context.logger.warn({ err: error, gateway: options.name }, "could not prune the IM request ledger");
     }
     this.queue = new DeliveryQueue({
-      ...(config.user_rate_per_minute !== undefined ? { userRatePerMinute: config.user_rate_per_minute } : {}),
-      ...(config.group_rate_per_minute !== undefined ? { groupRatePerMinute: config.group_rate_per_minute } : {}),
+      ...rates(config.user_rate_per_minute ?? options.platformRates?.userPerMinute, config.group_rate_per_minute ?? options.platformRates?.groupPerMinute),
       deliveryTimeoutMs: config.delivery_timeout * 1000,
       ...(options.onTokenExpired ? { onTokenExpired: () => options.onTokenExpired?.() } : {}),
       logger: context.logger.child({ gateway: options.name }),
@@ -228,3 +227,8 @@ function isInbound(message: ImInbound): boolean {
 
 /** A helper for status(): the channel's adapter fills type/name/state. */
 export type ImStatus = GatewayStatus;
+
+/** The delivery queue's limits: the config's, else the platform's own (none: unlimited). */
+function rates(user: number | undefined, group: number | undefined): { userRatePerMinute?: number; groupRatePerMinute?: number } {
+  return { ...(user !== undefined ? { userRatePerMinute: user } : {}), ...(group !== undefined ? { groupRatePerMinute: group } : {}) };
+}

@@ -21,6 +21,8 @@ export function createDingtalkGateway(config: CustomGatewayConfig, context: Gate
   const api = new DingtalkApi({ apiBase: settings.api_base, clientId: settings.client_id, clientSecret: settings.client_secret, robotCode: settings.robot_code ?? settings.client_id, logger: context.logger });
   const channelOptions = (name: string) => ({
     platform: "dingtalk",
+    // DingTalk robots send about 20 messages a minute (the documented limit of group robots; no official figure for others).
+    platformRates: { userPerMinute: 20, groupPerMinute: 20 },
     name,
     config: settings,
     context,

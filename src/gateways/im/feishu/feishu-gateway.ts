@@ -48,6 +48,8 @@ export function createFeishuGateway(rawConfig: CustomGatewayConfig, context: Gat
   const name = `feishu ${config.mode === "webhook" ? `webhook ${config.callback_path}` : `long connection ${config.api_base}`}`;
   const channel = new ImChannel<FeishuTarget>({
     platform: "feishu",
+    // Feishu allows 5 messages a second per user and per group (im/v1/messages limits).
+    platformRates: { userPerMinute: 300, groupPerMinute: 300 },
     name,
     config,
     context,
@@ -88,7 +90,7 @@ function webhookGateway(config: FeishuConfig, context: GatewayContext, name: str
       await channel.close();
       if (own) await listeners.release(own.port);
     },
-    status: (): GatewayStatus => ({ type: "feishu", name, state, healthy: state === "listening", connections: own ? listeners.httpConnections(own.port) : 0 }),
+    status: (): GatewayStatus => ({ type: "feishu", name, state, healthy: state === "listening", connections: own ? listeners.httpConnections(own.port) : 0, ...channel.stats() }),
   };
 }
 
@@ -115,7 +117,7 @@ function longConnectionGateway(config: FeishuConfig, context: GatewayContext, na
     },
     status: (): GatewayStatus => {
       const state = stopped ? "stopped" : connection.state();
-      return { type: "feishu", name, state, healthy: state === "connected", connections: state === "connected" ? 1 : 0 };
+      return { type: "feishu", name, state, healthy: state === "connected", connections: state === "connected" ? 1 : 0, ...channel.stats() };
     },
   };
 }

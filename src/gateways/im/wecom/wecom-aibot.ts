@@ -52,6 +52,8 @@ export class WecomAibotGateway implements Gateway {
     this.logger = context.logger.child({ gateway: "wecom", mode: "aibot" });
     this.channel = new ImChannel<WecomAibotTarget>({
       platform: "wecom",
+      // A WeCom member receives at most 30 messages a minute (more are dropped silently by the platform).
+      platformRates: { userPerMinute: 30, groupPerMinute: 30 },
       name: this.name,
       config,
       context,
@@ -76,7 +78,7 @@ export class WecomAibotGateway implements Gateway {
 
   status(): GatewayStatus {
     const connected = this.state === "connected";
-    return { type: "wecom", name: this.name, state: this.state, healthy: connected, connections: connected ? 1 : 0 };
+    return { type: "wecom", name: this.name, state: this.state, healthy: connected, connections: connected ? 1 : 0, ...this.channel.stats() };
   }
 
   private connect(): void {

@@ -49,6 +49,8 @@ export class WecomCallbackGateway implements Gateway {
     const api = new WecomApi({ apiBase: config.api_base, corpId: config.corp_id, corpSecret: config.corp_secret, agentId: config.agent_id, logger: this.logger });
     this.channel = new ImChannel<WecomCallbackTarget>({
       platform: "wecom",
+      // A WeCom member receives at most 30 messages a minute (more are dropped silently by the platform).
+      platformRates: { userPerMinute: 30, groupPerMinute: 30 },
       name: this.name,
       config,
       context,
@@ -80,7 +82,7 @@ export class WecomCallbackGateway implements Gateway {
   }
 
   status(): GatewayStatus {
-    return { type: "wecom", name: this.name, state: this.running ? "listening" : "stopped", healthy: this.running, connections: 0 };
+    return { type: "wecom", name: this.name, state: this.running ? "listening" : "stopped", healthy: this.running, connections: 0, ...this.channel.stats() };
   }
 
   /** The port the callback listens on (its own, once started). */
