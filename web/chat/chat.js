@@ -3,7 +3,9 @@ import { Connection } from "./connection.js";
 import { applyTexts, language, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { MessageList } from "./messages.js";
 import { currentSession, newSession, selectSession, SessionList } from "./sessions.js";
-import { forgetToken, login, LoginError, storedToken, storeToken, takeFragmentToken } from "./token.js";
+import { LoginError, tokenStore } from "/web/shared/token-store.js";
+
+const { forgetToken, login, storedToken, storeToken, takeFragmentToken } = tokenStore("clawbot.token");
 
 /** @typedef {import("./messages.js").AssistantMessage} AssistantMessage */
 

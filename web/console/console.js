@@ -1,8 +1,11 @@
 // The operator console: takes an admin token, polls GET /admin/status every 2 s and fills the panels; the policy editor.
 import { applyStaticTexts, currentLanguage, setLanguage, text } from "./console-text.js";
-import { forgetToken, login, storedToken, storeToken, takeFragmentToken } from "./console-token.js";
+import { tokenStore } from "/web/shared/token-store.js";
 import { renderStatus } from "./panels.js";
 import { createPolicyEditor } from "./policy-editor.js";
+
+// Its own key: the chat page's token in the same tab is a user's, not necessarily an admin's.
+const { forgetToken, login, storedToken, storeToken, takeFragmentToken } = tokenStore("clawbot.console.token");
 
 const refreshMs = 2000;
 
