@@ -55,7 +55,7 @@ export function costReport(database: SqliteDatabase, range: { since: number; unt
       const usage = { prompt: count(tokens.prompt), completion: count(tokens.completion), cached: count(tokens.cached) };
       const failed = typeof body.outcome === "string" && !finishReasons.has(body.outcome);
       if (body.content === "hash" || isErasedText(body.input) || isErasedText(body.output)) erasedRecords += 1;
-      for (const group of [totals, bucket(months, new Date(at).toISOString().slice(0, 7)), bucket(gateways, String(body.gateway ?? "unknown")), bucket(models, String(body.model ?? "unknown"))]) {
+      for (const group of [totals, bucket(months, monthOf(at)), bucket(gateways, label(body.gateway)), bucket(models, label(body.model))]) {
         add(group, usage, failed);
       }
     }
@@ -96,4 +96,15 @@ function add(group: TokenTotals, usage: { prompt: number; completion: number; ca
 /** A token count as recorded; anything else (a record from a version without counts) is zero. */
 function count(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/** A record's gateway or model name: a string as written, anything else (a hostile or damaged body) "unknown". */
+function label(value: unknown): string {
+  return typeof value === "string" ? value : "unknown";
+}
+
+/** The UTC month (YYYY-MM) of an epoch-ms time, or "unknown" for one no Date can hold. */
+function monthOf(at: number): string {
+  const date = new Date(at);
+  return Number.isNaN(date.getTime()) ? "unknown" : date.toISOString().slice(0, 7);
 }
