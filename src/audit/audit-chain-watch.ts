@@ -1,7 +1,7 @@
 // Verifies a running node's audit chain a bounded slice at a time (the console's audit panel), caching how far it is good.
 import type { SqliteDatabase } from "../store/database.js";
 import { genesisHash } from "./audit-canonical.js";
-import { highestEverSequence } from "./audit-database.js";
+import { highestEverSequence, type AuditRow } from "./audit-database.js";
 import { verifyChain, type ChainBreak, type RawAuditRecord } from "./audit-verify.js";
 
 /** What the console shows of the chain. */
@@ -17,14 +17,6 @@ export interface AuditChainState {
   /** The kind of break (changed, missing, out_of_order, unreadable, truncated) and its sentence, else null. */
   problem: string | null;
   message: string | null;
-}
-
-interface Row {
-  sequence: number;
-  recorded_at: number;
-  kind: string;
-  body: string;
-  hash: string;
 }
 
 /** Records hashed per check by default: a few milliseconds of SM3, so a status poll stays cheap on any ledger. */
@@ -43,7 +35,7 @@ export class AuditChainWatch {
   private readonly selectHead;
 
   constructor(private readonly database: SqliteDatabase, private readonly budget = defaultAuditCheckBudget) {
-    this.selectAfter = database.prepare<[number, number], Row>("SELECT sequence, recorded_at, kind, body, hash FROM audit_records WHERE sequence > ? ORDER BY sequence LIMIT ?");
+    this.selectAfter = database.prepare<[number, number], AuditRow>("SELECT sequence, recorded_at, kind, body, hash FROM audit_records WHERE sequence > ? ORDER BY sequence LIMIT ?");
     this.selectHead = database.prepare<[], { sequence: number; hash: string }>("SELECT sequence, hash FROM audit_records ORDER BY sequence DESC LIMIT 1");
   }
 

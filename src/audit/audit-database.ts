@@ -11,7 +11,8 @@ export class AuditReadError extends Error {
   override name = "AuditReadError";
 }
 
-interface Row {
+/** One row of audit_records as the readers select it. */
+export interface AuditRow {
   sequence: number;
   recorded_at: number;
   kind: string;
@@ -39,7 +40,7 @@ export function openAuditDatabase(dataDir: string): SqliteDatabase {
 
 /** Every record in sequence order, one at a time. */
 export function* auditRows(database: SqliteDatabase): Generator<RawAuditRecord> {
-  const rows = database.prepare("SELECT sequence, recorded_at, kind, body, hash FROM audit_records ORDER BY sequence").iterate() as IterableIterator<Row>;
+  const rows = database.prepare("SELECT sequence, recorded_at, kind, body, hash FROM audit_records ORDER BY sequence").iterate() as IterableIterator<AuditRow>;
   for (const row of rows) yield { sequence: row.sequence, recordedAt: row.recorded_at, kind: row.kind, body: row.body, hash: row.hash };
 }
 
@@ -83,7 +84,7 @@ export function* exportRecords(database: SqliteDatabase, since: number, until: n
               (SELECT p.hash FROM audit_records p WHERE p.sequence = r.sequence - 1) AS prev_hash
          FROM audit_records r WHERE r.recorded_at >= ? AND r.recorded_at < ? ORDER BY r.sequence`,
     )
-    .iterate(since, until) as IterableIterator<Row & { prev_hash: string | null }>;
+    .iterate(since, until) as IterableIterator<AuditRow & { prev_hash: string | null }>;
   for (const row of rows) {
     let body: unknown;
     try {
